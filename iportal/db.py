@@ -1,0 +1,120 @@
+"""Database set-up: an embedded PostgreSQL in the data folder, or `DATABASE_URL`.
+
+Piccolo finds its engine through `PICCOLO_CONF`, which points here: `DB` is
+built on first use (module `__getattr__`), so importing a table never starts a
+database, and the piccolo CLI, `serve`, `worker` and the tests share one path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from piccolo.conf.apps import AppRegistry
+from piccolo.engine.postgres import PostgresEngine
+
+from iportal.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+os.environ.setdefault("PICCOLO_CONF", "iportal.db")
+
+APP_REGISTRY = AppRegistry(
+    apps=[
+        "iportal.accounts.piccolo_app",
+        "iportal.documents.piccolo_app",
+        "iportal.sharing.piccolo_app",
+        "iportal.notifications.piccolo_app",
+    ]
+)
+
+# Serialises `migrate` between `serve`, `worker` and the CLI started together.
+MIGRATION_LOCK_ID = 0x1F0A7A1
+
+_engine: PostgresEngine | None = None
+
+
+def embedded_dsn(data_dir: Path) -> str:
+    """Start (or join) the embedded PostgreSQL kept in `data_dir` and return its DSN.
+
+    `cleanup_mode=None` leaves the server running when this process exits, so
+    that `serve`, `worker` and CLI commands can share it; the data survives
+    restarts because it lives in the data folder.
+    """
+    import pgserver  # imported here: only needed without DATABASE_URL
+
+    # pgserver keeps an inter-process lock under the runtime folder; give it a
+    # private one when the environment has none.
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        runtime = Path(tempfile.gettempdir()) / f"iportal-runtime-{os.getuid()}"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(data_dir, cleanup_mode=None)
+    return str(server.get_uri())
+
+
+def database_dsn(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return embedded_dsn(settings.embedded_db_dir)
+
+
+def get_engine() -> PostgresEngine:
+    """The process's engine, created on first use from the settings."""
+    global _engine
+    if _engine is None:
+        _engine = PostgresEngine(config={"dsn": database_dsn(get_settings())})
+    return _engine
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DB":
+        return get_engine()
+    raise AttributeError(name)
+
+
+async def open_pool(max_size: int = 10) -> None:
+    await get_engine().start_connection_pool(min_size=1, max_size=max_size)
+
+
+async def close_pool() -> None:
+    await get_engine().close_connection_pool()
+
+
+async def migrate() -> list[str]:
+    """Apply every pending migration; returns what piccolo reported, line by line.
+
+    An advisory lock makes concurrent callers wait for each other instead of
+    racing to create the same tables.
+    """
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    engine = get_engine()
+    output = io.StringIO()
+    connection = await engine.get_new_connection()
+    try:
+        await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)
+        with contextlib.redirect_stdout(output):
+            result = await run_forwards(app_name="all")
+        await connection.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)
+    finally:
+        await connection.close()
+    lines = [line for line in output.getvalue().splitlines() if line.strip()]
+    if not result.success:
+        raise RuntimeError(result.message or "migrations failed")
+    return lines
+
+
+async def database_is_reachable() -> bool:
+    try:
+        await get_engine().run_ddl("SELECT 1")
+    except Exception as error:  # any failure means "not reachable"
+        log.warning("database unreachable: %s", error)
+        return False
+    return True

@@ -1,0 +1,45 @@
+"""The e-mail outbox: written in the same transaction as what causes a message.
+
+`iportal worker` claims due rows with `FOR UPDATE SKIP LOCKED`, so any number of
+workers can run, and retries transient failures with a growing delay.
+"""
+
+from __future__ import annotations
+
+from piccolo.columns import BigSerial, ForeignKey, Integer, OnDelete, Text, Varchar
+from piccolo.constraints import Check
+from piccolo.table import Table
+
+from iportal.accounts.tables import PortalUser
+from iportal.columns import LANGUAGES, language_column, one_of, optional_timestamp, timestamp_now
+
+OUTBOX_STATES = ("pending", "sent", "failed")
+
+
+class OutboxEmail(Table, tablename="outbox_email"):
+    """One e-mail to send, rendered in the recipient's language when it was queued."""
+
+    id = BigSerial(primary_key=True)
+    recipient = Varchar(length=254, default=None, null=False)
+    user = ForeignKey(
+        references=PortalUser,
+        on_delete=OnDelete.set_null,
+        null=True,
+        default=None,
+        db_column_name="user_id",
+    )
+    language = language_column()
+    template = Varchar(length=64, default=None, null=False)
+    subject = Text(default=None, null=False)
+    body_text = Text(default=None, null=False)
+    body_html = Text(default="")
+    state = Varchar(length=7, default="pending")
+    attempts = Integer(default=0)
+    next_attempt_at = timestamp_now()
+    last_error = Text(default="")
+    created_at = timestamp_now()
+    sent_at = optional_timestamp()
+
+    state_known = Check(one_of("state", OUTBOX_STATES))
+    language_known = Check(one_of("language", LANGUAGES))
+    attempts_not_negative = Check("attempts >= 0")

@@ -1,0 +1,57 @@
+"""Shared users of an account and the client numbers each may see.
+
+A shared user sees exactly the numbers ticked for them; a number added to the
+account later is shared with nobody until the main contact ticks it.
+"""
+
+from __future__ import annotations
+
+from piccolo.columns import ForeignKey, OnDelete, Serial
+from piccolo.constraints import Unique
+from piccolo.table import Table
+
+from iportal.accounts.tables import Account, ClientNumber, PortalUser
+from iportal.columns import timestamp_now
+
+
+class SharedUser(Table, tablename="shared_user"):
+    """A colleague or accountant the main contact let into their account."""
+
+    id = Serial(primary_key=True)
+    account = ForeignKey(
+        null=False, references=Account, on_delete=OnDelete.cascade, db_column_name="account_id"
+    )
+    user = ForeignKey(
+        null=False, references=PortalUser, on_delete=OnDelete.cascade, db_column_name="user_id"
+    )
+    created_by = ForeignKey(
+        references=PortalUser,
+        on_delete=OnDelete.set_null,
+        null=True,
+        default=None,
+        db_column_name="created_by_id",
+    )
+    created_at = timestamp_now()
+
+    shared_user_once_per_account = Unique([account, user])
+
+
+class Grant(Table, tablename="client_number_grant"):
+    """One client number a shared user may see."""
+
+    id = Serial(primary_key=True)
+    shared_user = ForeignKey(
+        null=False,
+        references=SharedUser,
+        on_delete=OnDelete.cascade,
+        db_column_name="shared_user_id",
+    )
+    client_number = ForeignKey(
+        null=False,
+        references=ClientNumber,
+        on_delete=OnDelete.cascade,
+        db_column_name="client_number_id",
+    )
+    granted_at = timestamp_now()
+
+    grant_once_per_number = Unique([shared_user, client_number])
