@@ -1,0 +1,57 @@
+"""create_app(settings): wiring only — each domain's router, templates, errors, hooks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from iportal import __version__, db
+from iportal.accounts.controllers import router as accounts_router
+from iportal.settings import Settings
+from iportal.templating import environment
+from iportal.web.context import before_request
+from iportal.web.controllers import router as web_router
+from iportal.web.errors import EXCEPTION_HANDLERS
+from iportal.web.requestlog import RequestLogMiddleware
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+
+def create_app(settings: Settings, *, manage_pool: bool = True) -> Litestar:
+    """The web app and JSON API. `manage_pool=False` lets tests own the connection pool."""
+    routers = [web_router, accounts_router]
+    if settings.demo_mode:
+        from iportal.demo.controllers import router as demo_router
+
+        routers.append(demo_router)
+    app = Litestar(
+        route_handlers=[
+            *routers,
+            create_static_files_router(
+                path="/static", directories=[STATIC_DIR], include_in_schema=False
+            ),
+        ],
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment())),
+        openapi_config=OpenAPIConfig(
+            title="iportal",
+            version=__version__,
+            path="/schema",
+            description="Invoice distribution and document portal: issuer and client API.",
+        ),
+        before_request=before_request,
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[RequestLogMiddleware],
+        on_startup=[db.open_pool] if manage_pool else [],
+        on_shutdown=[db.close_pool] if manage_pool else [],
+        response_cache_config=ResponseCacheConfig(),
+        logging_config=None,
+        debug=False,
+    )
+    app.state.settings = settings
+    return app

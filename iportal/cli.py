@@ -1,0 +1,129 @@
+"""The `iportal` command: serve, worker, migrate, demo and the issuer's tools.
+
+Bad configuration or input is one line naming what is wrong and exit status 2;
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+
+from iportal import __version__
+from iportal.logs import configure_logging
+from iportal.settings import Settings, SettingsError, get_settings
+
+T = TypeVar("T")
+
+
+def load_settings() -> Settings:
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        click.echo(f"iportal: {error}", err=True)
+        sys.exit(2)
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def run(coroutine_function: Callable[[], Awaitable[T]]) -> T:
+    """Run one async command; a database that cannot be reached is one line, exit 1."""
+    try:
+        return asyncio.run(coroutine_function())  # type: ignore[arg-type]
+    except (OSError, ConnectionError) as error:
+        click.echo(f"iportal: cannot reach the database: {error}", err=True)
+        sys.exit(1)
+
+
+async def migrate_now() -> list[str]:
+    from iportal import db
+
+    try:
+        return await db.migrate()
+    finally:
+        await db.close_pool()
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="iportal")
+def main() -> None:
+    """iportal: publish invoices and credit notes; clients and accountants read them."""
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    load_settings()
+    for line in run(migrate_now):
+        click.echo(line)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def serve(host: str, port: int) -> None:
+    """Migrate if needed, then serve the web app and API."""
+    import uvicorn
+
+    from iportal.app import create_app
+
+    settings = load_settings()
+    run(migrate_now)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )
+
+
+@main.command()
+def worker() -> None:
+    """Send due e-mails (outbox, digests); runs until stopped."""
+    from iportal import db
+    from iportal.notifications.worker import run_worker
+
+    settings = load_settings()
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await db.open_pool(max_size=4)
+        try:
+            await run_worker(settings, stop)
+        finally:
+            await db.close_pool()
+
+    run(work)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--smtp-port",
+    default=None,
+    type=click.IntRange(1, 65535),
+    help="Port of the demo mail catcher (default: IPORTAL_SMTP_PORT).",
+)
+@click.option("--load-only", is_flag=True, help="Load the demo data and exit without serving.")
+def demo(host: str, port: int, smtp_port: int | None, load_only: bool) -> None:
+    """Load demo data (issuers DL2/DL5, client numbers, seven years of documents,
+    users), then run the web app, the worker and a mail catcher; prints how to log in."""
+    from iportal.demo.runner import run_demo
+
+    settings = load_settings()
+    run(lambda: run_demo(settings, host=host, port=port, smtp_port=smtp_port, load_only=load_only))

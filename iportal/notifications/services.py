@@ -1,0 +1,139 @@
+"""The e-mail outbox: queue a message with the change that causes it, send it later.
+
+`queue_email` renders a template trio (`subject.txt`, `body.txt`, `body.html`)
+in the recipient's language and inserts one row, inside the caller's
+transaction. `deliver_due` claims due rows with `FOR UPDATE SKIP LOCKED`, so
+several workers never send the same message, and retries transient failures
+with a growing delay; a worker that dies mid-send leaves a lease that expires.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+from iportal import clock
+from iportal.i18n import using_language
+from iportal.notifications.mailer import DeliveryFailed, Mailer
+from iportal.notifications.tables import OutboxEmail
+from iportal.templating import environment
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    body_text: str
+    body_html: str
+
+
+def render_email(template: str, language: str, context: dict[str, Any]) -> RenderedEmail:
+    env = environment()
+    folder = f"notifications/email/{template}" if "/" not in template else template
+    with using_language(language):
+        subject = env.get_template(f"{folder}/subject.txt").render(context).strip()
+        body_text = env.get_template(f"{folder}/body.txt").render(context)
+        body_html = env.get_template(f"{folder}/body.html").render(context)
+    return RenderedEmail(" ".join(subject.split()), body_text, body_html)
+
+
+async def queue_email(
+    template: str,
+    recipient: str,
+    language: str,
+    context: dict[str, Any],
+    *,
+    user_id: int | None = None,
+) -> int:
+    """Render and queue one e-mail; returns its outbox id."""
+    rendered = render_email(template, language, context)
+    rows = await OutboxEmail.insert(
+        OutboxEmail(
+            recipient=recipient,
+            user=user_id,
+            language=language,
+            template=template,
+            subject=rendered.subject,
+            body_text=rendered.body_text,
+            body_html=rendered.body_html,
+        )
+    ).returning(OutboxEmail.id)
+    return int(rows[0]["id"])
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """1, 2, 4 … minutes, capped at six hours."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
+
+
+async def claim_due(limit: int = 50) -> list[dict[str, Any]]:
+    now = clock.utcnow()
+    return await OutboxEmail.raw(
+        """
+        UPDATE outbox_email SET attempts = attempts + 1, next_attempt_at = {}
+         WHERE id IN (SELECT id FROM outbox_email
+                       WHERE state = 'pending' AND next_attempt_at <= {}
+                       ORDER BY next_attempt_at, id
+                       LIMIT {} FOR UPDATE SKIP LOCKED)
+        RETURNING *
+        """,
+        now + LEASE,
+        now,
+        limit,
+    )
+
+
+def build_message(row: dict[str, Any], sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = row["recipient"]
+    message["Subject"] = row["subject"]
+    message["Message-ID"] = make_msgid(idstring=f"outbox-{row['id']}", domain="iportal")
+    message["Content-Language"] = row["language"]
+    message.set_content(row["body_text"])
+    if row["body_html"]:
+        message.add_alternative(row["body_html"], subtype="html")
+    return message
+
+
+async def _settle(row: dict[str, Any], error: DeliveryFailed | None) -> str:
+    now = clock.utcnow()
+    if error is None:
+        await OutboxEmail.update(
+            {OutboxEmail.state: "sent", OutboxEmail.sent_at: now, OutboxEmail.last_error: ""}
+        ).where(OutboxEmail.id == row["id"])
+        return "sent"
+    if error.permanent or row["attempts"] >= MAX_ATTEMPTS:
+        await OutboxEmail.update(
+            {OutboxEmail.state: "failed", OutboxEmail.last_error: str(error)[:2000]}
+        ).where(OutboxEmail.id == row["id"])
+        return "failed"
+    await OutboxEmail.update(
+        {
+            OutboxEmail.next_attempt_at: now + retry_delay(row["attempts"]),
+            OutboxEmail.last_error: str(error)[:2000],
+        }
+    ).where(OutboxEmail.id == row["id"])
+    return "retry"
+
+
+async def deliver_due(mailer: Mailer, sender: str, limit: int = 50) -> dict[str, int]:
+    """Send what is due now; returns how many were sent, failed or postponed."""
+    outcome = {"sent": 0, "failed": 0, "retry": 0}
+    for row in await claim_due(limit):
+        error: DeliveryFailed | None = None
+        try:
+            await mailer.send(build_message(row, sender))
+        except DeliveryFailed as failure:
+            error = failure
+            log.warning("e-mail %s to %s not sent: %s", row["id"], row["recipient"], failure)
+        outcome[await _settle(row, error)] += 1
+    return outcome

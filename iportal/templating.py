@@ -1,0 +1,66 @@
+"""One Jinja2 environment for pages and e-mails: autoescaped, translated with gettext.
+
+Templates are looked up in `iportal/web/templates` and in each domain's
+`templates/` folder, so a domain's pages live beside its code.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from iportal import i18n
+
+PACKAGE_DIR = Path(__file__).parent
+DOMAINS = ("accounts", "documents", "sharing", "notifications", "demo")
+
+
+def _locale() -> str:
+    return {"nl": "nl_BE", "fr": "fr_BE", "de": "de_BE", "en": "en_GB"}[i18n.current_language.get()]
+
+
+def money(amount: Decimal, currency: str = "EUR") -> str:
+    return format_currency(amount, currency, locale=_locale())
+
+
+def number(amount: Decimal) -> str:
+    return format_decimal(amount, format="#,##0.00", locale=_locale())
+
+
+def day(value: date | None) -> str:
+    return format_date(value, format="medium", locale=_locale()) if value else ""
+
+
+def moment(value: datetime | None) -> str:
+    return format_datetime(value, format="medium", locale=_locale()) if value else ""
+
+
+@functools.cache
+def environment() -> Environment:
+    folders = [PACKAGE_DIR / "web" / "templates"]
+    folders += [PACKAGE_DIR / domain / "templates" for domain in DOMAINS]
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(folder)) for folder in folders]),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message, **params: i18n.gettext(message, **params),
+        lambda singular, plural, n, **params: i18n.ngettext(singular, plural, n, **params),
+        newstyle=True,
+    )
+    env.filters.update(money=money, number=number, day=day, moment=moment)
+    env.globals.update(
+        languages=i18n.LANGUAGE_NAMES,
+        current_language=lambda: i18n.current_language.get(),
+    )
+    return env

@@ -1,0 +1,46 @@
+"""Pages that belong to no domain: home, language switch, health check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, Router, get
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+
+from iportal.columns import LANGUAGES
+from iportal.db import database_is_reachable
+from iportal.documents.services import document_counts
+from iportal.errors import NotFound
+from iportal.sharing.services import visible_client_numbers
+from iportal.web.context import LANGUAGE_COOKIE, cookie, current_user, settings_of
+from iportal.web.pages import page
+
+
+@get("/", name="web.home", include_in_schema=False)
+async def home(request: Request[Any, Any, Any]) -> Template:
+    user = current_user(request)
+    numbers = await visible_client_numbers(user.user_id) if user else []
+    counts = await document_counts([number.id for number in numbers])
+    return page(request, "home.html", client_numbers=numbers, counts=counts)
+
+
+@get("/language/{code:str}", name="web.language", include_in_schema=False)
+async def switch_language(request: Request[Any, Any, Any], code: str, next: str = "/") -> Redirect:
+    if code not in LANGUAGES:
+        raise NotFound()
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = Redirect(path=target, status_code=303)
+    response.set_cookie(cookie(settings_of(request), LANGUAGE_COOKIE, code, max_age=365 * 86400))
+    return response
+
+
+@get("/healthz", name="web.health", tags=["health"], cache=False)
+async def health() -> Response[dict[str, str]]:
+    """200 when the database answers, 503 otherwise."""
+    if await database_is_reachable():
+        return Response({"status": "ok"}, status_code=HTTP_200_OK)
+    return Response({"status": "database unreachable"}, status_code=HTTP_503_SERVICE_UNAVAILABLE)
+
+
+router = Router(path="/", route_handlers=[home, switch_language, health])
