@@ -1,0 +1,3 @@
+from iportal.cli import main
+
+main()
