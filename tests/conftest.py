@@ -113,7 +113,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parser = BytesParser(policy=policy.default)
         self.messages.append(parser.parsebytes(envelope.original_content or envelope.content))
         return "250 OK"

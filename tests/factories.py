@@ -48,8 +48,9 @@ async def client_number(
     )
 
 
-async def user(email: str | None = None, *, password_hash: str | None = PASSWORD_HASH,
-               **values: Any) -> int:
+async def user(
+    email: str | None = None, *, password_hash: str | None = PASSWORD_HASH, **values: Any
+) -> int:
     return await _insert(
         PortalUser,
         email=email or f"user{_next()}@example.test",
@@ -58,8 +59,9 @@ async def user(email: str | None = None, *, password_hash: str | None = PASSWORD
     )
 
 
-async def account(main_contact_id: int, *client_number_ids: int, kind: str = "b2b",
-                  login: str | None = None) -> int:
+async def account(
+    main_contact_id: int, *client_number_ids: int, kind: str = "b2b", login: str | None = None
+) -> int:
     account_id = await _insert(Account, kind=kind, login=login or f"login-{_next()}")
     await _insert(AccountMembership, account=account_id, user=main_contact_id)
     for client_number_id in client_number_ids:

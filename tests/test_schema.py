@@ -26,8 +26,7 @@ async def refused(transaction: Any, write: Callable[[], Awaitable[Any]]) -> asyn
 async def test_a_client_code_exists_once(transaction: Any) -> None:
     issuer_id = await factories.issuer("DL2")
     await factories.client_number(issuer_id, "DL20012345")
-    error = await refused(transaction,
-                          lambda: factories.client_number(issuer_id, "DL20012345"))
+    error = await refused(transaction, lambda: factories.client_number(issuer_id, "DL20012345"))
     assert isinstance(error, asyncpg.UniqueViolationError)
     assert error.constraint_name == "client_number_client_code_key"
 
@@ -47,8 +46,14 @@ async def test_a_document_number_exists_once_per_client_number_and_type(transact
 @pytest.mark.parametrize(
     ("values", "constraint"),
     [
-        ({"amount_excl_vat": Decimal("100.00"), "vat_amount": Decimal("21.00"),
-          "amount_incl_vat": Decimal("121.01")}, "amounts_add_up"),
+        (
+            {
+                "amount_excl_vat": Decimal("100.00"),
+                "vat_amount": Decimal("21.00"),
+                "amount_incl_vat": Decimal("121.01"),
+            },
+            "amounts_add_up",
+        ),
         ({"currency": "XXY"}, "currency_known"),
         ({"currency": "eur"}, "currency_known"),
         ({"type": "receipt"}, "type_known"),
@@ -70,7 +75,9 @@ async def test_a_document_that_does_not_add_up_is_refused(
 async def test_negative_amounts_are_stored_as_stated(transaction: Any) -> None:
     number = await factories.client_number()
     document_id = await factories.document(
-        number, amount_excl_vat=Decimal("-7.67"), vat_amount=Decimal("-1.12"),
+        number,
+        amount_excl_vat=Decimal("-7.67"),
+        vat_amount=Decimal("-1.12"),
         type_code="384",
     )
     assert document_id > 0
@@ -108,7 +115,9 @@ async def test_required_values_have_no_silent_default(transaction: Any) -> None:
         transaction,
         lambda: Document.raw(
             "INSERT INTO document (client_number_id, type, number, pdf_blob_hash) "
-            "VALUES ({}, 'invoice', 'X1', {})", number, "0" * 64,
+            "VALUES ({}, 'invoice', 'X1', {})",
+            number,
+            "0" * 64,
         ),
     )
     assert isinstance(error, asyncpg.NotNullViolationError)
@@ -132,8 +141,9 @@ async def test_tables_and_migrations_agree(database: str) -> None:
     """What `piccolo migrations new --auto` would write: nothing, for every app."""
     pending = {}
     for app_config in Finder().get_app_configs():
-        if not app_config.app_name.startswith(("accounts", "documents", "sharing",
-                                               "notifications")):
+        if not app_config.app_name.startswith(
+            ("accounts", "documents", "sharing", "notifications")
+        ):
             continue
         statements = await AutoMigrationManager().get_alter_statements(app_config=app_config)
         pending[app_config.app_name] = sum(len(s.statements) for s in statements)
@@ -147,7 +157,11 @@ async def test_the_document_list_has_its_covering_indexes(transaction: Any) -> N
         "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'document'"
     )
     definitions = {row["indexname"]: row["indexdef"] for row in rows}
-    assert ("(client_number_id, issue_date DESC, id DESC) INCLUDE (type, amount_incl_vat, number)"
-            in definitions["document_list_by_issue_date"])
-    assert ("(client_number_id, amount_incl_vat DESC, id DESC) INCLUDE (type, issue_date, number)"
-            in definitions["document_list_by_amount"])
+    assert (
+        "(client_number_id, issue_date DESC, id DESC) INCLUDE (type, amount_incl_vat, number)"
+        in definitions["document_list_by_issue_date"]
+    )
+    assert (
+        "(client_number_id, amount_incl_vat DESC, id DESC) INCLUDE (type, issue_date, number)"
+        in definitions["document_list_by_amount"]
+    )

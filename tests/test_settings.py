@@ -26,8 +26,9 @@ BAD_VALUES = [
 
 
 @pytest.mark.parametrize(("variable", "value", "message"), BAD_VALUES)
-def test_each_bad_value_names_its_variable(tmp_path: Path, variable: str, value: str,
-                                           message: str) -> None:
+def test_each_bad_value_names_its_variable(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
     with pytest.raises(SettingsError) as raised:
         read_settings({"IPORTAL_DATA_DIR": str(tmp_path), variable: value})
     text = str(raised.value)
@@ -39,8 +40,13 @@ def test_each_bad_value_names_its_variable(tmp_path: Path, variable: str, value:
 
 def test_the_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     env = {**os.environ, "IPORTAL_DATA_DIR": str(tmp_path), "IPORTAL_SMTP_PORT": "abc"}
-    done = subprocess.run([sys.executable, "-m", "iportal", "migrate"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "iportal", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "iportal: IPORTAL_SMTP_PORT: expected a port number from 1 to 65535, got 'abc'"
@@ -52,11 +58,16 @@ def test_defaults_follow_the_documented_configuration(tmp_path: Path) -> None:
     settings = read_settings({"IPORTAL_DATA_DIR": str(tmp_path)})
     assert settings.database_url is None
     assert settings.base_url == "http://127.0.0.1:8000"
-    assert (settings.smtp_host, settings.smtp_port, settings.smtp_tls) == ("127.0.0.1", 8025, "none")
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_tls) == (
+        "127.0.0.1",
+        8025,
+        "none",
+    )
     assert settings.mail_from == "noreply@iportal.localhost"
     assert settings.secure_cookies is False
-    assert read_settings({"IPORTAL_DATA_DIR": str(tmp_path),
-                          "IPORTAL_BASE_URL": "https://portal.example"}).secure_cookies
+    assert read_settings(
+        {"IPORTAL_DATA_DIR": str(tmp_path), "IPORTAL_BASE_URL": "https://portal.example"}
+    ).secure_cookies
 
 
 def test_secret_key_is_generated_once_and_reused(tmp_path: Path) -> None:

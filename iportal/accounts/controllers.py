@@ -6,8 +6,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from litestar import Request, Response, Router, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import JSONBody, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
@@ -63,14 +62,17 @@ def _logout_response(request: Request[Any, Any, Any], response: Response[Any]) -
 
 
 @get("/login", name="accounts.login_page", include_in_schema=False)
-async def login_page(request: Request[Any, Any, Any], next: str | None = None) -> Template:
-    return page(request, "accounts/login.html", next=_safe_next(next), error=None, username="")
+async def login_page(
+    request: Request[Any, Any, Any],
+    next_path: Annotated[str | None, QueryParameter(name="next")] = None,
+) -> Template:
+    return page(request, "accounts/login.html", next=_safe_next(next_path), error=None, username="")
 
 
 @post("/login", name="accounts.login", include_in_schema=False)
 async def login_form(
     request: Request[Any, Any, Any],
-    data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    data: URLEncodedBody[dict[str, str]],
 ) -> Response[Any]:
     username, target = data.get("username", ""), _safe_next(data.get("next"))
     try:
@@ -97,8 +99,10 @@ async def logout_form(request: Request[Any, Any, Any]) -> Response[Any]:
     return _logout_response(request, Redirect(path="/", status_code=303))
 
 
-@post("/api/v1/auth/login", name="accounts.api_login", tags=["session"])
-async def api_login(request: Request[Any, Any, Any], data: LoginRequest) -> Response[Profile]:
+@post("/api/v1/auth/login", name="accounts.api_login", tags=["session"], status_code=200)
+async def api_login(
+    request: Request[Any, Any, Any], data: JSONBody[LoginRequest]
+) -> Response[Profile]:
     """Log in with a username (enterprise number or e-mail) and password; sets the
     session cookie. Every failure answers 401 with the same message."""
     new = await _login(request, data.username, data.password)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from email import policy
 from email.parser import BytesParser
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Router, get
+from litestar.params import QueryParameter
 from litestar.response import Template
 
 from iportal.errors import NotFound
@@ -27,12 +28,15 @@ def _read(path: Any) -> dict[str, Any]:
 
 
 @get("/dev/mail", name="demo.mailbox", include_in_schema=False)
-async def mailbox(request: Request[Any, Any, Any], id: str | None = None) -> Template:
+async def mailbox(
+    request: Request[Any, Any, Any],
+    message_id: Annotated[str | None, QueryParameter(name="id")] = None,
+) -> Template:
     folder = settings_of(request).mail_dir
     paths = sorted(folder.glob("*.eml"), reverse=True) if folder.exists() else []
     messages = [_read(path) for path in paths[:200]]
-    chosen = next((m for m in messages if m["id"] == id), None) if id else None
-    if id and chosen is None:
+    chosen = next((m for m in messages if m["id"] == message_id), None) if message_id else None
+    if message_id and chosen is None:
         raise NotFound()
     return page(request, "demo/mail.html", messages=messages, chosen=chosen)
 

@@ -90,8 +90,7 @@ async def record_document(
     if existing is not None and existing["pdf_blob_hash"] == blob_hash(pdf):
         return Recorded(ALREADY_PUBLISHED, existing["id"])
     raise Conflict(
-        N_("Another file is already published as %(type)s %(number)s for this client number."),
-        type=fields.type,
+        N_("Another file is already published under number %(number)s for this client number."),
         number=fields.number,
     )
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, Router, get
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
@@ -26,10 +27,14 @@ async def home(request: Request[Any, Any, Any]) -> Template:
 
 
 @get("/language/{code:str}", name="web.language", include_in_schema=False)
-async def switch_language(request: Request[Any, Any, Any], code: str, next: str = "/") -> Redirect:
+async def switch_language(
+    request: Request[Any, Any, Any],
+    code: FromPath[str],
+    next_path: Annotated[str, QueryParameter(name="next")] = "/",
+) -> Redirect:
     if code not in LANGUAGES:
         raise NotFound()
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    target = next_path if next_path.startswith("/") and not next_path.startswith("//") else "/"
     response = Redirect(path=target, status_code=303)
     response.set_cookie(cookie(settings_of(request), LANGUAGE_COOKIE, code, max_age=365 * 86400))
     return response

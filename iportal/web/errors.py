@@ -51,11 +51,14 @@ def _validation_detail(error: ValidationException) -> str:
     return "; ".join(parts)
 
 
+def _ensure_language(request: Request[Any, Any, Any]) -> None:
+    if "user" not in request.state:  # failed before the request context was loaded
+        current_language.set(choose_language(request, None))
+
+
 def _respond(
     request: Request[Any, Any, Any], status: int, detail: str, headers: dict[str, str] | None
 ) -> Response[Any]:
-    if "user" not in request.state:  # failed before the request context was loaded
-        current_language.set(choose_language(request, None))
     if _is_api(request):
         return Response(
             {"status_code": status, "detail": detail},
@@ -69,6 +72,7 @@ def _respond(
 
 
 def domain_error(request: Request[Any, Any, Any], error: DomainError) -> Response[Any]:
+    _ensure_language(request)
     headers = {}
     if isinstance(error, TooManyAttempts):
         headers["Retry-After"] = str(error.retry_after_seconds)
@@ -76,6 +80,7 @@ def domain_error(request: Request[Any, Any, Any], error: DomainError) -> Respons
 
 
 def http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
+    _ensure_language(request)
     status = error.status_code
     if status >= 500:
         return internal_error(request, error)
@@ -89,6 +94,7 @@ def http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respons
 
 
 def internal_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    _ensure_language(request)
     log.error(
         "unhandled error",
         exc_info=(type(error), error, error.__traceback__),
