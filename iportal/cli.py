@@ -111,6 +111,51 @@ def worker() -> None:
 
 
 @main.command()
+@click.option("--retry", "retry_id", type=int, help="Queue the failed e-mail with this id again.")
+@click.option("--check", "check_address", metavar="ADDRESS",
+              help="Queue a test e-mail to ADDRESS, to check the mail settings.")
+def outbox(retry_id: int | None, check_address: str | None) -> None:
+    """List pending, failed and recent e-mails with their state; retry a failed one."""
+    from iportal import db
+    from iportal.notifications import services
+
+    settings = load_settings()
+
+    async def work() -> None:
+        await db.open_pool(max_size=2)
+        try:
+            if retry_id is not None:
+                if not await services.retry_failed(retry_id):
+                    raise click.ClickException(f"no failed e-mail with id {retry_id}")
+                click.echo(f"e-mail {retry_id} queued again")
+            if check_address:
+                queued = await services.queue_email(
+                    "mail_check", check_address, "en", {"base_url": settings.base_url}
+                )
+                click.echo(f"test e-mail {queued} queued for {check_address}; "
+                           "`iportal worker` sends it")
+            _print_outbox(await services.outbox_overview())
+        finally:
+            await db.close_pool()
+
+    run(work)
+
+
+def _print_outbox(rows: list[dict[str, object]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Outbox")
+    for column in ("id", "state", "to", "template", "attempts", "created", "error"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(str(row["id"]), str(row["state"]), str(row["recipient"]),
+                      str(row["template"]), str(row["attempts"]),
+                      f"{row['created_at']:%Y-%m-%d %H:%M}", str(row["last_error"])[:60])
+    Console().print(table)
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option(

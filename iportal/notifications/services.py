@@ -137,3 +137,28 @@ async def deliver_due(mailer: Mailer, sender: str, limit: int = 50) -> dict[str,
             log.warning("e-mail %s to %s not sent: %s", row["id"], row["recipient"], failure)
         outcome[await _settle(row, error)] += 1
     return outcome
+
+
+async def outbox_overview(limit: int = 50) -> list[dict[str, Any]]:
+    """Pending and failed e-mails first, then the most recent ones sent."""
+    return await OutboxEmail.raw(
+        """
+        SELECT id, recipient, template, state, attempts, created_at, next_attempt_at, sent_at,
+               last_error
+          FROM outbox_email
+         ORDER BY state = 'sent', created_at DESC
+         LIMIT {}
+        """,
+        limit,
+    )
+
+
+async def retry_failed(outbox_id: int) -> bool:
+    """Put a failed e-mail back in the queue, due now; False when there is no such one."""
+    rows = await OutboxEmail.raw(
+        "UPDATE outbox_email SET state = 'pending', attempts = 0, next_attempt_at = {} "
+        "WHERE id = {} AND state = 'failed' RETURNING id",
+        clock.utcnow(),
+        outbox_id,
+    )
+    return bool(rows)
