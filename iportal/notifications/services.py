@@ -97,10 +97,10 @@ def build_message(row: dict[str, Any], sender: str) -> EmailMessage:
     message["To"] = row["recipient"]
     message["Subject"] = row["subject"]
     message["Message-ID"] = make_msgid(idstring=f"outbox-{row['id']}", domain="iportal")
-    message["Content-Language"] = row["language"]
     message.set_content(row["body_text"])
     if row["body_html"]:
         message.add_alternative(row["body_html"], subtype="html")
+    message["Content-Language"] = row["language"]  # after set_content, which drops Content-*
     return message
 
 

@@ -48,17 +48,21 @@ async def test_login_with_the_email_works_too(client: httpx.AsyncClient, transac
     assert response.status_code == 303
 
 
-async def test_every_failure_gets_the_same_answer(client: httpx.AsyncClient, transaction: Any) -> None:
+async def test_every_failure_gets_the_same_answer(
+    client: httpx.AsyncClient, transaction: Any
+) -> None:
     await b2b_main_contact()
     wrong_password = await form_login(client, LOGIN, "not the password at all")
     unknown_user = await form_login(client, "BE0999999999", "not the password at all")
     assert wrong_password.status_code == unknown_user.status_code == 401
     message = "The username or password is not correct."
     assert message in wrong_password.text and message in unknown_user.text
-    api_wrong = await client.post("/api/v1/auth/login",
-                                  json={"username": LOGIN, "password": "nope-nope-nope"})
-    api_unknown = await client.post("/api/v1/auth/login",
-                                    json={"username": "nobody@example.test", "password": "nope"})
+    api_wrong = await client.post(
+        "/api/v1/auth/login", json={"username": LOGIN, "password": "nope-nope-nope"}
+    )
+    api_unknown = await client.post(
+        "/api/v1/auth/login", json={"username": "nobody@example.test", "password": "nope"}
+    )
     assert api_wrong.status_code == api_unknown.status_code == 401
     assert api_wrong.json() == api_unknown.json() == {"status_code": 401, "detail": message}
     failures = await AuditEvent.count().where(AuditEvent.kind == "login_failed")
@@ -104,7 +108,9 @@ async def test_login_never_keeps_a_session_id_the_browser_brought(
     assert first != second
 
 
-async def test_logout_ends_the_session_for_good(client: httpx.AsyncClient, transaction: Any) -> None:
+async def test_logout_ends_the_session_for_good(
+    client: httpx.AsyncClient, transaction: Any
+) -> None:
     await b2b_main_contact()
     await form_login(client, LOGIN, factories.PASSWORD)
     old_cookie = client.cookies["iportal_session"]
@@ -119,8 +125,9 @@ async def test_the_api_login_returns_the_profile_and_a_csrf_token(
     client: httpx.AsyncClient, transaction: Any
 ) -> None:
     await b2b_main_contact()
-    response = await client.post("/api/v1/auth/login",
-                                 json={"username": LOGIN, "password": factories.PASSWORD})
+    response = await client.post(
+        "/api/v1/auth/login", json={"username": LOGIN, "password": factories.PASSWORD}
+    )
     assert response.status_code == 200
     assert response.json()["email"] == "anna@peeters.example"
     token = response.headers["x-csrf-token"]
@@ -132,13 +139,19 @@ async def test_the_api_login_returns_the_profile_and_a_csrf_token(
     assert (await client.get("/api/v1/me")).status_code == 401
 
 
-@pytest.mark.parametrize(("moved", "alive"), [
-    (timedelta(minutes=59), True),
-    (timedelta(minutes=61), False),
-])
+@pytest.mark.parametrize(
+    ("moved", "alive"),
+    [
+        (timedelta(minutes=59), True),
+        (timedelta(minutes=61), False),
+    ],
+)
 async def test_a_session_ends_after_an_idle_hour(
-    client: httpx.AsyncClient, transaction: Any, monkeypatch: pytest.MonkeyPatch,
-    moved: timedelta, alive: bool,
+    client: httpx.AsyncClient,
+    transaction: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    moved: timedelta,
+    alive: bool,
 ) -> None:
     await b2b_main_contact()
     await form_login(client, LOGIN, factories.PASSWORD)

@@ -45,7 +45,9 @@ async def test_a_queued_email_is_sent_in_the_recipients_language(
     assert row["state"] == "sent" and row["sent_at"] is not None
     # Sent once: a second round finds nothing due.
     assert await services.deliver_due(SmtpMailer(settings), SENDER) == {
-        "sent": 0, "failed": 0, "retry": 0,
+        "sent": 0,
+        "failed": 0,
+        "retry": 0,
     }
 
 
@@ -61,8 +63,9 @@ async def test_a_server_that_is_away_means_try_again_later(
     import dataclasses
 
     nowhere = dataclasses.replace(settings, smtp_port=free_port())
-    queued = await services.queue_email("mail_check", "jonas@example.be", "nl",
-                                        {"base_url": "http://x"})
+    queued = await services.queue_email(
+        "mail_check", "jonas@example.be", "nl", {"base_url": "http://x"}
+    )
     outcome = await services.deliver_due(SmtpMailer(nowhere, timeout=5), SENDER)
     assert outcome["retry"] == 1
     row = await state_of(queued)
@@ -79,8 +82,9 @@ async def test_it_is_sent_when_its_time_comes(
     import dataclasses
 
     nowhere = dataclasses.replace(settings, smtp_port=free_port())
-    queued = await services.queue_email("mail_check", "jonas@example.be", "nl",
-                                        {"base_url": "http://x"})
+    queued = await services.queue_email(
+        "mail_check", "jonas@example.be", "nl", {"base_url": "http://x"}
+    )
     await services.deliver_due(SmtpMailer(nowhere, timeout=5), SENDER)
     later = clock.utcnow() + timedelta(minutes=10)
     monkeypatch.setattr(clock, "utcnow", lambda: later)
@@ -90,8 +94,9 @@ async def test_it_is_sent_when_its_time_comes(
 
 
 class RefusingHandler:
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
         return "550 5.1.1 No such mailbox"
 
 
@@ -104,8 +109,9 @@ async def test_an_address_the_server_refuses_is_not_retried(
     controller = Controller(RefusingHandler(), hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        queued = await services.queue_email("mail_check", "gone@example.test", "en",
-                                            {"base_url": "http://x"})
+        queued = await services.queue_email(
+            "mail_check", "gone@example.test", "en", {"base_url": "http://x"}
+        )
         refusing = dataclasses.replace(settings, smtp_port=port)
         outcome = await services.deliver_due(SmtpMailer(refusing), SENDER)
     finally:
