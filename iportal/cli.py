@@ -112,8 +112,12 @@ def worker() -> None:
 
 @main.command()
 @click.option("--retry", "retry_id", type=int, help="Queue the failed e-mail with this id again.")
-@click.option("--check", "check_address", metavar="ADDRESS",
-              help="Queue a test e-mail to ADDRESS, to check the mail settings.")
+@click.option(
+    "--check",
+    "check_address",
+    metavar="ADDRESS",
+    help="Queue a test e-mail to ADDRESS, to check the mail settings.",
+)
 def outbox(retry_id: int | None, check_address: str | None) -> None:
     """List pending, failed and recent e-mails with their state; retry a failed one."""
     from iportal import db
@@ -132,8 +136,9 @@ def outbox(retry_id: int | None, check_address: str | None) -> None:
                 queued = await services.queue_email(
                     "mail_check", check_address, "en", {"base_url": settings.base_url}
                 )
-                click.echo(f"test e-mail {queued} queued for {check_address}; "
-                           "`iportal worker` sends it")
+                click.echo(
+                    f"test e-mail {queued} queued for {check_address}; `iportal worker` sends it"
+                )
             _print_outbox(await services.outbox_overview())
         finally:
             await db.close_pool()
@@ -149,9 +154,15 @@ def _print_outbox(rows: list[dict[str, object]]) -> None:
     for column in ("id", "state", "to", "template", "attempts", "created", "error"):
         table.add_column(column)
     for row in rows:
-        table.add_row(str(row["id"]), str(row["state"]), str(row["recipient"]),
-                      str(row["template"]), str(row["attempts"]),
-                      f"{row['created_at']:%Y-%m-%d %H:%M}", str(row["last_error"])[:60])
+        table.add_row(
+            str(row["id"]),
+            str(row["state"]),
+            str(row["recipient"]),
+            str(row["template"]),
+            str(row["attempts"]),
+            f"{row['created_at']:%Y-%m-%d %H:%M}",
+            str(row["last_error"])[:60],
+        )
     Console().print(table)
 
 

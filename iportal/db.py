@@ -46,17 +46,24 @@ def embedded_dsn(data_dir: Path) -> str:
     that `serve`, `worker` and CLI commands can share it; the data survives
     restarts because it lives in the data folder.
     """
-    import pgserver  # imported here: only needed without DATABASE_URL
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver_module().get_server(data_dir, cleanup_mode=None)
+    return str(server.get_uri())
 
-    # pgserver keeps an inter-process lock under the runtime folder; give it a
-    # private one when the environment has none.
+
+def pgserver_module() -> Any:
+    """pgserver, imported only when needed (no DATABASE_URL).
+
+    It keeps an inter-process lock under the runtime folder, which it picks at
+    import time; give it a private one when the environment has none.
+    """
     if not os.environ.get("XDG_RUNTIME_DIR"):
         runtime = Path(tempfile.gettempdir()) / f"iportal-runtime-{os.getuid()}"
         runtime.mkdir(mode=0o700, exist_ok=True)
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(data_dir, cleanup_mode=None)
-    return str(server.get_uri())
+    import pgserver
+
+    return pgserver
 
 
 def database_dsn(settings: Settings) -> str:
@@ -85,6 +92,14 @@ async def open_pool(max_size: int = 10) -> None:
 
 async def close_pool() -> None:
     await get_engine().close_connection_pool()
+
+
+async def on_app_startup(_app: object) -> None:
+    await open_pool()
+
+
+async def on_app_shutdown(_app: object) -> None:
+    await close_pool()
 
 
 async def migrate() -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import sys
 import time
 
 import click
@@ -33,14 +34,17 @@ def demo_logins() -> list[tuple[str, str, str]]:
     return [(logins.get(user.email, user.email), DEMO_PASSWORD, user.role) for user in USERS]
 
 
-def _print_welcome(console: Console, settings: Settings, url: str) -> None:
+def _print_logins(console: Console) -> None:
     table = Table(title="Demo logins", show_lines=False)
-    table.add_column("login")
-    table.add_column("password")
+    table.add_column("login", no_wrap=True)
+    table.add_column("password", no_wrap=True)
     table.add_column("who")
     for login, password, who in demo_logins():
         table.add_row(login, password, who)
     console.print(table)
+
+
+def _print_welcome(console: Console, settings: Settings, url: str) -> None:
     console.print(f"Portal:    [bold]{url}/[/bold]")
     console.print(f"Mail page: [bold]{url}/dev/mail[/bold]  (e-mails also in {settings.mail_dir})")
     console.print(f"API docs:  {url}/schema")
@@ -50,7 +54,7 @@ def _print_welcome(console: Console, settings: Settings, url: str) -> None:
 async def run_demo(
     settings: Settings, *, host: str, port: int, smtp_port: int | None, load_only: bool
 ) -> None:
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 120)
     settings = dataclasses.replace(settings, demo_mode=True)
     started = time.perf_counter()
     await db.migrate()
@@ -63,6 +67,7 @@ async def run_demo(
             f"{report.client_numbers} client numbers, {report.documents_total} documents "
             f"({report.documents_added} new)."
         )
+        _print_logins(console)
         if not load_only:
             await _serve(console, settings, host, port, smtp_port or settings.smtp_port)
     finally:
