@@ -143,10 +143,24 @@ def test_every_printed_login_works(running_demo: Server) -> None:
         assert response.status_code == 200, login
 
 
-def test_the_mail_page_is_served_in_demo_mode(running_demo: Server) -> None:
-    response = httpx.get(f"{running_demo.url}/dev/mail")
-    assert response.status_code == 200
-    assert "Demo mailbox" in response.text
+def test_mail_sent_during_the_demo_can_be_read_on_its_page(
+    running_demo: Server, demo_data_dir: Path
+) -> None:
+    env = demo_env(demo_data_dir)
+    queued = subprocess.run(iportal("outbox", "--check", "reader@example.test"), env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert queued.returncode == 0, queued.stderr
+    assert "queued for reader@example.test" in queued.stdout
+    deadline = time.monotonic() + 30
+    page = ""
+    while time.monotonic() < deadline:  # the demo's worker sends it to the mail catcher
+        page = httpx.get(f"{running_demo.url}/dev/mail").text
+        if "reader@example.test" in page:
+            break
+        time.sleep(0.5)
+    assert "reader@example.test" in page and "iportal: test message" in page
+    saved = list((demo_data_dir / "mail").glob("*.eml"))
+    assert any(b"reader@example.test" in path.read_bytes() for path in saved)
 
 
 def test_running_the_demo_again_adds_nothing_and_data_survives_a_restart(
