@@ -46,5 +46,5 @@ def configure_logging(level: str = "INFO", log_format: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("uvicorn.access", "mail.log", "asyncio", "pgserver"):
+    for noisy in ("uvicorn.access", "mail.log", "asyncio", "pgserver", "piccolo"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,64 +1,12 @@
-"""The `iportal` command: serve, worker, migrate, demo and the issuer's tools.
-
-Bad configuration or input is one line naming what is wrong and exit status 2;
-never a traceback.
-"""
+"""Running the portal: serve, worker, migrate, demo, outbox."""
 
 from __future__ import annotations
 
 import asyncio
-import signal
-import sys
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import click
 
-from iportal import __version__
-from iportal.logs import configure_logging
-from iportal.settings import Settings, SettingsError, get_settings
-
-T = TypeVar("T")
-
-
-def load_settings() -> Settings:
-    try:
-        settings = get_settings()
-    except SettingsError as error:
-        click.echo(f"iportal: {error}", err=True)
-        sys.exit(2)
-    configure_logging(settings.log_level, settings.log_format)
-    return settings
-
-
-def run(coroutine_function: Callable[[], Awaitable[T]]) -> T:
-    """Run one async command; a database that cannot be reached is one line, exit 1."""
-    try:
-        return asyncio.run(coroutine_function())  # type: ignore[arg-type]
-    except (OSError, ConnectionError) as error:
-        click.echo(f"iportal: cannot reach the database: {error}", err=True)
-        sys.exit(1)
-
-
-async def migrate_now() -> list[str]:
-    from iportal import db
-
-    try:
-        return await db.migrate()
-    finally:
-        await db.close_pool()
-
-
-def stop_on_signals(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="iportal")
-def main() -> None:
-    """iportal: publish invoices and credit notes; clients and accountants read them."""
+from iportal.cli import load_settings, main, migrate_now, run, stop_on_signals
 
 
 @main.command()

@@ -14,7 +14,8 @@ from typing import Any
 
 from iportal import clock
 from iportal.accounts.identifiers import looks_like_enterprise_number, normalise_enterprise_number
-from iportal.accounts.tables import AuditEvent, PortalUser, UserSession
+from iportal.accounts.services._audit import record_audit_event
+from iportal.accounts.tables import PortalUser, UserSession
 from iportal.errors import InvalidInput, NotAuthenticated
 from iportal.i18n import N_
 from iportal.security import hash_password, keyed_hash, new_token, verify_password
@@ -50,29 +51,6 @@ class NewSession:
     cookie_value: str
     csrf_token: str
     user: SessionUser
-
-
-async def record_audit_event(
-    kind: str,
-    *,
-    actor_id: int | None = None,
-    account_id: int | None = None,
-    client_number_id: int | None = None,
-    document_id: int | None = None,
-    ip: str = "",
-    detail: dict[str, Any] | None = None,
-) -> None:
-    await AuditEvent.insert(
-        AuditEvent(
-            kind=kind,
-            actor=actor_id,
-            account=account_id,
-            client_number=client_number_id,
-            document_id=document_id,
-            ip=ip[:45],
-            detail=detail or {},
-        )
-    )
 
 
 async def find_user_for_login(username: str) -> dict[str, Any] | None:

@@ -1,0 +1,44 @@
+"""Who is calling: an issuer's billing system (API key) or a person (session).
+
+Controllers declare what they need as a dependency (`issuer` or `user`), so an
+unauthenticated call never reaches a handler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.di import Provide
+
+from iportal.accounts.services import (
+    KEY_REQUIRED,
+    IssuerPrincipal,
+    SessionUser,
+    authenticate_issuer,
+)
+from iportal.errors import NotAuthenticated
+from iportal.web.context import current_user
+
+
+def bearer_token(request: Request[Any, Any, Any]) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def issuer_from_request(request: Request[Any, Any, Any]) -> IssuerPrincipal:
+    token = bearer_token(request)
+    if token is None:
+        raise NotAuthenticated(KEY_REQUIRED)
+    return await authenticate_issuer(token)
+
+
+async def user_from_request(request: Request[Any, Any, Any]) -> SessionUser:
+    user = current_user(request)
+    if user is None:
+        raise NotAuthenticated()
+    return user
+
+
+ISSUER = {"issuer": Provide(issuer_from_request)}
+USER = {"user": Provide(user_from_request)}
