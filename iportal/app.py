@@ -13,6 +13,8 @@ from litestar.template import TemplateConfig
 
 from iportal import __version__, db
 from iportal.accounts.controllers import router as accounts_router
+from iportal.documents.controllers import close_sandbox
+from iportal.documents.controllers import router as documents_router
 from iportal.settings import Settings
 from iportal.templating import environment
 from iportal.web.context import before_request
@@ -25,7 +27,7 @@ STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 def create_app(settings: Settings, *, manage_pool: bool = True) -> Litestar:
     """The web app and JSON API. `manage_pool=False` lets tests own the connection pool."""
-    routers = [web_router, accounts_router]
+    routers = [web_router, accounts_router, documents_router]
     if settings.demo_mode:
         from iportal.demo.controllers import router as demo_router
 
@@ -48,7 +50,8 @@ def create_app(settings: Settings, *, manage_pool: bool = True) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[RequestLogMiddleware],
         on_startup=[db.on_app_startup] if manage_pool else [],
-        on_shutdown=[db.on_app_shutdown] if manage_pool else [],
+        on_shutdown=[close_sandbox, *([db.on_app_shutdown] if manage_pool else [])],
+        request_max_body_size=settings.max_upload_bytes + 1024 * 1024,
         response_cache_config=ResponseCacheConfig(),
         logging_config=None,
         debug=False,

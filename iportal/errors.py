@@ -17,6 +17,8 @@ class DomainError(Exception):
     default_message: ClassVar[str] = N_("The request could not be processed.")
 
     def __init__(self, message: str | None = None, **params: Any) -> None:
+        # A message that is already translated can be passed as
+        # message="%(reason)s", reason=text: gettext leaves it as it is.
         self.message = message or self.default_message
         self.params = params
         super().__init__(self.message % params if params else self.message)

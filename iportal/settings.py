@@ -50,6 +50,7 @@ class Settings:
     session_idle_minutes: int = 60
     session_max_hours: int = 24
     max_upload_bytes: int = 20 * 1024 * 1024
+    max_pages: int = 500
     log_level: str = "INFO"
     log_format: str = "text"
     # Set by `iportal demo` only: serves the mail catcher's page at /dev/mail.
@@ -205,6 +206,13 @@ def read_settings(env: Mapping[str, str] | None = None) -> Settings:
             Settings.max_upload_bytes,
             lambda raw: _int_between(1, 1024)(raw) * 1024 * 1024,
             "megabytes from 1 to 1024",
+        ),
+        max_pages=_parsed(
+            env,
+            "IPORTAL_MAX_PAGES",
+            Settings.max_pages,
+            _int_between(1, 100_000),
+            "a page count from 1 to 100000",
         ),
         log_level=_parsed(
             env,

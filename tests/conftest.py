@@ -156,12 +156,22 @@ def settings(tmp_root: Path, smtp_server: tuple[Mailbox, int], database: str) ->
     )
 
 
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Any]:
+    """One pool of sandboxed workers for the whole run (they take a while to start)."""
+    from iportal.documents.sandbox import Sandbox
+
+    with Sandbox(jobs=2) as pool:
+        yield pool
+
+
 @pytest.fixture
-async def client(settings: Any, transaction: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def client(settings: Any, transaction: Any, sandbox: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The app driven in this event loop, inside the test's transaction."""
     from iportal.app import create_app
 
     app = create_app(settings, manage_pool=False)
+    app.state.sandbox = sandbox
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http

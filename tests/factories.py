@@ -89,3 +89,76 @@ async def document(client_number_id: int, **values: Any) -> int:
     return await _insert(
         Document, client_number=client_number_id, amount_excl_vat=excl, vat_amount=vat, **values
     )
+
+
+def invoice_pdf(
+    number: str = "F2024-001",
+    client_code: str = "DL20012345",
+    amount: str = "100.00",
+    pages: int = 1,
+) -> bytes:
+    """A real one-page invoice PDF (more pages on request), different for each number."""
+    from datetime import date as day
+
+    from iportal.demo.pdfs import InvoicePage, render_invoice
+
+    excl = Decimal(amount)
+    vat = (excl * Decimal("0.21")).quantize(Decimal("0.01"))
+    page = InvoicePage(
+        issuer_name="Test Lease NV",
+        issuer_address="Teststraat 1, 1000 Brussel",
+        company_name="Test Company BV",
+        client_code=client_code,
+        document_type="invoice",
+        number=number,
+        issue_date=day(2024, 1, 31),
+        due_date=day(2024, 2, 29),
+        currency="EUR",
+        lines=(("Lease", excl),) * pages,
+        vat_rate=Decimal("21"),
+        amount_excl_vat=excl,
+        vat_amount=vat,
+        amount_incl_vat=excl + vat,
+    )
+    pdf = render_invoice(page)
+    if pages == 1:
+        return pdf
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_page(PdfReader(io.BytesIO(pdf)).pages[0])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def metadata(
+    client_code: str = "DL20012345", number: str = "F2024-001", **values: str
+) -> dict[str, str]:
+    base = {
+        "client_code": client_code,
+        "type": "invoice",
+        "number": number,
+        "issue_date": "2024-01-31",
+        "due_date": "2024-02-29",
+        "currency": "EUR",
+        "amount_excl_vat": "100.00",
+        "vat_amount": "21.00",
+        "amount_incl_vat": "121.00",
+    }
+    base.update(values)
+    return base
+
+
+async def issuer_with_key(
+    prefix: str | None = None, name: str = "Test Lease NV"
+) -> tuple[int, str]:
+    """An issuer and a live API key: (issuer id, the key its billing system sends)."""
+    from iportal.accounts.services import create_api_key
+
+    issuer_id = await issuer(prefix, name)
+    row = await Issuer.select(Issuer.prefix).where(Issuer.id == issuer_id).first()
+    return issuer_id, await create_api_key(row["prefix"], "tests")

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import asyncpg
 import click
 
 from iportal import __version__
@@ -40,7 +41,13 @@ def run(coroutine_function: Callable[[], Awaitable[T]]) -> T:
     except DomainError as error:
         click.echo(f"iportal: {error.translated()}", err=True)
         sys.exit(2)
-    except (OSError, ConnectionError) as error:
+    except (
+        OSError,
+        ConnectionError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InvalidCatalogNameError,
+        asyncpg.InvalidAuthorizationSpecificationError,
+    ) as error:
         click.echo(f"iportal: cannot reach the database: {error}", err=True)
         sys.exit(1)
 
@@ -81,4 +88,4 @@ def main() -> None:
 
 
 # Each module adds its commands to `main` when imported.
-from iportal.cli import _issuers, _server  # noqa: E402, F401
+from iportal.cli import _client_numbers, _documents, _issuers, _server  # noqa: E402, F401

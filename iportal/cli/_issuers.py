@@ -1,4 +1,4 @@
-"""The issuer's tools: issuer entities and their API keys, activation codes."""
+"""The issuer's tools: issuer entities and their API keys."""
 
 from __future__ import annotations
 

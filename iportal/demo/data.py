@@ -18,7 +18,8 @@ from iportal import clock
 from iportal.accounts.tables import ClientNumber
 from iportal.demo.pdfs import InvoicePage, render_invoice
 from iportal.documents.blobs import BlobStore
-from iportal.documents.services import DocumentFields, record_document
+from iportal.documents.metadata import DocumentFields
+from iportal.documents.services import record_document
 from iportal.security import hash_password
 
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105 - printed for people trying the demo

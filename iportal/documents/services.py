@@ -8,31 +8,29 @@ nothing. The blob is durable before the row exists.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
+import time
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
-from iportal.documents.blobs import BlobStore, blob_hash
+from iportal import clock
+from iportal.accounts.identifiers import normalise_client_code
+from iportal.accounts.services import IssuerPrincipal
+from iportal.accounts.tables import ClientNumber
+from iportal.documents.blobs import BlobStore, FolderBlobStore, blob_hash
+from iportal.documents.inspection import FileLimits, Job, Rejection, Source, inspect
+from iportal.documents.metadata import DocumentFields
+from iportal.documents.publishing import Outcome, publish
+from iportal.documents.sandbox import Sandbox, TaskTimedOut
 from iportal.documents.tables import Document
-from iportal.errors import Conflict
+from iportal.errors import Conflict, InvalidInput, NotFound
 from iportal.i18n import N_
+from iportal.pagination import clamp_limit, decode_cursor, encode_cursor
 
 PUBLISHED = "published"
 ALREADY_PUBLISHED = "already_published"
-
-
-@dataclass(frozen=True)
-class DocumentFields:
-    type: str
-    number: str
-    issue_date: date
-    currency: str
-    amount_excl_vat: Decimal
-    vat_amount: Decimal
-    amount_incl_vat: Decimal
-    due_date: date | None = None
-    type_code: str | None = None
-    amount_due: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -105,3 +103,103 @@ async def document_counts(client_number_ids: list[int]) -> dict[int, int]:
         client_number_ids,
     )
     return {row["client_number_id"]: row["n"] for row in rows}
+
+
+async def clean_blobs(
+    blob_dir: Path, older_than_hours: float = 1.0, batch: int = 1000
+) -> tuple[int, int]:
+    """Remove blobs no document references; returns (removed, kept).
+
+    Young blobs are kept: a publication writes its blob first and its row just
+    after, and that row must never find its blob gone.
+    """
+    store = FolderBlobStore(blob_dir)
+    cutoff = time.time() - older_than_hours * 3600
+    removed = kept = 0
+    digests = iter(store.digests())
+    while chunk := list(itertools.islice(digests, batch)):
+        rows = await Document.raw(
+            """
+            SELECT h FROM unnest({}::text[]) AS h
+             WHERE NOT EXISTS (SELECT 1 FROM document WHERE pdf_blob_hash = h)
+               AND NOT EXISTS (SELECT 1 FROM document WHERE xml_blob_hash = h)
+            """,
+            chunk,
+        )
+        unreferenced = {row["h"] for row in rows}
+        for digest in chunk:
+            if digest in unreferenced and store.path(digest).stat().st_mtime < cutoff:
+                store.delete(digest)
+                removed += 1
+            else:
+                kept += 1
+    return removed, kept
+
+
+def parse_metadata_json(raw: str | None) -> dict[str, str] | None:
+    """The API's `metadata` part; numbers are kept exactly as written (no float)."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = json.loads(raw, parse_float=str, parse_int=str)
+    except ValueError as error:
+        raise InvalidInput(
+            N_("The metadata is not valid JSON: %(reason)s"), reason=str(error)
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidInput(N_("The metadata must be a JSON object of manifest fields."))
+    return {str(k): "" if v is None else str(v) for k, v in value.items()}
+
+
+async def publish_upload(
+    issuer: IssuerPrincipal,
+    name: str,
+    data: bytes,
+    metadata_json: str | None,
+    *,
+    sandbox: Sandbox,
+    blobs: BlobStore,
+    limits: FileLimits,
+    base_url: str,
+) -> Outcome:
+    """Publish one uploaded file: checked in the sandbox, then recorded once."""
+    metadata = parse_metadata_json(metadata_json)
+    job = Job(Source(name, data=data), metadata, limits, clock.today())
+    try:
+        result = await sandbox.run(inspect, job)
+    except TaskTimedOut:
+        result = Rejection(name, N_("Reading the file took too long; it was stopped."))
+    return await publish(issuer, result, blobs, base_url)
+
+
+async def issuer_documents(
+    issuer_id: int, client_code: str | None, cursor: str | None, limit: int | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The issuer's own documents, newest publication first, keyset-paginated."""
+    size = clamp_limit(limit)
+    after = decode_cursor(cursor)
+    code = normalise_client_code(client_code) if client_code else None
+    if code is not None and not await ClientNumber.exists().where(
+        (ClientNumber.client_code == code) & (ClientNumber.issuer == issuer_id)
+    ):
+        raise NotFound(N_("Client code %(code)s is unknown."), code=code)
+    rows = await Document.raw(
+        """
+        SELECT d.id, cn.client_code, d.type, d.type_code, d.number, d.issue_date, d.due_date,
+               d.currency, d.amount_excl_vat, d.vat_amount, d.amount_incl_vat,
+               d.structured_kind, d.published_at
+          FROM document d JOIN client_number cn ON cn.id = d.client_number_id
+         WHERE cn.issuer_id = {} AND ({}::text IS NULL OR cn.client_code = {})
+           AND ({}::bigint IS NULL OR d.id < {})
+         ORDER BY d.id DESC
+         LIMIT {}
+        """,
+        issuer_id,
+        code,
+        code,
+        after[0] if after else None,
+        after[0] if after else None,
+        size + 1,
+    )
+    next_cursor = encode_cursor([rows[size - 1]["id"]]) if len(rows) > size else None
+    return rows[:size], next_cursor

@@ -5,6 +5,7 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from iportal.notifications.tables import (
+    DocumentEvent,
     OutboxEmail,
 )
 
@@ -13,6 +14,7 @@ APP_CONFIG = AppConfig(
     migrations_folder_path=Path(__file__).resolve().parents[2] / "migrations" / "notifications",
     table_classes=[
         OutboxEmail,
+        DocumentEvent,
     ],
-    migration_dependencies=["iportal.accounts.piccolo_app"],
+    migration_dependencies=["iportal.accounts.piccolo_app", "iportal.documents.piccolo_app"],
 )

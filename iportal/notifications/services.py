@@ -52,6 +52,7 @@ async def queue_email(
     context: dict[str, Any],
     *,
     user_id: int | None = None,
+    client_number_id: int | None = None,
 ) -> int:
     """Render and queue one e-mail; returns its outbox id."""
     rendered = render_email(template, language, context)
@@ -59,6 +60,7 @@ async def queue_email(
         OutboxEmail(
             recipient=recipient,
             user=user_id,
+            client_number=client_number_id,
             language=language,
             template=template,
             subject=rendered.subject,

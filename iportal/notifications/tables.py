@@ -10,8 +10,9 @@ from piccolo.columns import BigSerial, ForeignKey, Integer, OnDelete, Text, Varc
 from piccolo.constraints import Check
 from piccolo.table import Table
 
-from iportal.accounts.tables import PortalUser
+from iportal.accounts.tables import ClientNumber, PortalUser
 from iportal.columns import LANGUAGES, language_column, one_of, optional_timestamp, timestamp_now
+from iportal.documents.tables import Document
 
 OUTBOX_STATES = ("pending", "sent", "failed")
 
@@ -28,6 +29,14 @@ class OutboxEmail(Table, tablename="outbox_email"):
         default=None,
         db_column_name="user_id",
     )
+    # Set for messages about one client number (invitations), to coalesce them.
+    client_number = ForeignKey(
+        references=ClientNumber,
+        on_delete=OnDelete.cascade,
+        null=True,
+        default=None,
+        db_column_name="client_number_id",
+    )
     language = language_column()
     template = Varchar(length=64, default=None, null=False)
     subject = Text(default=None, null=False)
@@ -43,3 +52,21 @@ class OutboxEmail(Table, tablename="outbox_email"):
     state_known = Check(one_of("state", OUTBOX_STATES))
     language_known = Check(one_of("language", LANGUAGES))
     attempts_not_negative = Check("attempts >= 0")
+
+
+class DocumentEvent(Table, tablename="document_event"):
+    """A document was published: whoever may see its client number is to be told,
+    now or in a digest. Written in the same transaction as the document."""
+
+    id = BigSerial(primary_key=True)
+    document = ForeignKey(
+        references=Document, on_delete=OnDelete.cascade, null=False, db_column_name="document_id"
+    )
+    client_number = ForeignKey(
+        references=ClientNumber,
+        on_delete=OnDelete.cascade,
+        null=False,
+        db_column_name="client_number_id",
+    )
+    created_at = timestamp_now()
+    processed_at = optional_timestamp()

@@ -18,6 +18,7 @@ from iportal.accounts.services import (
     authenticate_issuer,
 )
 from iportal.errors import NotAuthenticated
+from iportal.i18n import current_language, negotiate
 from iportal.web.context import current_user
 
 
@@ -27,10 +28,15 @@ def bearer_token(request: Request[Any, Any, Any]) -> str | None:
 
 
 async def issuer_from_request(request: Request[Any, Any, Any]) -> IssuerPrincipal:
+    """The calling issuer; from here on, messages are in the issuer's language unless
+    the request asks for another with `Accept-Language`."""
     token = bearer_token(request)
     if token is None:
         raise NotAuthenticated(KEY_REQUIRED)
-    return await authenticate_issuer(token)
+    issuer = await authenticate_issuer(token)
+    if not negotiate(request.headers.get("accept-language")):
+        current_language.set(issuer.language)
+    return issuer
 
 
 async def user_from_request(request: Request[Any, Any, Any]) -> SessionUser:

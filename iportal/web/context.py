@@ -24,6 +24,8 @@ from iportal.security import same
 from iportal.settings import Settings
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Authenticated by API key only: no cookie ever grants anything there.
+KEY_ONLY_PATHS = ("/api/v1/issuer/",)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 LANGUAGE_COOKIE = "iportal_lang"
 CSRF_FAILED = N_(
@@ -80,6 +82,8 @@ def _bearer(request: Request[Any, Any, Any]) -> bool:
 
 async def _check_csrf(request: Request[Any, Any, Any], user: SessionUser | None) -> None:
     if request.method not in UNSAFE_METHODS or _bearer(request):
+        return
+    if request.url.path.startswith(KEY_ONLY_PATHS):
         return
     is_form = request.headers.get("content-type", "").startswith(FORM_TYPES)
     if user is None and not is_form:

@@ -147,8 +147,13 @@ def test_mail_sent_during_the_demo_can_be_read_on_its_page(
     running_demo: Server, demo_data_dir: Path
 ) -> None:
     env = demo_env(demo_data_dir)
-    queued = subprocess.run(iportal("outbox", "--check", "reader@example.test"), env=env,
-                            capture_output=True, text=True, timeout=60)
+    queued = subprocess.run(
+        iportal("outbox", "--check", "reader@example.test"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert queued.returncode == 0, queued.stderr
     assert "queued for reader@example.test" in queued.stdout
     deadline = time.monotonic() + 30

@@ -3,7 +3,24 @@
 The rules live in the `_part` modules; this package re-exports what other layers use.
 """
 
+from iportal.accounts.services._activation_codes import (
+    IssuedCode,
+    client_number_by_code,
+    find_activation_code,
+    issue_activation_code,
+    issue_activation_code_for,
+    normalise_activation_code,
+)
 from iportal.accounts.services._audit import record_audit_event
+from iportal.accounts.services._client_numbers import (
+    CREATED,
+    UPDATED,
+    ClientNumberInput,
+    InvalidFields,
+    issuer_for_client_code,
+    resolve_client_number,
+    upsert_client_number,
+)
 from iportal.accounts.services._issuers import (
     KEY_REQUIRED,
     ApiKeyInfo,
@@ -29,24 +46,37 @@ from iportal.accounts.services._sessions import (
 )
 
 __all__ = [
+    "CREATED",
     "KEY_REQUIRED",
     "LOGIN_FAILED",
+    "UPDATED",
     "ApiKeyInfo",
+    "ClientNumberInput",
+    "InvalidFields",
+    "IssuedCode",
     "IssuerPrincipal",
     "NewSession",
     "SessionUser",
     "authenticate",
     "authenticate_issuer",
+    "client_number_by_code",
     "create_api_key",
     "create_issuer",
     "end_all_sessions",
     "end_session",
+    "find_activation_code",
     "find_user_for_login",
+    "issue_activation_code",
+    "issue_activation_code_for",
     "issuer_by_prefix",
+    "issuer_for_client_code",
     "list_api_keys",
+    "normalise_activation_code",
     "normalise_prefix",
     "record_audit_event",
+    "resolve_client_number",
     "revoke_api_key",
     "session_user",
     "start_session",
+    "upsert_client_number",
 ]

@@ -68,6 +68,20 @@ async def create_issuer(prefix: str, name: str, language: str = "en") -> tuple[i
         raise InvalidInput(N_("The issuer needs a name."))
     if language not in LANGUAGES:
         raise InvalidInput(N_("The language must be one of nl, fr, en, de."))
+    nested = await Issuer.raw(
+        "SELECT prefix FROM issuer WHERE prefix <> {} AND (starts_with({}, prefix) "
+        "OR starts_with(prefix, {}))",
+        prefix,
+        prefix,
+        prefix,
+    )
+    if nested:
+        # A client code must name exactly one issuer: DL2 and DL20 cannot both exist.
+        raise Conflict(
+            N_("The prefix %(prefix)s overlaps issuer prefix %(other)s."),
+            prefix=prefix,
+            other=nested[0]["prefix"],
+        )
     rows = await Issuer.raw(
         "INSERT INTO issuer (prefix, name, language) VALUES ({}, {}, {}) "
         "ON CONFLICT (prefix) DO NOTHING RETURNING id",

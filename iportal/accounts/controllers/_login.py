@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, get, post
 from litestar.params import JSONBody, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_204_NO_CONTENT
@@ -137,8 +137,3 @@ async def me(request: Request[Any, Any, Any]) -> Response[Profile]:
         Profile(user.user_id, user.email, user.first_name, user.last_name, user.language),
         headers={"Cache-Control": "no-store"},
     )
-
-
-router = Router(
-    path="/", route_handlers=[login_page, login_form, logout_form, api_login, api_logout, me]
-)

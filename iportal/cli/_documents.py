@@ -1,0 +1,176 @@
+"""Publishing in bulk (`iportal ingest`) and blob housekeeping (`iportal blobs clean`)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from iportal.cli import load_settings, main, run_with_pool
+from iportal.i18n import translate
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--issuer",
+    "prefix",
+    help="Only this issuer's client numbers (e.g. DL2). "
+    "Without it, each document's issuer is found from its client code.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes that read the files [default: the number of cores].",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the result of every file to this CSV file.",
+)
+def ingest(
+    paths: tuple[Path, ...], prefix: str | None, jobs: int | None, report_path: Path | None
+) -> None:
+    """Publish documents from PDFs, Factur-X PDFs, UBL XML, folders or ZIPs with a
+    manifest.csv; prints a per-file report; exit 0 only if nothing was rejected."""
+    from iportal.documents.ingest import Summary
+
+    settings = load_settings()
+    summary = Summary()
+    report = _open_report(report_path)
+    try:
+        run_with_pool(
+            lambda: _ingest(settings, list(paths), prefix, jobs, summary, report), max_size=8
+        )
+    finally:
+        if report is not None:
+            report[0].close()
+    _print_summary(summary)
+    sys.exit(1 if summary.failed else 0)
+
+
+def _open_report(path: Path | None) -> tuple[TextIO, Any] | None:
+    if path is None:
+        return None
+    from iportal.documents.ingest import REPORT_COLUMNS
+
+    try:
+        handle = path.open("w", newline="", encoding="utf-8")
+    except OSError as error:
+        raise click.ClickException(f"{path}: {error.strerror}") from None
+    writer = csv.DictWriter(handle, fieldnames=REPORT_COLUMNS)
+    writer.writeheader()
+    return handle, writer
+
+
+async def _ingest(
+    settings: Any,
+    paths: list[Path],
+    prefix: str | None,
+    jobs: int | None,
+    summary: Any,
+    report: tuple[TextIO, Any] | None,
+) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from iportal import clock
+    from iportal.documents.blobs import FolderBlobStore
+    from iportal.documents.ingest import Ingest, collect, report_row
+    from iportal.documents.inspection import FileLimits
+    from iportal.documents.publishing import IssuerDirectory, all_issuers
+    from iportal.documents.sandbox import Sandbox
+
+    issuers = await all_issuers(prefix)
+    if prefix and not issuers:
+        raise click.ClickException(f"there is no issuer with prefix {prefix.upper()}")
+    language = issuers[0].language if prefix else "en"
+    total = sum(1 for _ in collect(paths))
+    console = Console(stderr=True)
+    limits = FileLimits(max_bytes=settings.max_upload_bytes, max_pages=settings.max_pages)
+    with Sandbox(jobs or os.cpu_count()) as sandbox:
+        run = Ingest(
+            IssuerDirectory(issuers),
+            FolderBlobStore(settings.blob_dir),
+            settings.base_url,
+            sandbox,
+            limits,
+            clock.today(),
+            language,
+        )
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        ) as progress:
+            task = progress.add_task("Publishing", total=total)
+            async for outcome in run.run(collect(paths)):
+                summary.add(outcome)
+                progress.advance(task)
+                if report is not None:
+                    report[1].writerow(report_row(outcome))
+                if not console.is_terminal or outcome.reason:
+                    _print_line(outcome)
+
+
+def _print_line(outcome: Any) -> None:
+    fields = outcome.candidate.fields if outcome.candidate else None
+    what = f"{outcome.client_code} {fields.type} {fields.number}" if fields else ""
+    line = f"{outcome.status:<17} {outcome.name}"
+    if what.strip():
+        line += f"  [{what}]"
+    if outcome.reason:
+        line += f"  {outcome.reason}"
+    click.echo(line)
+
+
+def _print_summary(summary: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Ingest summary")
+    table.add_column("result")
+    table.add_column("files", justify="right")
+    for status in ("published", "already_published", "conflict", "rejected"):
+        table.add_row(status.replace("_", " "), str(summary.counts[status]))
+    for reason, count in summary.reasons.most_common():
+        table.add_row(f"  {translate(reason, 'en', **_placeholders(reason))}", str(count))
+    Console(stderr=True).print(table)
+
+
+def _placeholders(message: str) -> dict[str, str]:
+    """Reasons are grouped by their message; show the parameters as `…`."""
+    import re
+
+    return {name: "…" for name in re.findall(r"%\((\w+)\)s", message)}
+
+
+@main.group()
+def blobs() -> None:
+    """The store of PDF and XML files."""
+
+
+@blobs.command("clean")
+@click.option(
+    "--older-than-hours",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Keep younger blobs: a publication may be writing its row right now.",
+)
+def blobs_clean(older_than_hours: float) -> None:
+    """Remove blobs that no document row references."""
+    from iportal.documents.services import clean_blobs
+
+    settings = load_settings()
+    removed, kept = run_with_pool(lambda: clean_blobs(settings.blob_dir, older_than_hours))
+    click.echo(f"{removed} unreferenced blob(s) removed, {kept} kept")

@@ -1,0 +1,188 @@
+"""What a sandboxed worker does with one untrusted file: recognise it by its bytes,
+read it with pypdf and the e-invoice reader, merge it with the metadata the issuer
+sent, and check every rule that needs no database.
+
+Everything here runs in a worker process (see `sandbox.py`); the result is a
+plain picklable `Candidate` or `Rejection`, never an exception.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pypdf import PdfReader
+
+from iportal.documents import einvoice
+from iportal.documents.metadata import DocumentFields, merge_metadata
+from iportal.documents.sandbox import TaskOutOfMemory, TaskTimedOut
+from iportal.errors import InvalidInput
+from iportal.i18n import N_
+
+
+@dataclass(frozen=True)
+class FileLimits:
+    max_bytes: int = 20 * 1024 * 1024
+    max_pages: int = 500
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a file's bytes are: in memory (API), on disk, or inside a ZIP."""
+
+    name: str
+    data: bytes | None = None
+    path: str | None = None
+    member: str | None = None  # with `path`, a ZIP archive
+
+    def size(self) -> int:
+        if self.data is not None:
+            return len(self.data)
+        assert self.path is not None
+        if self.member is not None:
+            with zipfile.ZipFile(self.path) as archive:
+                return archive.getinfo(self.member).file_size
+        return Path(self.path).stat().st_size
+
+    def read(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        if self.member is not None:
+            with zipfile.ZipFile(self.path) as archive:
+                return archive.read(self.member)
+        return Path(self.path).read_bytes()
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Source
+    metadata: dict[str, str] | None
+    limits: FileLimits
+    today: date
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A file that passed every check a worker can make, ready to be recorded."""
+
+    name: str
+    fields: DocumentFields
+    client_code: str | None  # from the metadata: takes precedence
+    buyer_references: tuple[str, ...]
+    pdf: bytes | None
+    page_count: int | None
+    xml: bytes | None
+    structured_kind: str  # none, factur_x, ubl
+
+
+@dataclass(frozen=True)
+class Rejection:
+    name: str
+    message: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def inspect(job: Job) -> Candidate | Rejection:
+    """Check one file; every failure, however it happens, is a `Rejection`."""
+    try:
+        return _inspect(job)
+    except InvalidInput as error:
+        return Rejection(job.source.name, error.message, error.params)
+    except TaskTimedOut:
+        return Rejection(job.source.name, N_("Reading the file took too long; it was stopped."))
+    except (TaskOutOfMemory, MemoryError):
+        return Rejection(job.source.name, N_("Reading the file needed too much memory."))
+    except OSError as error:
+        return Rejection(
+            job.source.name,
+            N_("The file could not be read: %(reason)s"),
+            {"reason": error.strerror or str(error)},
+        )
+
+
+def _inspect(job: Job) -> Candidate:
+    size = job.source.size()
+    if size == 0:
+        raise InvalidInput(N_("The file is empty."))
+    if size > job.limits.max_bytes:
+        raise InvalidInput(
+            N_("The file is %(size)s MB, more than the %(limit)s MB allowed."),
+            size=f"{size / 1048576:.1f}",
+            limit=f"{job.limits.max_bytes / 1048576:.0f}",
+        )
+    data = job.source.read()
+    # XML first: a PDF never starts with "<", while an XML may mention "%PDF-".
+    if einvoice.looks_like_xml(data):
+        return _from_xml(job, data)
+    if einvoice.looks_like_pdf(data):
+        return _from_pdf(job, data)
+    raise InvalidInput(N_("This is not a PDF: its content does not start like one."))
+
+
+def _from_pdf(job: Job, data: bytes) -> Candidate:
+    reader, page_count = read_pdf(data, job.limits)
+    structured = einvoice.read_from_pdf(reader)
+    return _candidate(
+        job, structured, pdf=data, page_count=page_count, xml=structured.xml if structured else None
+    )
+
+
+def _from_xml(job: Job, data: bytes) -> Candidate:
+    structured = einvoice.read_xml(data)
+    page_count = None
+    if structured.pdf is not None:
+        _, page_count = read_pdf(structured.pdf, job.limits)
+    return _candidate(job, structured, pdf=structured.pdf, page_count=page_count, xml=data)
+
+
+def read_pdf(data: bytes, limits: FileLimits) -> tuple[PdfReader, int]:
+    """Open a PDF with pypdf; refuse it when encrypted, unreadable, empty or too long."""
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            raise InvalidInput(N_("The PDF is encrypted; publish it without a password."))
+        page_count = len(reader.pages)
+    except InvalidInput:
+        raise
+    except (TaskTimedOut, TaskOutOfMemory, MemoryError):
+        raise
+    except Exception as error:  # pypdf raises many kinds on malformed files
+        raise InvalidInput(
+            N_("The PDF cannot be read: %(reason)s"),
+            reason=str(error)[:200] or type(error).__name__,
+        ) from None
+    if page_count == 0:
+        raise InvalidInput(N_("The PDF has no pages."))
+    if page_count > limits.max_pages:
+        raise InvalidInput(
+            N_("The PDF has %(pages)s pages, more than the %(limit)s allowed."),
+            pages=page_count,
+            limit=limits.max_pages,
+        )
+    return reader, page_count
+
+
+def _candidate(
+    job: Job,
+    structured: einvoice.StructuredInvoice | None,
+    *,
+    pdf: bytes | None,
+    page_count: int | None,
+    xml: bytes | None,
+) -> Candidate:
+    fields, client_code = merge_metadata(job.metadata, structured, job.today)
+    return Candidate(
+        name=job.source.name,
+        fields=fields,
+        client_code=client_code,
+        buyer_references=structured.buyer_references if structured else (),
+        pdf=pdf,
+        page_count=page_count,
+        xml=xml,
+        structured_kind=structured.kind if structured else "none",
+    )

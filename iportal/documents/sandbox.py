@@ -1,0 +1,119 @@
+"""Untrusted files are parsed in worker processes with a time and a memory limit.
+
+A malicious or malformed PDF must not hang or exhaust the portal: each worker
+caps its address space (`RLIMIT_AS`) and arms a timer around every task, so a
+runaway parse ends as a clean rejection and the worker lives on. Should a task
+still overrun (stuck in C code), the parent gives up on it after a grace
+period, kills the pool and starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import resource
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.pool import AsyncResult, Pool
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_TIME_LIMIT = 20.0
+DEFAULT_MEMORY_LIMIT = 768 * 1024 * 1024
+PARENT_GRACE = 5.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    seconds: float = DEFAULT_TIME_LIMIT
+    memory_bytes: int = DEFAULT_MEMORY_LIMIT
+
+
+class TaskTimedOut(Exception):
+    """The task ran past its time limit."""
+
+
+class TaskOutOfMemory(Exception):
+    """The task needed more memory than its limit."""
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise TaskTimedOut()
+
+
+def _init_worker(memory_bytes: int) -> None:
+    # The parent handles Ctrl-C; workers just stop when the pool is terminated.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _bounded(seconds: float, function: Callable[..., T], args: tuple[Any, ...]) -> T:
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return function(*args)
+    except MemoryError:
+        raise TaskOutOfMemory() from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+class Sandbox:
+    """A pool of `jobs` worker processes that run functions under `limits`."""
+
+    def __init__(self, jobs: int | None = None, limits: Limits | None = None) -> None:
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self.limits = limits or Limits()
+        self._context = multiprocessing.get_context("forkserver")
+        self._pool: Pool | None = None
+
+    def _ensure_pool(self) -> Pool:
+        if self._pool is None:
+            self._pool = self._context.Pool(
+                self.jobs, initializer=_init_worker, initargs=(self.limits.memory_bytes,)
+            )
+        return self._pool
+
+    def submit(self, function: Callable[..., T], *args: Any) -> AsyncResult[T]:
+        return self._ensure_pool().apply_async(_bounded, (self.limits.seconds, function, args))
+
+    def wait(self, pending: AsyncResult[T]) -> T:
+        """The task's result; `TaskTimedOut` when even the parent's patience ran out
+        (the pool is then replaced, so other tasks in flight must be submitted again)."""
+        try:
+            return pending.get(self.limits.seconds + PARENT_GRACE)
+        except multiprocessing.TimeoutError:
+            log.error("a sandboxed task overran its limit; restarting the worker pool")
+            self.restart()
+            raise TaskTimedOut() from None
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """Run one task without blocking the event loop."""
+        pending = self.submit(function, *args)
+        return await asyncio.to_thread(self.wait, pending)
+
+    def restart(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,247 @@
+"""`iportal ingest` as an operator runs it: folders and ZIPs with a manifest, a report,
+an exit status that tells, and a batch killed half-way that is simply run again."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests import factories
+from tests.conftest import _create_database, _drop_database
+
+MANIFEST_HEADER = (
+    "file,client_code,type,number,issue_date,due_date,currency,"
+    "amount_excl_vat,vat_amount,amount_incl_vat\n"
+)
+
+
+def iportal(*args: str) -> list[str]:
+    return [sys.executable, "-m", "iportal", *args]
+
+
+@pytest.fixture(scope="module")
+def ingest_db(
+    server_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """A database of its own, committed to by the `iportal` processes under test."""
+    name = f"iportal_ingest_{os.getpid()}"
+    url = asyncio.run(_create_database(server_dsn, name))
+    data_dir = tmp_path_factory.mktemp("ingest") / "var"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IPORTAL_")}
+    env.update(DATABASE_URL=url, IPORTAL_DATA_DIR=str(data_dir), IPORTAL_SMTP_PORT="1")
+    subprocess.run(iportal("migrate"), env=env, check=True, capture_output=True, timeout=120)
+    created = subprocess.run(
+        iportal("issuer", "create", "DL2", "Demo Lease", "--language", "en"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert created.stdout.strip().startswith("ipk_")
+    asyncio.run(_client_numbers(url, [f"DL2{n:07d}" for n in range(1, 6)]))
+    yield env
+    asyncio.run(_drop_database(server_dsn, name))
+
+
+async def _client_numbers(url: str, codes: list[str]) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        issuer_id = await connection.fetchval("SELECT id FROM issuer WHERE prefix = 'DL2'")
+        for code in codes:
+            await connection.execute(
+                "INSERT INTO client_number (issuer_id, client_code, company_name, email, "
+                "contract_start) VALUES ($1, $2, 'Client BV', 'c@example.test', '2015-01-01') "
+                "ON CONFLICT DO NOTHING",
+                issuer_id,
+                code,
+            )
+    finally:
+        await connection.close()
+
+
+async def _count(url: str, sql: str) -> int:
+    connection = await asyncpg.connect(url)
+    try:
+        return int(await connection.fetchval(sql))
+    finally:
+        await connection.close()
+
+
+def count(env: dict[str, str], sql: str) -> int:
+    return asyncio.run(_count(env["DATABASE_URL"], sql))
+
+
+def write_batch(folder: Path, prefix: str, n: int, extra_rows: str = "") -> list[Path]:
+    folder.mkdir(parents=True)
+    lines = [MANIFEST_HEADER]
+    files = []
+    for i in range(n):
+        code = f"DL2{i % 5 + 1:07d}"
+        name = f"{prefix}-{i:05d}.pdf"
+        (folder / name).write_bytes(factories.invoice_pdf(f"{prefix}-{i:05d}", code))
+        lines.append(
+            f"{name},{code},invoice,{prefix}-{i:05d},2024-01-31,2024-02-29,EUR,"
+            "100.00,21.00,121.00\n"
+        )
+        files.append(folder / name)
+    (folder / "manifest.csv").write_text("".join(lines) + extra_rows)
+    return files
+
+
+def test_a_folder_is_published_with_a_report(ingest_db: dict[str, str], tmp_path: Path) -> None:
+    write_batch(
+        tmp_path / "batch",
+        "A",
+        12,
+        extra_rows="missing.pdf,DL20000001,invoice,X-1,2024-01-31,,EUR,1.00,0.21,1.21\n",
+    )
+    (tmp_path / "batch" / "notes.pdf").write_bytes(b"just text, not a PDF")
+    report = tmp_path / "report.csv"
+    done = subprocess.run(
+        iportal("ingest", str(tmp_path / "batch"), "--report", str(report)),
+        env=ingest_db,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr  # something was rejected
+    assert "Traceback" not in done.stderr + done.stdout
+    rows = list(csv.DictReader(report.open()))
+    by_status: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_status.setdefault(row["status"], []).append(row)
+    assert len(by_status["published"]) == 12
+    reasons = sorted(row["reason"] for row in by_status["rejected"])
+    assert any("manifest.csv row 14" in r and "missing.pdf" in r for r in reasons)
+    assert any("This is not a PDF" in r for r in reasons)
+    assert "published" in done.stderr and "rejected" in done.stderr  # the summary table
+    assert count(ingest_db, "SELECT count(*) FROM document WHERE number LIKE 'A-%'") == 12
+
+
+def test_running_it_again_publishes_nothing_twice(
+    ingest_db: dict[str, str], tmp_path: Path
+) -> None:
+    write_batch(tmp_path / "batch", "B", 10)
+    first = subprocess.run(
+        iportal("ingest", str(tmp_path / "batch")),
+        env=ingest_db,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    again = subprocess.run(
+        iportal("ingest", str(tmp_path / "batch")),
+        env=ingest_db,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0
+    assert again.stdout.count("already_published") == 10  # one plain line a file
+    assert count(ingest_db, "SELECT count(*) FROM document WHERE number LIKE 'B-%'") == 10
+
+
+def test_a_zip_with_a_manifest(ingest_db: dict[str, str], tmp_path: Path) -> None:
+    files = write_batch(tmp_path / "zipped", "Z", 6)
+    archive = tmp_path / "batch.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.write(tmp_path / "zipped" / "manifest.csv", "manifest.csv")
+        for path in files:
+            out.write(path, path.name)
+    done = subprocess.run(
+        iportal("ingest", str(archive), "--jobs", "1"),
+        env=ingest_db,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert count(ingest_db, "SELECT count(*) FROM document WHERE number LIKE 'Z-%'") == 6
+
+
+def test_a_batch_killed_half_way_is_completed_by_running_it_again(
+    ingest_db: dict[str, str], tmp_path: Path
+) -> None:
+    n = 300
+    write_batch(tmp_path / "big", "K", n)
+    process = subprocess.Popen(
+        iportal("ingest", str(tmp_path / "big"), "--jobs", "1"),
+        env=ingest_db,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    published = 0
+    while time.monotonic() < deadline:
+        published = count(ingest_db, "SELECT count(*) FROM document WHERE number LIKE 'K-%'")
+        if published >= n // 4:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert 0 < published < n, "the kill must land half-way"
+    again = subprocess.run(
+        iportal("ingest", str(tmp_path / "big")),
+        env=ingest_db,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr
+    assert count(ingest_db, "SELECT count(*) FROM document WHERE number LIKE 'K-%'") == n
+    assert (
+        count(ingest_db, "SELECT count(DISTINCT number) FROM document WHERE number LIKE 'K-%'") == n
+    )
+    # No orphan rows: every document has its event and a durable blob.
+    assert (
+        count(
+            ingest_db,
+            "SELECT count(*) FROM document d WHERE number LIKE 'K-%' AND NOT "
+            "EXISTS (SELECT 1 FROM document_event e WHERE e.document_id = d.id)",
+        )
+        == 0
+    )
+    blob_dir = Path(ingest_db["IPORTAL_DATA_DIR"]) / "blobs"
+    hashes = asyncio.run(_hashes(ingest_db["DATABASE_URL"]))
+    assert all((blob_dir / h[:2] / h[2:4] / h).exists() for h in hashes)
+
+
+async def _hashes(url: str) -> list[str]:
+    connection = await asyncpg.connect(url)
+    try:
+        rows = await connection.fetch("SELECT pdf_blob_hash FROM document WHERE number LIKE 'K-%'")
+        return [row[0] for row in rows]
+    finally:
+        await connection.close()
+
+
+def test_blobs_clean_removes_only_unreferenced_old_blobs(ingest_db: dict[str, str]) -> None:
+    blob_dir = Path(ingest_db["IPORTAL_DATA_DIR"]) / "blobs"
+    from iportal.documents.blobs import FolderBlobStore
+
+    store = FolderBlobStore(blob_dir)
+    orphan = store.put(b"%PDF-1.4 an orphan nobody references")
+    young = store.put(b"%PDF-1.4 written a moment ago, its row may come")
+    old = time.time() - 3 * 3600
+    os.utime(store.path(orphan), (old, old))
+    referenced = count(ingest_db, "SELECT count(DISTINCT pdf_blob_hash) FROM document")
+    done = subprocess.run(
+        iportal("blobs", "clean"), env=ingest_db, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1 unreferenced blob(s) removed" in done.stdout
+    assert not store.exists(orphan) and store.exists(young)
+    assert count(ingest_db, "SELECT count(DISTINCT pdf_blob_hash) FROM document") == referenced
