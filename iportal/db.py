@@ -12,6 +12,8 @@ import io
 import logging
 import os
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +135,22 @@ async def database_is_reachable() -> bool:
         log.warning("database unreachable: %s", error)
         return False
     return True
+
+
+@asynccontextmanager
+async def atomic() -> AsyncIterator[None]:
+    """One transaction; inside a caller's transaction a savepoint, because piccolo's
+    nested transaction is a no-op and a failure must still leave nothing behind."""
+    engine = get_engine()
+    outer = engine.current_transaction.get()
+    if outer is None:
+        async with engine.transaction():
+            yield
+        return
+    savepoint = await outer.savepoint()
+    try:
+        yield
+    except BaseException:
+        await savepoint.rollback_to()
+        raise
+    await savepoint.release()

@@ -16,7 +16,7 @@ from typing import Any
 from iportal.accounts.identifiers import normalise_client_code
 from iportal.accounts.services import IssuerPrincipal, issue_activation_code
 from iportal.accounts.services import resolve_client_number as resolve_reference
-from iportal.db import get_engine
+from iportal.db import atomic
 from iportal.documents.blobs import BlobStore, blob_hash
 from iportal.documents.inspection import Candidate, Rejection
 from iportal.documents.tables import Document
@@ -124,7 +124,7 @@ async def publish(
     if existing is not None:
         return _repeat(issuer, result, client, existing)
     pdf_hash, xml_hash = await asyncio.to_thread(_store_blobs, blobs, result)
-    async with get_engine().transaction():
+    async with atomic():
         document_id = await _insert(client["id"], result, pdf_hash, xml_hash)
         if document_id is None:  # published meanwhile by a concurrent request
             existing = await _existing(client["id"], result)

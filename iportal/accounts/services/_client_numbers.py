@@ -9,8 +9,8 @@ learns anything about another issuer's clients.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -22,7 +22,7 @@ from iportal.accounts.identifiers import normalise_client_code, normalise_enterp
 from iportal.accounts.services._issuers import IssuerPrincipal
 from iportal.accounts.tables import ClientNumber, Issuer
 from iportal.columns import LANGUAGES
-from iportal.db import get_engine
+from iportal.db import atomic
 from iportal.errors import Conflict, DomainError, InvalidInput, NotFound
 from iportal.i18n import N_
 
@@ -224,25 +224,6 @@ def client_code_of(prefix: str, raw_client_code: str) -> str:
     return code
 
 
-@asynccontextmanager
-async def _atomic() -> AsyncIterator[None]:
-    """One transaction; inside a caller's transaction a savepoint, because piccolo's
-    nested transaction is a no-op and a failure must still leave nothing behind."""
-    engine = get_engine()
-    outer = engine.current_transaction.get()
-    if outer is None:
-        async with engine.transaction():
-            yield
-        return
-    savepoint = await outer.savepoint()
-    try:
-        yield
-    except BaseException:
-        await savepoint.rollback_to()
-        raise
-    await savepoint.release()
-
-
 async def _principal(issuer: IssuerPrincipal | int) -> tuple[int, str]:
     if isinstance(issuer, IssuerPrincipal):
         return issuer.issuer_id, issuer.prefix
@@ -376,7 +357,7 @@ async def upsert_client_number(
     client_code = client_code_of(prefix, raw_client_code)
     fields = check_client_number(data)
     try:
-        async with _atomic():
+        async with atomic():
             await _check_code_is_no_alias(issuer_id, client_code)
             if fields.aliases:
                 await _check_aliases(issuer_id, client_code, fields.aliases)

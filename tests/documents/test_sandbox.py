@@ -1,0 +1,120 @@
+"""Untrusted files are read in sandboxed workers: a parse that runs away is stopped at
+its time limit, one that eats memory at its memory limit, and the workers carry on.
+Random, truncated and mutated files always end as a clean result or rejection."""
+
+from __future__ import annotations
+
+import io
+import time
+import zlib
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pypdf import PdfWriter
+
+from iportal.documents.inspection import Candidate, FileLimits, Job, Rejection, Source, inspect
+from iportal.documents.sandbox import Limits, Sandbox, TaskOutOfMemory, TaskTimedOut
+from tests import factories
+from tests.documents.einvoice_helpers import fixture
+
+LIMITS = FileLimits()
+TODAY = date(2026, 11, 23)
+
+
+def spin() -> None:
+    while True:
+        pass
+
+
+def hog() -> int:
+    chunks = []
+    while True:
+        chunks.append(bytearray(50 * 1024 * 1024))
+
+
+def answer() -> int:
+    return 42
+
+
+@pytest.fixture(scope="module")
+def tight() -> Sandbox:
+    with Sandbox(jobs=1, limits=Limits(seconds=1.0, memory_bytes=400 * 1024 * 1024)) as box:
+        yield box
+
+
+def test_a_runaway_task_is_stopped_and_the_worker_lives_on(tight: Sandbox) -> None:
+    started = time.monotonic()
+    with pytest.raises(TaskTimedOut):
+        tight.wait(tight.submit(spin))
+    assert time.monotonic() - started < 4
+    assert tight.wait(tight.submit(answer)) == 42
+
+
+def test_a_task_that_eats_memory_is_stopped(tight: Sandbox) -> None:
+    with pytest.raises(TaskOutOfMemory):
+        tight.wait(tight.submit(hog))
+    assert tight.wait(tight.submit(answer)) == 42
+
+
+def job(data: bytes, metadata: dict[str, str] | None = None) -> Job:
+    return Job(Source("fuzzed.pdf", data=data), metadata, LIMITS, TODAY)
+
+
+def bomb_pdf() -> bytes:
+    """A Factur-X-looking PDF whose attachment inflates to a gigabyte of zeros."""
+    from pypdf.generic import NameObject, StreamObject
+
+    writer = PdfWriter(clone_from=io.BytesIO(factories.invoice_pdf()))
+    writer.add_attachment("factur-x.xml", b"<x/>")
+    for obj in writer._objects:
+        if isinstance(obj, StreamObject) and obj.get("/Type") == "/EmbeddedFile":
+            obj._data = zlib.compress(b"\0" * (1024 * 1024 * 1024), 9)
+            obj[NameObject("/Filter")] = NameObject("/FlateDecode")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_decompression_bomb_is_a_clean_rejection(sandbox: Sandbox) -> None:
+    started = time.monotonic()
+    result = sandbox.wait(sandbox.submit(inspect, job(bomb_pdf(), factories.metadata())))
+    assert isinstance(result, Rejection)
+    assert "could not be read" in result.message
+    assert time.monotonic() - started < 30
+
+
+SEEDS = [
+    factories.invoice_pdf(),
+    fixture("fx_basic_invoice.pdf"),
+    fixture("ubl_invoice.xml"),
+    fixture("ubl_invoice_with_pdf.xml"),
+]
+
+
+@st.composite
+def damaged(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(st.sampled_from(SEEDS)))
+    how = draw(st.sampled_from(["truncate", "flip", "splice", "random"]))
+    if how == "truncate":
+        return bytes(data[: draw(st.integers(0, len(data)))])
+    if how == "flip":
+        for _ in range(draw(st.integers(1, 40))):
+            data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+        return bytes(data)
+    if how == "splice":
+        at = draw(st.integers(0, len(data)))
+        return bytes(data[:at]) + draw(st.binary(max_size=512)) + bytes(data[at:])
+    return draw(st.binary(max_size=4096))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=damaged())
+def test_damaged_files_end_in_a_result_or_a_clean_rejection(sandbox: Sandbox, data: bytes) -> None:
+    started = time.monotonic()
+    result = sandbox.wait(sandbox.submit(inspect, job(data, factories.metadata())))
+    assert isinstance(result, (Candidate, Rejection))
+    if isinstance(result, Rejection):
+        assert result.message and "Traceback" not in result.message
+    assert time.monotonic() - started < 25
