@@ -165,3 +165,15 @@ async def test_the_document_list_has_its_covering_indexes(transaction: Any) -> N
         "(client_number_id, amount_incl_vat DESC, id DESC) INCLUDE (type, issue_date, number)"
         in definitions["document_list_by_amount"]
     )
+
+
+async def test_every_audit_kind_the_code_knows_is_accepted(transaction: Any) -> None:
+    """piccolo does not see a changed check condition; this does."""
+    from iportal.accounts.services import record_audit_event
+    from iportal.accounts.tables import AUDIT_KINDS, AuditEvent
+
+    for kind in AUDIT_KINDS:
+        await record_audit_event(kind)
+    assert await AuditEvent.count() == len(AUDIT_KINDS)
+    error = await refused(transaction, lambda: record_audit_event("made_up_kind"))
+    assert isinstance(error, asyncpg.CheckViolationError)

@@ -13,7 +13,12 @@ from iportal.accounts.tables import (
     ClientNumberAlias,
     Issuer,
     IssuerApiKey,
+    PasswordReset,
+    PersonalToken,
     PortalUser,
+    RecoveryCode,
+    Registration,
+    ThrottleAttempt,
     UserSession,
 )
 
@@ -31,6 +36,11 @@ APP_CONFIG = AppConfig(
         ActivationCode,
         UserSession,
         AuditEvent,
+        Registration,
+        PasswordReset,
+        RecoveryCode,
+        PersonalToken,
+        ThrottleAttempt,
     ],
     migration_dependencies=[],
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from piccolo.columns import (
     JSONB,
     BigInt,
+    BigSerial,
     Boolean,
     Date,
     ForeignKey,
@@ -48,6 +49,11 @@ AUDIT_KINDS = (
     "grant_revoked",
     "document_opened",
     "duplicate_requested",
+    "registration_started",
+    "opted_in",
+    "account_locked",
+    "recovery_code_used",
+    "password_reset_requested",
 )
 SHA256_HEX = "~ '^[0-9a-f]{64}$'"
 
@@ -274,3 +280,83 @@ class AuditEvent(Table, tablename="audit_event"):
     detail = JSONB(default={})
 
     kind_known = Check(one_of("kind", AUDIT_KINDS))
+
+
+class Registration(Table, tablename="registration"):
+    """Opting in, step by step: (1) the code entered and the e-mail confirmed on the
+    page, (2) the link in the confirmation e-mail (valid 5 days), (3) the password."""
+
+    id = Serial(primary_key=True)
+    activation_code = ForeignKey(
+        references=ActivationCode,
+        on_delete=OnDelete.cascade,
+        null=False,
+        db_column_name="activation_code_id",
+    )
+    email = Varchar(length=254, default=None, null=False)
+    language = language_column()
+    token_hash = Varchar(length=64, unique=True, default=None, null=False)
+    created_at = timestamp_now()
+    expires_at = Timestamptz(default=None, null=False)
+    confirmed_at = optional_timestamp()
+    completed_at = optional_timestamp()
+
+    token_hash_format = Check(f"token_hash {SHA256_HEX}")
+    language_known = Check(one_of("language", LANGUAGES))
+
+
+class PasswordReset(Table, tablename="password_reset"):
+    """A single-use link to choose a new password, valid one hour."""
+
+    id = Serial(primary_key=True)
+    user = ForeignKey(
+        references=PortalUser, on_delete=OnDelete.cascade, null=False, db_column_name="user_id"
+    )
+    token_hash = Varchar(length=64, unique=True, default=None, null=False)
+    created_at = timestamp_now()
+    expires_at = Timestamptz(default=None, null=False)
+    used_at = optional_timestamp()
+
+    token_hash_format = Check(f"token_hash {SHA256_HEX}")
+
+
+class RecoveryCode(Table, tablename="recovery_code"):
+    """One of ten single-use codes that stand in for the TOTP app; hash only."""
+
+    id = Serial(primary_key=True)
+    user = ForeignKey(
+        references=PortalUser, on_delete=OnDelete.cascade, null=False, db_column_name="user_id"
+    )
+    code_hash = Varchar(length=64, default=None, null=False)
+    created_at = timestamp_now()
+    used_at = optional_timestamp()
+
+    recovery_code_once = Unique([user, code_hash])
+    code_hash_format = Check(f"code_hash {SHA256_HEX}")
+
+
+class PersonalToken(Table, tablename="personal_token"):
+    """A named, read-only API token of a user, for accounting software; hash only."""
+
+    id = Serial(primary_key=True)
+    user = ForeignKey(
+        references=PortalUser, on_delete=OnDelete.cascade, null=False, db_column_name="user_id"
+    )
+    name = Varchar(length=100, default=None, null=False)
+    token_id = Varchar(length=24, unique=True, default=None, null=False)
+    token_hash = Varchar(length=64, default=None, null=False)
+    created_at = timestamp_now()
+    last_used_at = optional_timestamp()
+    revoked_at = optional_timestamp()
+
+    token_hash_format = Check(f"token_hash {SHA256_HEX}")
+
+
+class ThrottleAttempt(Table, tablename="throttle_attempt"):
+    """One attempt (login, TOTP, activation code, reset) counted against a bucket such
+    as `login:account:42` or `login:ip:192.0.2.1`; in PostgreSQL, so that every web
+    process sees the same count."""
+
+    id = BigSerial(primary_key=True)
+    bucket = Varchar(length=200, default=None, null=False)
+    at = timestamp_now()
