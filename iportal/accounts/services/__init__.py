@@ -44,6 +44,7 @@ from iportal.accounts.services._sessions import (
     session_user,
     start_session,
 )
+from iportal.accounts.services._throttle import Attempt, attempt, bucket, succeeded
 
 __all__ = [
     "CREATED",
@@ -51,14 +52,17 @@ __all__ = [
     "LOGIN_FAILED",
     "UPDATED",
     "ApiKeyInfo",
+    "Attempt",
     "ClientNumberInput",
     "InvalidFields",
     "IssuedCode",
     "IssuerPrincipal",
     "NewSession",
     "SessionUser",
+    "attempt",
     "authenticate",
     "authenticate_issuer",
+    "bucket",
     "client_number_by_code",
     "create_api_key",
     "create_issuer",
@@ -78,5 +82,6 @@ __all__ = [
     "revoke_api_key",
     "session_user",
     "start_session",
+    "succeeded",
     "upsert_client_number",
 ]

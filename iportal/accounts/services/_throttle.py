@@ -1,0 +1,72 @@
+"""Throttling guesses (logins, TOTP codes, activation codes, resets), counted in
+PostgreSQL so that every web process shares the count.
+
+An attempt is counted *before* it is checked: each request inserts its row and
+then counts, so concurrent requests cannot all slip under the limit. A success
+withdraws its own rows, so only failures count against a bucket.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+from iportal import clock
+from iportal.accounts.tables import ThrottleAttempt
+from iportal.errors import TooManyAttempts
+from iportal.i18n import N_
+
+LIMIT = 10
+WINDOW = timedelta(minutes=15)
+TRY_LATER = N_("Too many attempts. Please try again in %(minutes)s minutes.")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    ids: tuple[int, ...]
+
+
+def bucket(kind: str, scope: str, key: object) -> str:
+    """`bucket("login", "ip", "192.0.2.1")` → `login:ip:192.0.2.1`."""
+    return f"{kind}:{scope}:{key}"[:200]
+
+
+async def attempt(*buckets: str, limit: int = LIMIT, window: timedelta = WINDOW) -> Attempt:
+    """Count one attempt in every bucket; `TooManyAttempts` (with the seconds to wait)
+    when any bucket holds more than `limit` within `window`."""
+    now = clock.utcnow()
+    ids = []
+    for name in buckets:
+        rows = await ThrottleAttempt.insert(ThrottleAttempt(bucket=name, at=now)).returning(
+            ThrottleAttempt.id
+        )
+        ids.append(int(rows[0]["id"]))
+    for name in buckets:
+        rows = await ThrottleAttempt.raw(
+            "SELECT count(*) AS n, min(at) AS first FROM throttle_attempt "
+            "WHERE bucket = {} AND at > {}",
+            name,
+            now - window,
+        )
+        if rows[0]["n"] > limit:
+            wait = (rows[0]["first"] + window - now).total_seconds()
+            seconds = max(1, math.ceil(wait))
+            raise TooManyAttempts(seconds, TRY_LATER, minutes=max(1, math.ceil(seconds / 60)))
+    return Attempt(tuple(ids))
+
+
+async def succeeded(done: Attempt) -> None:
+    """The attempt was right: it no longer counts against its buckets."""
+    if done.ids:
+        await ThrottleAttempt.delete().where(ThrottleAttempt.id.is_in(list(done.ids)))
+
+
+async def forget_old(older_than: timedelta = WINDOW * 4) -> int:
+    """Housekeeping for the worker: attempts outside every window."""
+    rows = (
+        await ThrottleAttempt.delete()
+        .where(ThrottleAttempt.at < clock.utcnow() - older_than)
+        .returning(ThrottleAttempt.id)
+    )
+    return len(rows)
