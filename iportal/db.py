@@ -78,7 +78,14 @@ def get_engine() -> PostgresEngine:
     """The process's engine, created on first use from the settings."""
     global _engine
     if _engine is None:
-        _engine = PostgresEngine(config={"dsn": database_dsn(get_settings())})
+        _engine = PostgresEngine(
+            config={
+                "dsn": database_dsn(get_settings()),
+                # Document lists are prepared statements whose best plan depends on
+                # the values (which client numbers, which filters): never go generic.
+                "server_settings": {"plan_cache_mode": "force_custom_plan"},
+            }
+        )
     return _engine
 
 
@@ -154,3 +161,21 @@ async def atomic() -> AsyncIterator[None]:
         await savepoint.rollback_to()
         raise
     await savepoint.release()
+
+
+async def stream_rows(sql: str, params: list[Any], prefetch: int = 200) -> AsyncIterator[Any]:
+    """Rows of a query one by one through a server-side cursor, so an export of any
+    size holds a few hundred rows in memory. `sql` uses piccolo's `{}` placeholders."""
+    from piccolo.querystring import QueryString
+
+    query, args = QueryString(sql, *params).compile_string(engine_type="postgres")
+    engine = get_engine()
+    outer = engine.current_transaction.get()
+    if outer is not None:  # the caller's transaction (and the tests') must see its rows
+        async for row in outer.connection.cursor(query, *args, prefetch=prefetch):
+            yield row
+        return
+    assert engine.pool is not None, "the connection pool is not open"
+    async with engine.pool.acquire() as connection, connection.transaction():
+        async for row in connection.cursor(query, *args, prefetch=prefetch):
+            yield row

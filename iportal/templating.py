@@ -33,6 +33,10 @@ def number(amount: Decimal) -> str:
     return format_decimal(amount, format="#,##0.00", locale=_locale())
 
 
+def number0(count: int) -> str:
+    return format_decimal(count, format="#,##0", locale=_locale())
+
+
 def day(value: date | None) -> str:
     return format_date(value, format="medium", locale=_locale()) if value else ""
 
@@ -58,7 +62,7 @@ def environment() -> Environment:
         lambda singular, plural, n, **params: i18n.ngettext(singular, plural, n, **params),
         newstyle=True,
     )
-    env.filters.update(money=money, number=number, day=day, moment=moment)
+    env.filters.update(money=money, number=number, number0=number0, day=day, moment=moment)
     env.globals.update(
         languages=i18n.LANGUAGE_NAMES,
         current_language=lambda: i18n.current_language.get(),

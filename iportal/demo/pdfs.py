@@ -7,23 +7,15 @@ in DejaVu Sans (a TTF font, embedded) when the system has it.
 
 from __future__ import annotations
 
-import functools
 import io
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 from reportlab.lib.pagesizes import A4
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
-FONT_CANDIDATES = (
-    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
-    Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),
-    Path("/usr/local/share/fonts/DejaVuSans.ttf"),
-)
+from iportal.documents.fonts import font_name
 
 
 @dataclass(frozen=True)
@@ -42,17 +34,6 @@ class InvoicePage:
     amount_excl_vat: Decimal
     vat_amount: Decimal
     amount_incl_vat: Decimal
-
-
-@functools.cache
-def font_name() -> str:
-    """DejaVu Sans when installed (embedded, subset), else the standard Helvetica,
-    whose WinAnsi encoding also has the € sign."""
-    path = next((path for path in FONT_CANDIDATES if path.exists()), None)
-    if path is None:
-        return "Helvetica"
-    pdfmetrics.registerFont(TTFont("DejaVuSans", str(path)))
-    return "DejaVuSans"
 
 
 def money(amount: Decimal, currency: str) -> str:

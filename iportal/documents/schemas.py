@@ -53,3 +53,53 @@ class IssuerDocument:
 class IssuerDocumentPage:
     items: list[IssuerDocument]
     next_cursor: str | None
+
+
+@dataclass
+class DocumentItem:
+    id: int
+    client_code: str
+    type: str
+    number: str
+    issue_date: date
+    due_date: date | None
+    currency: str
+    amount_excl_vat: Decimal
+    vat_amount: Decimal
+    amount_incl_vat: Decimal
+    read: bool
+    type_code: str | None = None
+    has_pdf: bool = True
+    has_xml: bool = False
+
+
+@dataclass
+class DocumentList:
+    items: list[DocumentItem]
+    next_cursor: str | None
+
+
+@dataclass
+class Total:
+    currency: str
+    documents: int
+    total_incl_vat: Decimal
+
+
+@dataclass
+class DocumentSummary:
+    """`count` is exact unless `more_than` is true; totals then stay empty."""
+
+    count: int
+    more_than: bool
+    totals: list[Total]
+
+
+@dataclass
+class MarkRead:
+    ids: list[int]
+
+
+@dataclass
+class Marked:
+    marked: int

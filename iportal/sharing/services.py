@@ -7,6 +7,7 @@ the numbers ticked for them as a shared user. Nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from iportal.accounts.tables import ClientNumber
 
@@ -17,16 +18,19 @@ class VisibleClientNumber:
     client_code: str
     company_name: str
     account_id: int
+    contract_start: date
     role: str  # "main_contact" or "shared_user"
 
 
 VISIBLE_CLIENT_NUMBERS_SQL = """
-SELECT cn.id, cn.client_code, cn.company_name, cn.account_id, 'main_contact' AS role
+SELECT cn.id, cn.client_code, cn.company_name, cn.account_id, cn.contract_start,
+       'main_contact' AS role
   FROM account_membership m
   JOIN client_number cn ON cn.account_id = m.account_id
  WHERE m.user_id = {}
 UNION
-SELECT cn.id, cn.client_code, cn.company_name, cn.account_id, 'shared_user' AS role
+SELECT cn.id, cn.client_code, cn.company_name, cn.account_id, cn.contract_start,
+       'shared_user' AS role
   FROM shared_user su
   JOIN client_number_grant g ON g.shared_user_id = su.id
   JOIN client_number cn ON cn.id = g.client_number_id AND cn.account_id = su.account_id

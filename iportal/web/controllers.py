@@ -11,19 +11,17 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from iportal.columns import LANGUAGES
 from iportal.db import database_is_reachable
-from iportal.documents.services import document_counts
 from iportal.errors import NotFound
-from iportal.sharing.services import visible_client_numbers
 from iportal.web.context import LANGUAGE_COOKIE, cookie, current_user, settings_of
 from iportal.web.pages import page
 
 
 @get("/", name="web.home", include_in_schema=False)
-async def home(request: Request[Any, Any, Any]) -> Template:
-    user = current_user(request)
-    numbers = await visible_client_numbers(user.user_id) if user else []
-    counts = await document_counts([number.id for number in numbers])
-    return page(request, "home.html", client_numbers=numbers, counts=counts)
+async def home(request: Request[Any, Any, Any]) -> Template | Redirect:
+    """People who are logged in land on their documents."""
+    if current_user(request) is not None:
+        return Redirect(path="/documents", status_code=303)
+    return page(request, "home.html", client_numbers=[], counts={})
 
 
 @get("/language/{code:str}", name="web.language", include_in_schema=False)

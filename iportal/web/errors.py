@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.response import Redirect
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from iportal.errors import DomainError, TooManyAttempts
+from iportal.errors import DomainError, NotAuthenticated, TooManyAttempts
 from iportal.i18n import N_, current_language, gettext
 from iportal.web.context import choose_language
 from iportal.web.pages import PRIVATE_PAGE_HEADERS, page
@@ -71,7 +73,17 @@ def _respond(
     return response
 
 
+def _to_login(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """A person who is not logged in is sent to the login page, and back after."""
+    if _is_api(request) or request.method != "GET":
+        return None
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Redirect(path=f"/login?{urlencode({'next': target})}", status_code=303)
+
+
 def domain_error(request: Request[Any, Any, Any], error: DomainError) -> Response[Any]:
+    if isinstance(error, NotAuthenticated) and (login := _to_login(request)) is not None:
+        return login
     _ensure_language(request)
     headers = {}
     if isinstance(error, TooManyAttempts):

@@ -1,4 +1,4 @@
-"""Documents: recording a published document exactly once, and simple listings.
+"""Publishing and recording documents, the issuer's list, blob housekeeping.
 
 Publishing is idempotent on (client number, type, number): the same file again
 is a no-op, a different file under the same key is a conflict and overwrites

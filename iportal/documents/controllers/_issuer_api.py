@@ -110,4 +110,6 @@ async def close_sandbox(app: Any) -> None:
         sandbox.close()
 
 
-router = Router(path="/api/v1/issuer", route_handlers=[publish_document, list_issuer_documents])
+issuer_router = Router(
+    path="/api/v1/issuer", route_handlers=[publish_document, list_issuer_documents]
+)

@@ -1,0 +1,193 @@
+"""The documents API for people and their accounting software: only what the caller
+may see; anything else answers 404, exactly like a document that does not exist."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, QueryParameter
+from litestar.response import Stream
+
+from iportal import clock
+from iportal.accounts.services import SessionUser
+from iportal.documents import services
+from iportal.documents.controllers._files import (
+    FILE_HEADERS,
+    blobs_of,
+    file_response,
+    filters_and_sort,
+    reader_of,
+)
+from iportal.documents.schemas import (
+    DocumentItem,
+    DocumentList,
+    DocumentSummary,
+    Marked,
+    MarkRead,
+    Total,
+)
+from iportal.web.auth import USER
+from iportal.web.context import client_ip
+
+NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie, Authorization"}
+ITEM_FIELDS = set(DocumentItem.__dataclass_fields__)
+
+
+def item(row: dict[str, Any]) -> DocumentItem:
+    values = {k: v for k, v in row.items() if k in ITEM_FIELDS}
+    values["has_pdf"] = bool(row.get("has_pdf", row.get("pdf_blob_hash")))
+    values["has_xml"] = row.get("structured_kind", "none") != "none"
+    return DocumentItem(**values)
+
+
+@get("/", name="documents.list", tags=["documents"])
+async def list_documents(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    cursor: Annotated[str | None, QueryParameter()] = None,
+    limit: Annotated[int | None, QueryParameter()] = None,
+) -> Response[DocumentList]:
+    """Documents of the last seven years the caller may see. Filters: client_code, type,
+    number (exact; `F2024*` for a prefix), number_prefix, issued_from, issued_to,
+    amount_min, amount_max (including VAT), unread; sort: a column, `-` for descending."""
+    reader = await reader_of(user)
+    filters, sort = filters_and_sort(request, reader)
+    page = await services.list_documents(reader, filters, sort, cursor, limit)
+    return Response(
+        DocumentList([item(row) for row in page.items], page.next_cursor), headers=NO_STORE
+    )
+
+
+@get("/summary", name="documents.summary", tags=["documents"])
+async def summary(
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser]
+) -> Response[DocumentSummary]:
+    """How many documents match the filters (exact up to 10,000) and their totals
+    including VAT per currency, credit notes counted negatively."""
+    reader = await reader_of(user)
+    filters, _ = filters_and_sort(request, reader)
+    result = await services.overview(reader, filters)
+    totals = [Total(row["currency"], row["n"], row["total"]) for row in result.totals]
+    return Response(DocumentSummary(result.count, result.capped, totals), headers=NO_STORE)
+
+
+@get("/{document_id:int}", name="documents.detail", tags=["documents"])
+async def detail(user: NamedDependency[SessionUser], document_id: int) -> Response[DocumentItem]:
+    reader = await reader_of(user)
+    return Response(item(await services.visible_document(reader, document_id)), headers=NO_STORE)
+
+
+@get("/{document_id:int}/pdf", name="documents.pdf", tags=["documents"])
+async def pdf(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    document_id: int,
+    download: bool = False,
+) -> Response[bytes]:
+    """The PDF (inline, or as an attachment with `download=true`); marks it read."""
+    reader = await reader_of(user)
+    document, content = await services.open_pdf(
+        reader, document_id, blobs_of(request), client_ip(request)
+    )
+    return file_response(
+        content,
+        "application/pdf",
+        services.file_name(document, "pdf"),
+        document["pdf_blob_hash"],
+        download,
+    )
+
+
+@get("/{document_id:int}/xml", name="documents.xml", tags=["documents"])
+async def xml(
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], document_id: int
+) -> Response[bytes]:
+    """The Factur-X or UBL XML as published; 404 when the document has none."""
+    reader = await reader_of(user)
+    document, content = await services.document_xml(reader, document_id, blobs_of(request))
+    return file_response(
+        content,
+        "application/xml",
+        services.file_name(document, "xml"),
+        document["xml_blob_hash"],
+        True,
+    )
+
+
+@post(
+    "/{document_id:int}/duplicate", name="documents.duplicate", tags=["documents"], status_code=200
+)
+async def duplicate(
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], document_id: int
+) -> Response[bytes]:
+    """The PDF stamped DUPLICATE with today's date; the request is recorded."""
+    reader = await reader_of(user)
+    document, content = await services.request_duplicate(
+        reader, document_id, blobs_of(request), client_ip(request)
+    )
+    name = services.file_name(document, "pdf").replace(".pdf", "_DUPLICATE.pdf")
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={
+            **FILE_HEADERS,
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="{name}"',
+        },
+    )
+
+
+@post("/mark-read", name="documents.mark_read", tags=["documents"], status_code=200)
+async def mark_read(user: NamedDependency[SessionUser], data: JSONBody[MarkRead]) -> Marked:
+    reader = await reader_of(user)
+    return Marked(await services.mark_read(reader, data.ids))
+
+
+@get("/export.csv", name="documents.export_csv", tags=["documents"])
+async def export_csv(request: Request[Any, Any, Any], user: NamedDependency[SessionUser]) -> Stream:
+    """The filtered selection as CSV (UTF-8 with BOM), streamed."""
+    reader = await reader_of(user)
+    filters, sort = filters_and_sort(request, reader)
+    return Stream(
+        services.export_csv(reader, filters, sort),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            **NO_STORE,
+            "Content-Disposition": f'attachment; filename="documents-{clock.today()}.csv"',
+        },
+    )
+
+
+@get("/export.zip", name="documents.export_zip", tags=["documents"])
+async def export_zip(request: Request[Any, Any, Any], user: NamedDependency[SessionUser]) -> Stream:
+    """The filtered selection's PDFs and XMLs with the CSV inside, streamed."""
+    reader = await reader_of(user)
+    filters, sort = filters_and_sort(request, reader)
+    stream = services.export_zip(reader, filters, sort, blobs_of(request), clock.utcnow())
+    return Stream(
+        stream,
+        media_type="application/zip",
+        headers={
+            **NO_STORE,
+            "Content-Disposition": f'attachment; filename="documents-{clock.today()}.zip"',
+        },
+    )
+
+
+api_router = Router(
+    path="/api/v1/documents",
+    route_handlers=[
+        list_documents,
+        summary,
+        detail,
+        pdf,
+        xml,
+        duplicate,
+        mark_read,
+        export_csv,
+        export_zip,
+    ],
+    dependencies=USER,
+)

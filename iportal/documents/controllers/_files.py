@@ -1,0 +1,69 @@
+"""Shared by the documents API and pages: the query string as filters, the reader,
+and file responses that no shared cache keeps and no other user gets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+
+from iportal.accounts.services import SessionUser
+from iportal.documents import services
+from iportal.documents.blobs import FolderBlobStore
+from iportal.documents.listing import Filters, Sort
+from iportal.web.context import settings_of
+
+FILTER_NAMES = (
+    "client_code",
+    "type",
+    "number",
+    "number_prefix",
+    "issued_from",
+    "issued_to",
+    "amount_min",
+    "amount_max",
+    "unread",
+)
+# The file is the same for every reader who may see it, but only they may: private,
+# revalidated, and different per cookie or token.
+FILE_HEADERS = {
+    "Cache-Control": "private, no-cache",
+    "Vary": "Cookie, Authorization",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+async def reader_of(user: SessionUser) -> services.Reader:
+    return await services.reader_for(user.user_id)
+
+
+def query_of(request: Request[Any, Any, Any]) -> dict[str, str | None]:
+    return {name: request.query_params.get(name) for name in FILTER_NAMES}
+
+
+def filters_and_sort(
+    request: Request[Any, Any, Any], reader: services.Reader
+) -> tuple[Filters, Sort]:
+    return (
+        services.parse_filters(reader, query_of(request)),
+        Sort.parse(request.query_params.get("sort")),
+    )
+
+
+def blobs_of(request: Request[Any, Any, Any]) -> FolderBlobStore:
+    return FolderBlobStore(settings_of(request).blob_dir)
+
+
+def file_response(
+    content: bytes, media_type: str, name: str, digest: str, download: bool
+) -> Response[bytes]:
+    disposition = "attachment" if download else "inline"
+    return Response(
+        content,
+        media_type=media_type,
+        headers={
+            **FILE_HEADERS,
+            "Content-Disposition": f'{disposition}; filename="{name}"',
+            "ETag": f'"{digest}"',
+        },
+    )

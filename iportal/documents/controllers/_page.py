@@ -1,0 +1,120 @@
+"""The documents page: the list with unread rows in bold, filters on the right, any
+column sorted, pages by cursor; it works without JavaScript and filters in place with
+a few lines of it."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
+from litestar.response import Redirect, Template
+
+from iportal.accounts.services import SessionUser
+from iportal.documents import services
+from iportal.documents.controllers._files import (
+    FILTER_NAMES,
+    blobs_of,
+    filters_and_sort,
+    query_of,
+    reader_of,
+)
+from iportal.documents.listing import SORT_KEYS
+from iportal.web.auth import USER
+from iportal.web.context import client_ip
+from iportal.web.pages import page
+
+LIST_COLUMNS = ("client_code", "type", "number", "issue_date", "due_date", "amount_incl_vat")
+
+
+def _link(query: dict[str, str | None], **changes: str | None) -> str:
+    merged = {**query, **changes}
+    return "/documents?" + urlencode({k: v for k, v in merged.items() if v})
+
+
+def sort_links(query: dict[str, str | None], current: str) -> dict[str, dict[str, str]]:
+    """Per column: the link that sorts by it (a second click reverses) and its aria-sort."""
+    links = {}
+    for column in SORT_KEYS:
+        if current.lstrip("-") == column:
+            target = column if current.startswith("-") else f"-{column}"
+            state = "descending" if current.startswith("-") else "ascending"
+        else:
+            target = (
+                f"-{column}" if column in ("issue_date", "due_date", "amount_incl_vat") else column
+            )
+            state = "none"
+        links[column] = {"href": _link(query, sort=target, cursor=None), "aria": state}
+    return links
+
+
+@get("/documents", name="documents.page", include_in_schema=False)
+async def documents_page(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    cursor: str | None = None,
+    partial: bool = False,
+) -> Template:
+    reader = await reader_of(user)
+    filters, sort = filters_and_sort(request, reader)
+    listing = await services.list_documents(reader, filters, sort, cursor, 50)
+    summary = await services.overview(reader, filters)
+    query = {**query_of(request), "sort": sort.name}
+    return page(
+        request,
+        "documents/results.html" if partial else "documents/list.html",
+        documents=listing.items,
+        next_link=_link(query, cursor=listing.next_cursor) if listing.next_cursor else None,
+        first_link=_link(query, cursor=None) if cursor else None,
+        summary=summary,
+        numbers=reader.numbers,
+        query=query,
+        sort=sort.name,
+        sorts=sort_links(query, sort.name),
+        export_query=urlencode({k: v for k, v in query.items() if v}),
+        columns=LIST_COLUMNS,
+    )
+
+
+@post("/documents/mark-read", name="documents.page_mark_read", include_in_schema=False)
+async def mark_read_form(
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser]
+) -> Redirect:
+    reader = await reader_of(user)
+    form = await request.form()
+    ids = [int(value) for value in form.getall("ids", []) if str(value).isdigit()]
+    await services.mark_read(reader, ids)
+    back = {name: form.get(name) for name in (*FILTER_NAMES, "sort")}
+    return Redirect(
+        path=_link({k: str(v) if v else None for k, v in back.items()}), status_code=303
+    )
+
+
+@post(
+    "/documents/{document_id:int}/duplicate",
+    name="documents.page_duplicate",
+    include_in_schema=False,
+    status_code=200,
+)
+async def duplicate_form(
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], document_id: int
+) -> Response[bytes]:
+    reader = await reader_of(user)
+    document, content = await services.request_duplicate(
+        reader, document_id, blobs_of(request), client_ip(request)
+    )
+    name = services.file_name(document, "pdf").replace(".pdf", "_DUPLICATE.pdf")
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="{name}"',
+        },
+    )
+
+
+page_router = Router(
+    path="/", route_handlers=[documents_page, mark_read_form, duplicate_form], dependencies=USER
+)

@@ -1,0 +1,304 @@
+"""Reading documents through the API: only what the reader may see (404 otherwise,
+through every path), the seven-year window, per-user read marks, PDF and XML with
+safe caching headers, duplicates stamped and logged, streamed exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from pypdf import PdfReader
+
+from iportal import clock
+from iportal.accounts.tables import AuditEvent
+from iportal.documents.blobs import FolderBlobStore
+from iportal.documents.tables import DuplicateRequest
+from tests import factories
+from tests.helpers import form_login
+
+PASSWORD = factories.PASSWORD
+
+
+@pytest.fixture
+async def world(transaction: Any, settings: Any) -> dict[str, Any]:
+    """Anna (main contact of two numbers), her accountant Luc (shared user of one of
+    them), and Bert, main contact of another company."""
+    store = FolderBlobStore(settings.blob_dir)
+    issuer_id = await factories.issuer("DL2")
+    mine = await factories.client_number(issuer_id, "DL20000001", contract_start=date(2010, 1, 1))
+    also_mine = await factories.client_number(issuer_id, "DL20000002")
+    theirs = await factories.client_number(issuer_id, "DL20000009")
+    anna = await factories.user("anna@example.test")
+    luc = await factories.user("luc@example.test")
+    bert = await factories.user("bert@example.test")
+    account = await factories.account(anna, mine, also_mine)
+    await factories.account(bert, theirs)
+    await factories.shared_user(account, luc, mine)
+    docs = {}
+    for key, number, values in (
+        ("mine", mine, {"number": "F-1"}),
+        ("also_mine", also_mine, {"number": "F-2"}),
+        ("theirs", theirs, {"number": "F-9"}),
+        ("credit", mine, {"number": "C-1", "type": "credit_note"}),
+    ):
+        pdf = factories.invoice_pdf(values["number"])
+        values.setdefault("issue_date", clock.today() - timedelta(days=30))
+        docs[key] = await factories.document(number, pdf_blob_hash=store.put(pdf), **values)
+    return {"docs": docs, "anna": anna, "luc": luc, "bert": bert}
+
+
+async def login(client: httpx.AsyncClient, email: str) -> None:
+    client.cookies.clear()
+    response = await form_login(client, email, PASSWORD)
+    assert response.status_code == 303
+
+
+async def ids(client: httpx.AsyncClient, query: str = "") -> list[int]:
+    response = await client.get(f"/api/v1/documents?{query}")
+    assert response.status_code == 200, response.text
+    return [item["id"] for item in response.json()["items"]]
+
+
+async def test_each_reader_sees_exactly_their_numbers(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    docs = world["docs"]
+    await login(client, "anna@example.test")
+    assert set(await ids(client)) == {docs["mine"], docs["also_mine"], docs["credit"]}
+    await login(client, "luc@example.test")
+    assert set(await ids(client)) == {docs["mine"], docs["credit"]}
+    await login(client, "bert@example.test")
+    assert set(await ids(client)) == {docs["theirs"]}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/documents/{id}"),
+        ("GET", "/api/v1/documents/{id}/pdf"),
+        ("GET", "/api/v1/documents/{id}/xml"),
+        ("POST", "/api/v1/documents/{id}/duplicate"),
+    ],
+)
+async def test_another_readers_document_is_404_like_a_missing_one(
+    client: httpx.AsyncClient, world: dict[str, Any], method: str, path: str
+) -> None:
+    await login(client, "luc@example.test")
+    token = (await client.get("/api/v1/me")).headers.get("x-csrf-token")
+    page = await client.get("/documents")
+    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    headers = {"X-CSRF-Token": csrf}
+    theirs = await client.request(method, path.format(id=world["docs"]["theirs"]), headers=headers)
+    not_shared = await client.request(
+        method, path.format(id=world["docs"]["also_mine"]), headers=headers
+    )
+    missing = await client.request(method, path.format(id=987654321), headers=headers)
+    assert theirs.status_code == not_shared.status_code == missing.status_code == 404
+    assert theirs.json() == missing.json() == not_shared.json()
+    assert token is None or token  # the profile call above needs no token
+
+
+async def test_exports_and_filters_never_reach_other_numbers(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    await login(client, "luc@example.test")
+    assert (await client.get("/api/v1/documents?client_code=DL20000009")).status_code == 404
+    assert (await client.get("/api/v1/documents?client_code=DL20000002")).status_code == 404
+    exported = await client.get("/api/v1/documents/export.csv")
+    numbers = [row["number"] for row in csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff")))]
+    assert sorted(numbers) == ["C-1", "F-1"]
+    archive = zipfile.ZipFile(
+        io.BytesIO((await client.get("/api/v1/documents/export.zip")).content)
+    )
+    assert sorted(archive.namelist()) == [
+        "DL20000001_credit_note_C-1.pdf",
+        "DL20000001_invoice_F-1.pdf",
+        "documents.csv",
+    ]
+    assert (
+        await client.post(
+            "/api/v1/documents/mark-read",
+            json={"ids": [world["docs"]["theirs"]]},
+            headers={"X-CSRF-Token": _csrf(await client.get("/documents"))},
+        )
+    ).json() == {"marked": 0}
+
+
+def _csrf(page: httpx.Response) -> str:
+    return page.text.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+async def test_revoking_a_grant_takes_effect_at_once(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    from iportal.sharing.tables import Grant
+
+    await login(client, "luc@example.test")
+    assert world["docs"]["mine"] in await ids(client)
+    await Grant.delete(force=True)
+    assert await ids(client) == []
+    assert (await client.get(f"/api/v1/documents/{world['docs']['mine']}/pdf")).status_code == 404
+
+
+async def test_the_window_is_seven_years_and_the_contract_start(
+    client: httpx.AsyncClient, world: dict[str, Any], transaction: Any
+) -> None:
+    from iportal.accounts.tables import ClientNumber
+
+    number = (
+        await ClientNumber.select(ClientNumber.id)
+        .where(ClientNumber.client_code == "DL20000001")
+        .first()
+    )["id"]
+    today = clock.today()
+    inside = await factories.document(
+        number, number="OLD-IN", issue_date=today - timedelta(days=7 * 365 - 3)
+    )
+    outside = await factories.document(
+        number, number="OLD-OUT", issue_date=today - timedelta(days=7 * 365 + 3)
+    )
+    await login(client, "anna@example.test")
+    visible = await ids(client, "number=OLD*")
+    assert visible == [inside]
+    assert (await client.get(f"/api/v1/documents/{outside}")).status_code == 404
+    await ClientNumber.update({ClientNumber.contract_start: today - timedelta(days=365)}).where(
+        ClientNumber.id == number
+    )
+    assert await ids(client, "number=OLD*") == []
+
+
+async def test_unread_is_per_user_until_they_open_the_pdf(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    mine = world["docs"]["mine"]
+    await login(client, "anna@example.test")
+    assert mine in await ids(client, "unread=1")
+    pdf = await client.get(f"/api/v1/documents/{mine}/pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    assert mine not in await ids(client, "unread=1")
+    await login(client, "luc@example.test")
+    assert mine in await ids(client, "unread=1")  # Luc has not opened it
+    opened = await AuditEvent.count().where(AuditEvent.kind == "document_opened")
+    assert opened == 1
+
+
+async def test_mark_read_for_a_selection(client: httpx.AsyncClient, world: dict[str, Any]) -> None:
+    docs = world["docs"]
+    await login(client, "anna@example.test")
+    csrf = _csrf(await client.get("/documents"))
+    response = await client.post(
+        "/api/v1/documents/mark-read",
+        json={"ids": [docs["mine"], docs["credit"]]},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert response.json() == {"marked": 2}
+    assert await ids(client, "unread=1") == [docs["also_mine"]]
+    refused = await client.post("/api/v1/documents/mark-read", json={"ids": [docs["also_mine"]]})
+    assert refused.status_code == 403  # a cookie call without its CSRF token
+
+
+async def test_pdf_headers_name_the_file_and_keep_it_private(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    await login(client, "anna@example.test")
+    inline = await client.get(f"/api/v1/documents/{world['docs']['mine']}/pdf")
+    assert inline.headers["content-type"] == "application/pdf"
+    assert inline.headers["content-disposition"] == 'inline; filename="DL20000001_invoice_F-1.pdf"'
+    assert inline.headers["cache-control"] == "private, no-cache"
+    assert "Cookie" in inline.headers["vary"] and "Authorization" in inline.headers["vary"]
+    download = await client.get(f"/api/v1/documents/{world['docs']['mine']}/pdf?download=true")
+    assert download.headers["content-disposition"].startswith("attachment;")
+    listing = await client.get("/api/v1/documents")
+    assert listing.headers["cache-control"] == "no-store"
+
+
+async def test_a_duplicate_is_stamped_logged_and_audited(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    await login(client, "anna@example.test")
+    csrf = _csrf(await client.get("/documents"))
+    response = await client.post(
+        f"/api/v1/documents/{world['docs']['mine']}/duplicate", headers={"X-CSRF-Token": csrf}
+    )
+    assert response.status_code == 200
+    text = PdfReader(io.BytesIO(response.content)).pages[0].extract_text()
+    assert "DUPLICATE" in text and clock.today().isoformat() in text and "F-1" in text
+    assert await DuplicateRequest.count() == 1
+    assert await AuditEvent.count().where(AuditEvent.kind == "duplicate_requested") == 1
+
+
+async def test_csv_export_is_utf8_with_bom_and_decimal_amounts(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    await login(client, "anna@example.test")
+    response = await client.get("/api/v1/documents/export.csv?sort=number")
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.content.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(response.text.lstrip("\ufeff"))))
+    assert [row["number"] for row in rows] == ["C-1", "F-1", "F-2"]
+    assert rows[0]["amount_incl_vat"] == "121.00" and rows[0]["type"] == "credit_note"
+
+
+async def test_the_summary_counts_and_totals_credit_notes_negatively(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    await login(client, "anna@example.test")
+    summary = (await client.get("/api/v1/documents/summary")).json()
+    assert summary["count"] == 3 and summary["more_than"] is False
+    assert summary["totals"] == [
+        {"currency": "EUR", "documents": 3, "total_incl_vat": str(Decimal("121.00"))}
+    ]
+
+
+async def test_structured_data_is_downloadable_and_in_the_zip(
+    client: httpx.AsyncClient, world: dict[str, Any], settings: Any
+) -> None:
+    from iportal.accounts.tables import ClientNumber
+
+    store = FolderBlobStore(settings.blob_dir)
+    number = (
+        await ClientNumber.select(ClientNumber.id)
+        .where(ClientNumber.client_code == "DL20000002")
+        .first()
+    )["id"]
+    xml = b"<Invoice xmlns='urn:oasis:names:specification:ubl:schema:xsd:Invoice-2'/>"
+    document_id = await factories.document(
+        number,
+        number="UBL-1",
+        structured_kind="ubl",
+        xml_blob_hash=store.put(xml),
+        pdf_blob_hash=None,
+        issue_date=clock.today(),
+    )
+    await login(client, "anna@example.test")
+    response = await client.get(f"/api/v1/documents/{document_id}/xml")
+    assert response.content == xml and response.headers["content-type"].startswith(
+        "application/xml"
+    )
+    no_xml = await client.get(f"/api/v1/documents/{world['docs']['mine']}/xml")
+    assert no_xml.status_code == 404
+    archive = zipfile.ZipFile(
+        io.BytesIO((await client.get("/api/v1/documents/export.zip?number=UBL-1")).content)
+    )
+    assert "DL20000002_invoice_UBL-1.xml" in archive.namelist()
+
+
+async def test_bad_filters_are_clear_4xx(client: httpx.AsyncClient, world: dict[str, Any]) -> None:
+    await login(client, "anna@example.test")
+    for query, word in (
+        ("issued_from=yesterday", "issued_from"),
+        ("amount_min=lots", "amount_min"),
+        ("type=receipt", "receipt"),
+        ("sort=colour", "colour"),
+        ("cursor=bm90LWEtY3Vyc29y", "cursor"),
+        ("limit=5000", "200"),
+    ):
+        response = await client.get(f"/api/v1/documents?{query}")
+        assert response.status_code in (400, 422), query
+        assert word in response.json()["detail"], query
