@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from iportal.i18n import translate
 from tests.browser import chromium_page
 from tests.conftest import free_port
 
@@ -127,10 +128,9 @@ async def test_a_printed_login_works_in_a_real_browser(
         await page.fill("#username", login)
         await page.fill("#password", password)
         await page.click("button[type=submit]")
-        await page.wait_for_url(f"{running_demo.url}/")
-        heading = await page.text_content("h1")
-        assert heading is not None and "Anna Peeters" in heading
-        assert await page.locator("table.list tbody tr").count() == 3
+        await page.wait_for_url(f"{running_demo.url}/documents")
+        assert await page.locator("table.documents tbody tr").count() == 50
+        assert await page.locator("#f-client option").count() == 4  # all + her three numbers
         await page.screenshot(path=str(artifacts / "demo-logged-in.png"), full_page=True)
     assert (artifacts / "demo-logged-in.png").stat().st_size > 10_000
 
@@ -168,6 +168,54 @@ def test_mail_sent_during_the_demo_can_be_read_on_its_page(
     assert any(b"reader@example.test" in path.read_bytes() for path in saved)
 
 
+async def test_the_documents_page_in_a_real_browser(running_demo: Server, artifacts: Path) -> None:
+    """Filters on the right, unread rows in bold until opened, filter by type and amount,
+    sort by amount; screenshots in two languages."""
+    async with chromium_page(viewport={"width": 1400, "height": 900}) as page:
+        await page.goto(f"{running_demo.url}/login")
+        await page.fill("#username", "luc.janssens@accountants.example")
+        await page.fill("#password", "demo-portal-2026")
+        await page.click("button[type=submit]")
+        await page.wait_for_url(f"{running_demo.url}/documents")
+        results = await page.locator("#results").bounding_box()
+        filters = await page.locator("aside.documents-filters").bounding_box()
+        assert results and filters and filters["x"] > results["x"] + results["width"] - 1
+        first = page.locator("table.documents tbody tr").first
+        assert await first.get_attribute("class") == "unread"
+        assert await first.locator("td").nth(3).evaluate(
+            "e => getComputedStyle(e).fontWeight") == "700"
+        await page.screenshot(path=str(artifacts / "documents-nl.png"))
+        # Open the first document's PDF: back on the list, its row is no longer bold.
+        number = await first.locator("td").nth(3).text_content()
+        async with page.expect_response(lambda r: "/pdf" in r.url):
+            await page.evaluate("url => fetch(url)", await first.locator(
+                "a.open-pdf").get_attribute("href"))
+        await page.reload()
+        row = page.locator("table.documents tbody tr", has_text=number or "")
+        assert await row.get_attribute("class") == "read"
+        assert await row.locator("td").nth(3).evaluate(
+            "e => getComputedStyle(e).fontWeight") == "400"
+        # Credit notes of at least 100 euros, sorted by amount (largest first).
+        await page.select_option("#f-type", "credit_note")
+        await page.fill("#f-min", "100")
+        await page.click("aside button[type=submit]")
+        credit_note = translate("Credit note", "nl")
+        await page.wait_for_function(
+            "label => [...document.querySelectorAll('table.documents tbody tr')]"
+            ".every(r => r.textContent.includes(label))", arg=credit_note)
+        await page.click("th a[href*='amount_incl_vat']")
+        await page.wait_for_url("**sort=-amount_incl_vat**")
+        cells = await page.locator("table.documents tbody tr td.num").all_text_contents()
+        amounts = [float(c.replace("€", "").replace(".", "").replace(",", ".").strip())
+                   for c in cells]
+        assert amounts and amounts == sorted(amounts, reverse=True) and min(amounts) >= 100
+        await page.goto(f"{running_demo.url}/language/en?next=/documents")
+        assert await page.text_content("h1") == "Your invoices and credit notes"
+        await page.screenshot(path=str(artifacts / "documents-en.png"))
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await page.screenshot(path=str(artifacts / "documents-phone.png"))
+
+
 def test_running_the_demo_again_adds_nothing_and_data_survives_a_restart(
     running_demo: Server, demo_data_dir: Path
 ) -> None:
@@ -197,8 +245,8 @@ def test_running_the_demo_again_adds_nothing_and_data_survives_a_restart(
                 json={"username": "BE0417000129", "password": "demo-portal-2026"},
             )
             assert login.status_code == 200
-            home = http.get("/")
-            assert home.status_code == 200 and "DL20000101" in home.text
+            documents = http.get("/documents")
+            assert documents.status_code == 200 and "DL20000101" in documents.text
             assert http.get("/dev/mail").status_code == 404  # demo mode only
     finally:
         server.stop()
