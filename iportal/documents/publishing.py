@@ -16,6 +16,7 @@ from typing import Any
 from iportal.accounts.identifiers import normalise_client_code
 from iportal.accounts.services import IssuerPrincipal, issue_activation_code
 from iportal.accounts.services import resolve_client_number as resolve_reference
+from iportal.accounts.tables import ActivationCode
 from iportal.db import atomic
 from iportal.documents.blobs import BlobStore, blob_hash
 from iportal.documents.inspection import Candidate, Rejection
@@ -196,7 +197,13 @@ async def _insert(
 
 async def invite(client: dict[str, Any], base_url: str) -> bool:
     """Queue an invitation with a fresh 15-week code, unless one is still waiting to be
-    sent (a batch of seven years of history must not send the client thousands)."""
+    sent (a batch of seven years of history must not send the client thousands), or the
+    number was opted in before (then opted out: paper was its choice)."""
+    opted_in_before = await ActivationCode.exists().where(
+        (ActivationCode.client_number == client["id"]) & ActivationCode.redeemed_at.is_not_null()
+    )
+    if opted_in_before:
+        return False
     waiting = await OutboxEmail.exists().where(
         (OutboxEmail.client_number == client["id"])
         & (OutboxEmail.template == INVITATION)

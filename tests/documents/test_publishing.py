@@ -318,3 +318,19 @@ async def test_a_bad_cursor_is_a_clear_400(
     response = await client.get("/api/v1/issuer/documents?cursor=%%%", headers=issuer["auth"])
     assert response.status_code == 422
     assert "cursor" in response.json()["detail"]
+
+
+async def test_a_number_that_opted_out_gets_no_invitation(
+    client: httpx.AsyncClient, issuer: dict[str, Any]
+) -> None:
+    from iportal.accounts.services import issue_activation_code
+    from iportal.accounts.tables import ActivationCode
+
+    issued = await issue_activation_code(issuer["number_id"])
+    await ActivationCode.update({ActivationCode.redeemed_at: clock.utcnow()}).where(
+        ActivationCode.client_number == issuer["number_id"]
+    )
+    assert issued.code
+    response = await post(client, issuer, factories.invoice_pdf(), factories.metadata())
+    assert response.status_code == 201
+    assert await OutboxEmail.count() == 0  # back on paper by choice: no invitation
