@@ -40,7 +40,7 @@ def answer() -> int:
 
 @pytest.fixture(scope="module")
 def tight() -> Sandbox:
-    with Sandbox(jobs=1, limits=Limits(seconds=1.0, memory_bytes=400 * 1024 * 1024)) as box:
+    with Sandbox(jobs=1, limits=Limits(seconds=3.0, memory_bytes=400 * 1024 * 1024)) as box:
         yield box
 
 
@@ -48,7 +48,7 @@ def test_a_runaway_task_is_stopped_and_the_worker_lives_on(tight: Sandbox) -> No
     started = time.monotonic()
     with pytest.raises(TaskTimedOut):
         tight.wait(tight.submit(spin))
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 8  # 3 s limit, and a slow, shared machine
     assert tight.wait(tight.submit(answer)) == 42
 
 
