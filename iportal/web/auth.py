@@ -1,4 +1,5 @@
-"""Who is calling: an issuer's billing system (API key) or a person (session).
+"""Who is calling: an issuer's billing system (API key) or a person (session, or a
+read-only personal API token).
 
 Controllers declare what they need as a dependency (`issuer` or `user`), so an
 unauthenticated call never reaches a handler.
@@ -16,10 +17,16 @@ from iportal.accounts.services import (
     IssuerPrincipal,
     SessionUser,
     authenticate_issuer,
+    authenticate_personal_token,
+    is_personal_token,
 )
-from iportal.errors import NotAuthenticated
-from iportal.i18n import current_language, negotiate
+from iportal.errors import Forbidden, NotAuthenticated
+from iportal.i18n import N_, current_language, negotiate
 from iportal.web.context import current_user
+
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+TOKEN_REQUIRED = N_("Log in, or send a personal API token (Authorization: Bearer ipt_…).")
+READ_ONLY = N_("Personal API tokens are read-only: they can read, never change anything.")
 
 
 def bearer_token(request: Request[Any, Any, Any]) -> str | None:
@@ -40,9 +47,25 @@ async def issuer_from_request(request: Request[Any, Any, Any]) -> IssuerPrincipa
 
 
 async def user_from_request(request: Request[Any, Any, Any]) -> SessionUser:
-    user = current_user(request)
-    if user is None:
-        raise NotAuthenticated()
+    """The person calling: by a personal API token when the request carries one (the
+    session cookie is then ignored), otherwise by the browser session.
+
+    Personal tokens are read-only: they authenticate GET and HEAD only, and any
+    other method with one is refused (403), whatever the endpoint.
+    """
+    token = bearer_token(request)
+    if token is None:
+        user = current_user(request)
+        if user is None:
+            raise NotAuthenticated()
+        return user
+    if not is_personal_token(token):
+        raise NotAuthenticated(TOKEN_REQUIRED)
+    user = await authenticate_personal_token(token)
+    if request.method not in SAFE_METHODS:
+        raise Forbidden(READ_ONLY)
+    if not negotiate(request.headers.get("accept-language")):
+        current_language.set(user.language)
     return user
 
 

@@ -1,9 +1,10 @@
-"""Login and logout: the page for people and the JSON API for programs."""
+"""Login and logout: the pages for people (password, then the code when TOTP is on)
+and the JSON API for programs."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from litestar import Request, Response, get, post
 from litestar.params import JSONBody, QueryParameter, URLEncodedBody
@@ -12,7 +13,8 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from iportal.accounts import services
 from iportal.accounts.schemas import LoginRequest, Profile
-from iportal.errors import NotAuthenticated
+from iportal.errors import NotAuthenticated, TooManyAttempts
+from iportal.settings import Settings
 from iportal.web.context import (
     client_ip,
     cookie,
@@ -23,7 +25,7 @@ from iportal.web.context import (
 from iportal.web.pages import page
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only a path on this site: never an open redirect."""
     if not target:
         return "/"
@@ -31,6 +33,11 @@ def _safe_next(target: str | None) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
     return target
+
+
+def pending_cookie_name(settings: Settings) -> str:
+    """The cookie of a login waiting for its code: a random id, the state is server-side."""
+    return "__Host-iportal_login" if settings.secure_cookies else "iportal_login"
 
 
 def _with_session(request: Request[Any, Any, Any], response: Response[Any], new: Any) -> None:
@@ -43,16 +50,7 @@ def _with_session(request: Request[Any, Any, Any], response: Response[Any], new:
             max_age=settings.session_max_hours * 3600,
         )
     )
-
-
-async def _login(request: Request[Any, Any, Any], username: str, password: str) -> Any:
-    user = await services.authenticate(username, password, ip=client_ip(request))
-    return await services.start_session(
-        settings_of(request),
-        user,
-        ip=client_ip(request),
-        user_agent=request.headers.get("user-agent", ""),
-    )
+    response.delete_cookie(pending_cookie_name(settings), path="/")
 
 
 def _logout_response(request: Request[Any, Any, Any], response: Response[Any]) -> Response[Any]:
@@ -61,12 +59,27 @@ def _logout_response(request: Request[Any, Any, Any], response: Response[Any]) -
     return response
 
 
+def _refused(
+    request: Request[Any, Any, Any],
+    template: str,
+    error: NotAuthenticated | TooManyAttempts,
+    **ctx: Any,
+) -> Template:
+    """The same page again with the reason, 401 or 429 (with `Retry-After`)."""
+    response = page(
+        request, template, status_code=error.status_code, error=error.translated(), **ctx
+    )
+    if isinstance(error, TooManyAttempts):
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
+    return response
+
+
 @get("/login", name="accounts.login_page", include_in_schema=False)
 async def login_page(
     request: Request[Any, Any, Any],
     next_path: Annotated[str | None, QueryParameter(name="next")] = None,
 ) -> Template:
-    return page(request, "accounts/login.html", next=_safe_next(next_path), error=None, username="")
+    return page(request, "accounts/login.html", next=safe_next(next_path), error=None, username="")
 
 
 @post("/login", name="accounts.login", include_in_schema=False)
@@ -74,18 +87,65 @@ async def login_form(
     request: Request[Any, Any, Any],
     data: URLEncodedBody[dict[str, str]],
 ) -> Response[Any]:
-    username, target = data.get("username", ""), _safe_next(data.get("next"))
+    settings = settings_of(request)
+    username, target = data.get("username", ""), safe_next(data.get("next"))
     try:
-        new = await _login(request, username, data.get("password", ""))
-    except NotAuthenticated as error:
-        return page(
-            request,
-            "accounts/login.html",
-            status_code=401,
-            next=target,
-            error=error.translated(),
-            username=username,
+        outcome = await services.begin_login(
+            settings,
+            username,
+            data.get("password", ""),
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent", ""),
         )
+    except (NotAuthenticated, TooManyAttempts) as error:
+        return _refused(request, "accounts/login.html", error, next=target, username=username)
+    if isinstance(outcome, services.PendingLogin):
+        code_page: Response[Any] = Redirect(
+            path=f"/login/code?{urlencode({'next': target})}", status_code=303
+        )
+        code_page.set_cookie(
+            cookie(
+                settings,
+                pending_cookie_name(settings),
+                outcome.cookie_value,
+                max_age=int(services.PENDING_LOGIN_LIFETIME.total_seconds()),
+            )
+        )
+        return code_page
+    response: Response[Any] = Redirect(path=target, status_code=303)
+    _with_session(request, response, outcome)
+    return response
+
+
+@get("/login/code", name="accounts.login_code_page", include_in_schema=False)
+async def login_code_page(
+    request: Request[Any, Any, Any],
+    next_path: Annotated[str | None, QueryParameter(name="next")] = None,
+) -> Response[Any]:
+    settings = settings_of(request)
+    waiting = request.cookies.get(pending_cookie_name(settings))
+    if not await services.pending_login_exists(settings, waiting):
+        return Redirect(path=f"/login?{urlencode({'next': safe_next(next_path)})}", status_code=303)
+    return page(request, "accounts/login_code.html", next=safe_next(next_path), error=None)
+
+
+@post("/login/code", name="accounts.login_code", include_in_schema=False)
+async def login_code_form(
+    request: Request[Any, Any, Any],
+    data: URLEncodedBody[dict[str, str]],
+) -> Response[Any]:
+    settings = settings_of(request)
+    target = safe_next(data.get("next"))
+    try:
+        new = await services.finish_login(
+            settings,
+            request.cookies.get(pending_cookie_name(settings)),
+            data.get("code", ""),
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent", ""),
+        )
+    except (NotAuthenticated, TooManyAttempts) as error:
+        return _refused(request, "accounts/login_code.html", error, next=target)
     response: Response[Any] = Redirect(path=target, status_code=303)
     _with_session(request, response, new)
     return response
@@ -103,9 +163,18 @@ async def logout_form(request: Request[Any, Any, Any]) -> Response[Any]:
 async def api_login(
     request: Request[Any, Any, Any], data: JSONBody[LoginRequest]
 ) -> Response[Profile]:
-    """Log in with a username (enterprise number or e-mail) and password; sets the
-    session cookie. Every failure answers 401 with the same message."""
-    new = await _login(request, data.username, data.password)
+    """Log in with a username (enterprise number or e-mail) and password, plus `totp`
+    (the current code or a recovery code) when two-step verification is on; sets the
+    session cookie. Every failure answers 401 with the same message; 429 when
+    throttled (10 failed attempts per 15 minutes per account and per address)."""
+    new = await services.log_in(
+        settings_of(request),
+        data.username,
+        data.password,
+        totp=data.totp,
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+    )
     user = new.user
     response = Response(
         Profile(user.user_id, user.email, user.first_name, user.last_name, user.language),
@@ -126,14 +195,3 @@ async def api_logout(request: Request[Any, Any, Any]) -> Response[None]:
     if user is not None:
         await services.end_session(user, ip=client_ip(request))
     return _logout_response(request, Response(None, status_code=HTTP_204_NO_CONTENT))
-
-
-@get("/api/v1/me", name="accounts.me", tags=["profile"])
-async def me(request: Request[Any, Any, Any]) -> Response[Profile]:
-    user = current_user(request)
-    if user is None:
-        raise NotAuthenticated()
-    return Response(
-        Profile(user.user_id, user.email, user.first_name, user.last_name, user.language),
-        headers={"Cache-Control": "no-store"},
-    )

@@ -1,10 +1,21 @@
-"""Audit events: what a main contact may later want to know happened to their account."""
+"""Audit events: what a main contact may later want to know happened to their account.
+
+Recorded by the services that act; read back, newest first, by the main contact
+(their accounts' events) and by anyone (what they did themselves).
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from iportal.accounts.tables import AuditEvent
+from iportal.accounts.identifiers import normalise_client_code
+from iportal.accounts.tables import AUDIT_KINDS, AuditEvent
+from iportal.errors import InvalidInput, NotFound
+from iportal.i18n import N_
+from iportal.pagination import BAD_CURSOR, clamp_limit, decode_cursor, encode_cursor
 
 
 async def record_audit_event(
@@ -28,3 +39,116 @@ async def record_audit_event(
             detail=detail or {},
         )
     )
+
+
+@dataclass(frozen=True)
+class AuditItem:
+    at: datetime
+    kind: str
+    actor: str | None  # the e-mail address of who did it, when known
+    client_code: str | None
+    document_id: int | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    items: list[AuditItem]
+    next_cursor: str | None
+
+
+# What a user may read: what they did themselves, and everything that happened to
+# the accounts they are main contact of (events kept per account, or per client
+# number while the number is in one of those accounts).
+_VISIBLE = """
+(e.actor_id = {}
+ OR e.account_id IN (SELECT m.account_id FROM account_membership m
+                      WHERE m.user_id = {} AND m.role = 'main_contact')
+ OR (e.account_id IS NULL AND e.client_number_id IN (
+      SELECT c.id FROM client_number c
+        JOIN account_membership m ON m.account_id = c.account_id AND m.role = 'main_contact'
+       WHERE m.user_id = {})))
+"""
+_SELECT = """
+SELECT e.id, e.at, e.kind, e.document_id, e.detail, u.email AS actor, c.client_code
+  FROM audit_event e
+  LEFT JOIN portal_user u ON u.id = e.actor_id
+  LEFT JOIN client_number c ON c.id = e.client_number_id
+ WHERE
+"""
+_ORDER = " ORDER BY e.at DESC, e.id DESC LIMIT {}"
+NOT_YOURS = N_("None of your accounts holds client number %(client_code)s.")
+UNKNOWN_KIND = N_("“%(kind)s” is not a kind of event. Use one of: %(kinds)s.")
+
+
+async def _own_client_number(user_id: int, client_code: str) -> int:
+    code = normalise_client_code(client_code)
+    rows = await AuditEvent.raw(
+        "SELECT c.id FROM client_number c "
+        "JOIN account_membership m ON m.account_id = c.account_id AND m.role = 'main_contact' "
+        "WHERE m.user_id = {} AND c.client_code = {}",
+        user_id,
+        code,
+    )
+    if not rows:
+        raise NotFound(NOT_YOURS, client_code=code)
+    return int(rows[0]["id"])
+
+
+def _after(cursor: str | None) -> tuple[datetime, int] | None:
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    try:
+        at, event_id = key
+        return datetime.fromisoformat(str(at)), int(event_id)
+    except (TypeError, ValueError):
+        raise InvalidInput(BAD_CURSOR) from None
+
+
+async def audit_events(
+    user_id: int,
+    *,
+    client_code: str | None = None,
+    kind: str | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> AuditPage:
+    """The events a user may read, newest first, a keyset page at a time.
+
+    A client code must be one of the numbers of the user's own accounts (`NotFound`
+    otherwise, like a number that does not exist).
+    """
+    size = clamp_limit(limit)
+    conditions = [_VISIBLE]
+    params: list[Any] = [user_id, user_id, user_id]
+    if client_code:
+        conditions.append("e.client_number_id = {}")
+        params.append(await _own_client_number(user_id, client_code))
+    if kind:
+        if kind not in AUDIT_KINDS:
+            raise InvalidInput(UNKNOWN_KIND, kind=kind, kinds=", ".join(AUDIT_KINDS))
+        conditions.append("e.kind = {}")
+        params.append(kind)
+    after = _after(cursor)
+    if after is not None:
+        conditions.append("(e.at, e.id) < ({}, {})")
+        params.extend(after)
+    sql = _SELECT + " AND ".join(conditions) + _ORDER
+    rows = await AuditEvent.raw(sql, *params, size + 1)
+    items = [
+        AuditItem(
+            at=row["at"],
+            kind=row["kind"],
+            actor=row["actor"],
+            client_code=row["client_code"],
+            document_id=row["document_id"],
+            detail=json.loads(row["detail"]) if isinstance(row["detail"], str) else row["detail"],
+        )
+        for row in rows[:size]
+    ]
+    next_cursor = None
+    if len(rows) > size:
+        last = rows[size - 1]
+        next_cursor = encode_cursor([last["at"].isoformat(), last["id"]])
+    return AuditPage(items, next_cursor)

@@ -1,8 +1,9 @@
 """Throttling guesses (logins, TOTP codes, activation codes, resets), counted in
 PostgreSQL so that every web process shares the count.
 
-An attempt is counted *before* it is checked: each request inserts its row and
-then counts, so concurrent requests cannot all slip under the limit. A success
+An attempt is counted *before* it is checked: each request inserts its rows and
+then counts (two statements, whatever the number of buckets), so concurrent
+requests cannot all slip under the limit. A success
 withdraws its own rows, so only failures count against a bucket.
 """
 
@@ -36,23 +37,22 @@ async def attempt(*buckets: str, limit: int = LIMIT, window: timedelta = WINDOW)
     """Count one attempt in every bucket; `TooManyAttempts` (with the seconds to wait)
     when any bucket holds more than `limit` within `window`."""
     now = clock.utcnow()
-    ids = []
-    for name in buckets:
-        rows = await ThrottleAttempt.insert(ThrottleAttempt(bucket=name, at=now)).returning(
-            ThrottleAttempt.id
-        )
-        ids.append(int(rows[0]["id"]))
-    for name in buckets:
-        rows = await ThrottleAttempt.raw(
-            "SELECT count(*) AS n, min(at) AS first FROM throttle_attempt "
-            "WHERE bucket = {} AND at > {}",
-            name,
-            now - window,
-        )
-        if rows[0]["n"] > limit:
-            wait = (rows[0]["first"] + window - now).total_seconds()
-            seconds = max(1, math.ceil(wait))
-            raise TooManyAttempts(seconds, TRY_LATER, minutes=max(1, math.ceil(seconds / 60)))
+    rows = await ThrottleAttempt.raw(
+        "INSERT INTO throttle_attempt (bucket, at) SELECT unnest({}::text[]), {} RETURNING id",
+        list(buckets),
+        now,
+    )
+    ids = [int(row["id"]) for row in rows]
+    counts = await ThrottleAttempt.raw(
+        "SELECT count(*) AS n, min(at) AS first FROM throttle_attempt "
+        "WHERE bucket = ANY({}::text[]) AND at > {} GROUP BY bucket ORDER BY count(*) DESC LIMIT 1",
+        list(buckets),
+        now - window,
+    )
+    if counts and counts[0]["n"] > limit:
+        wait = (counts[0]["first"] + window - now).total_seconds()
+        seconds = max(1, math.ceil(wait))
+        raise TooManyAttempts(seconds, TRY_LATER, minutes=max(1, math.ceil(seconds / 60)))
     return Attempt(tuple(ids))
 
 

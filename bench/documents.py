@@ -1,0 +1,292 @@
+"""The document list at size: the JSON API against the bare SQL floor, query by query.
+
+    .venv/bin/python bench/documents.py [--documents 2000000] [--runs 50] [--keep]
+
+Loads (COPY) 2,000,000 documents over 20,000 client numbers of one issuer, issued over
+the last eight years (so an eighth falls out of the seven-year window), about 10 %
+credit notes; an accountant who is a shared user of an account holding 200 numbers
+(30 % of what they see is read) and a main contact with 3 numbers. Then it starts a
+real `iportal serve` and times each query through the API with a warm keep-alive
+client, and its floor: the same page or count SQL (`iportal.documents.listing`) run
+bare through asyncpg, prepared, with custom plans. EXPLAIN (ANALYZE, BUFFERS) of
+every floor statement goes to bench/out/documents-explain.txt. `--keep` keeps the
+database (`iportal_bench_documents`) and reuses it on the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from _documents_data import ACCOUNTANT, MAIN_CONTACT, load, stamp
+from _portal import (
+    SERVER_DSN,
+    Server,
+    create_database,
+    database_comment,
+    database_url,
+    drop_database,
+    log_in,
+    machine_load,
+    markdown_table,
+    median_p95,
+    migrate,
+    portal_env,
+)
+from piccolo.querystring import QueryString
+
+from iportal.documents.listing import (
+    COUNT_CAP,
+    Scope,
+    Sort,
+    count_query,
+    decode_cursor_values,
+    page_query,
+)
+from iportal.documents.services import Reader, parse_filters
+from iportal.documents.services._reading import PORTAL_START, window_start
+from iportal.pagination import decode_cursor
+from iportal.sharing.services import VISIBLE_CLIENT_NUMBERS_SQL
+
+NAME = "iportal_bench_documents"
+OUT = Path(__file__).resolve().parent / "out"
+SEQ_SCAN_ON_DOCUMENT = re.compile(r"Seq Scan on document\b")
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    what: str
+    params: dict[str, str] = field(default_factory=dict)
+    user: str = ACCOUNTANT
+    path: str = "/api/v1/documents"
+    page: int = 1  # which page, reached by following next_cursor
+
+
+QUERIES = (
+    Query("Q1", "first page, newest first"),
+    Query("Q2", "type = credit note", {"type": "credit_note"}),
+    Query("Q3", "amount 500–1,000", {"amount_min": "500", "amount_max": "1000"}),
+    Query("Q4", "number F2024-1*", {"number": "F2024-1*"}),
+    Query("Q5", "issued in 2024", {"issued_from": "2024-01-01", "issued_to": "2024-12-31"}),
+    Query("Q6", "invoice, ≥ 250, 2024", {"type": "invoice", "amount_min": "250",
+                                        "issued_from": "2024-01-01", "issued_to": "2024-12-31"}),
+    Query("Q7", "sort by amount", {"sort": "-amount_incl_vat"}),
+    Query("Q8", "page 50 by cursor", page=50),
+    Query("Q9", "unread only", {"unread": "true"}),
+    Query("Q10", "count (summary)", path="/api/v1/documents/summary"),
+    Query("Q11", "main contact, first page", user=MAIN_CONTACT),
+)
+
+
+@dataclass
+class Result:
+    query: Query
+    api: tuple[float, float]
+    server: float  # median ms the server itself logged (request log), without HTTP
+    floor: tuple[float, float]
+    plan: str
+
+    @property
+    def ratio(self) -> float:
+        return self.api[1] / self.floor[1]
+
+    @property
+    def met(self) -> bool:
+        return self.api[1] <= 3 * self.floor[1] and self.api[1] <= 10
+
+    @property
+    def seq_scan(self) -> bool:
+        return bool(SEQ_SCAN_ON_DOCUMENT.search(self.plan))
+
+
+Params = dict[str, str | None]
+LOGGED_MS = re.compile(r"path=(\S+) status=\d+ ms=([\d.]+)")
+
+
+@dataclass
+class Bench:
+    """The running portal, a bare asyncpg connection beside it, and who is logged in."""
+
+    server: Server
+    db: asyncpg.Connection
+    run: Callable[[Coroutine[Any, Any, Any]], Any]
+    runs: int
+    clients: dict[str, httpx.Client]
+    user_ids: dict[str, int]
+    scopes: dict[str, Scope]
+
+    def sql(self, query: Query, params: Params) -> tuple[str, list[Any]]:
+        """The statement the API runs for this query, as asyncpg takes it."""
+        user_id, scope = self.user_ids[query.user], self.scopes[query.user]
+        filters = parse_filters(Reader(user_id, [], scope), params)
+        if query.path.endswith("/summary"):
+            sql = count_query(scope, filters, user_id)
+        else:
+            sort = Sort.parse(params.get("sort"))
+            raw = decode_cursor(params.get("cursor"))
+            after = None if raw is None else decode_cursor_values(sort, raw)
+            sql = page_query(scope, filters, sort, after, 50, user_id)
+        text, args = QueryString(sql.text, *sql.params).compile_string(engine_type="postgres")
+        return text, list(args)
+
+    def time_api(self, client: httpx.Client, path: str, params: Params) -> float:
+        started = time.perf_counter()
+        client.get(path, params=params).raise_for_status()
+        return time.perf_counter() - started
+
+    async def time_floor(self, statement: asyncpg.PreparedStatement, args: list[Any]) -> float:
+        started = time.perf_counter()
+        await statement.fetch(*args)
+        return time.perf_counter() - started
+
+    def logged_ms(self, path: str, since: int) -> float:
+        time.sleep(0.1)  # the request log line follows the response
+        found = [float(m[2]) for line in self.server.lines[since:]
+                 if (m := LOGGED_MS.search(line)) and m[1] == path]
+        return statistics.median(found[-self.runs:])
+
+    def measure(self, query: Query) -> Result:
+        """API and floor in turns, five of each to warm up, so both meet the same load."""
+        client = self.clients[query.user]
+        params: Params = dict(query.params)
+        for _ in range(query.page - 1):
+            params["cursor"] = client.get(query.path, params=params).json()["next_cursor"]
+        text, args = self.sql(query, params)
+        statement = self.run(self.db.prepare(text))
+        since = len(self.server.lines)
+        api, floor = [], []
+        for _ in range(self.runs + 5):
+            api.append(self.time_api(client, query.path, params))
+            floor.append(self.run(self.time_floor(statement, args)))
+        self.check(query, params, self.run(statement.fetch(*args)))
+        plan = self.run(self.db.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {text}", *args))
+        return Result(query, median_p95(api[5:]), self.logged_ms(query.path, since),
+                      median_p95(floor[5:]), "\n".join(row[0] for row in plan))
+
+    def check(self, query: Query, params: Params, rows: list[Any]) -> None:
+        """The floor returns what the API returns."""
+        answer = self.clients[query.user].get(query.path, params=params).json()
+        if "count" in answer:
+            assert answer["count"] == min(rows[0]["n"], COUNT_CAP), (answer, rows[0])
+        else:
+            assert [item["id"] for item in answer["items"]] == [r["id"] for r in rows[:50]]
+
+    def page(self) -> tuple[tuple[float, float], float]:
+        """The HTML page of Q1: client-side median and p95, and the logged median."""
+        client = self.clients[ACCOUNTANT]
+        since = len(self.server.lines)
+        samples = [self.time_api(client, "/documents", {}) for _ in range(self.runs + 5)]
+        return median_p95(samples[5:]), self.logged_ms("/documents", since)
+
+
+async def scope_of(db: asyncpg.Connection, user_id: int, today: date) -> Scope:
+    """What `documents.services.reader_for` builds: visible numbers by client code."""
+    sql, args = QueryString(VISIBLE_CLIENT_NUMBERS_SQL, user_id, user_id).compile_string(
+        engine_type="postgres")
+    numbers = sorted({row["id"]: row for row in await db.fetch(sql, *args)}.values(),
+                     key=lambda row: row["client_code"])
+    oldest = max(window_start(today), PORTAL_START)
+    return Scope(tuple(n["id"] for n in numbers), tuple(n["client_code"] for n in numbers),
+                 tuple(max(n["contract_start"], oldest) for n in numbers))
+
+
+async def visible(url: str, scope: Scope, user_id: int) -> str:
+    connection = await asyncpg.connect(url)
+    try:
+        documents, read = await connection.fetchrow(
+            "SELECT count(*), count(r.id) FROM unnest($1::int[], $2::date[]) AS cn(id, since) "
+            "JOIN document d ON d.client_number_id = cn.id AND d.issue_date >= cn.since "
+            "LEFT JOIN document_read_mark r ON r.document_id = d.id AND r.user_id = $3",
+            list(scope.ids), list(scope.since), user_id)
+    finally:
+        await connection.close()
+    return f"{len(scope.ids)} client numbers, {documents:,} documents ({read:,} read)"
+
+
+def report(results: list[Result], page: tuple[tuple[float, float], float], explain: Path) -> None:
+    rows = [[r.query.name, r.query.what, f"{r.api[0]:.2f} / {r.api[1]:.2f}", f"{r.server:.2f}",
+             f"{r.floor[0]:.2f} / {r.floor[1]:.2f}", f"{r.ratio:.1f}×",
+             "yes" if r.met else "**no**", "yes" if r.seq_scan else "no"] for r in results]
+    header = ["query", "what", "API median / p95 ms", "server median ms", "floor median / p95 ms",
+              "ratio p95", "target met", "seq scan on document"]
+    print(markdown_table(header, rows))
+    (median, p95), server = page
+    first = results[0].api
+    print(f"\nHTML page /documents (Q1): median {median:.2f} ms, p95 {p95:.2f} ms (server median "
+          f"{server:.2f} ms) = {p95 / first[1]:.1f}× the API's p95 (target ≤ 2×: "
+          f"{'met' if p95 <= 2 * first[1] else 'missed'})")
+    scans = [r.query.name for r in results if r.seq_scan]
+    others = sorted({m for r in results for m in re.findall(r"Seq Scan on (\w+)", r.plan)})
+    print(f"EXPLAIN (ANALYZE, BUFFERS) in {explain}: sequential scan on document in "
+          f"{', '.join(scans) if scans else 'none'}; sequential scans at all: "
+          f"{', '.join(others) if others else 'none'}")
+
+
+def measure_all(runner: asyncio.Runner, url: str, data: Path, runs: int, what: str) -> None:
+    """Starts the server, times every query and the page, prints the tables."""
+    today = date.today()
+    db = runner.run(asyncpg.connect(url, server_settings={"plan_cache_mode": "force_custom_plan"}))
+    load_before = machine_load()
+    with Server(portal_env(url, data)) as server:
+        clients: dict[str, httpx.Client] = {}
+        for email in (ACCOUNTANT, MAIN_CONTACT):
+            clients[email] = httpx.Client(base_url=server.url)
+            log_in(clients[email], email)
+        ids = {e: runner.run(db.fetchval("SELECT id FROM portal_user WHERE email = $1", e))
+               for e in clients}
+        scopes = {e: runner.run(scope_of(db, ids[e], today)) for e in clients}
+        bench = Bench(server, db, runner.run, runs, clients, ids, scopes)
+        results = [bench.measure(query) for query in QUERIES]
+        page = bench.page()
+        for client in clients.values():
+            client.close()
+    runner.run(db.close())
+    explain = OUT / "documents-explain.txt"
+    OUT.mkdir(exist_ok=True)
+    explain.write_text("\n\n".join(f"-- {r.query.name} {r.query.what}\n{r.plan}" for r in results))
+    print(f"\n{today}, {os.cpu_count()} cores, {what}; the accountant sees "
+          f"{runner.run(visible(url, scopes[ACCOUNTANT], ids[ACCOUNTANT]))}; {runs} runs each; "
+          f"{load_before} before, {machine_load()} after\n")
+    report(results, page, explain)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--server-dsn", default=SERVER_DSN)
+    parser.add_argument("--documents", type=int, default=2_000_000)
+    parser.add_argument("--numbers", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--keep", action="store_true", help="keep the database for reruns")
+    args = parser.parse_args()
+    url = database_url(args.server_dsn, NAME)
+    loaded = stamp(args.documents, args.numbers)
+    with asyncio.Runner() as runner, tempfile.TemporaryDirectory(prefix="iportal-bench-") as data:
+        if args.keep and runner.run(database_comment(args.server_dsn, NAME)) == loaded:
+            print(f"reusing {NAME} (--keep)")
+        else:
+            runner.run(create_database(args.server_dsn, NAME))
+            migrate(portal_env(url, Path(data)))
+            runner.run(load(url, NAME, args.documents, args.numbers, date.today()))
+        try:
+            what = f"{args.documents:,} documents over {args.numbers:,} client numbers"
+            measure_all(runner, url, Path(data), args.runs, what)
+        finally:
+            if not args.keep:
+                runner.run(drop_database(args.server_dsn, NAME))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""What happened to my accounts: the audit events a main contact may read (and what
+anyone did themselves), as JSON API and as a page."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, get
+from litestar.params import QueryParameter
+from litestar.response import Template
+
+from iportal.accounts import services
+from iportal.accounts.services import AuditPage, SessionUser
+from iportal.errors import NotAuthenticated
+from iportal.i18n import N_
+from iportal.web.auth import USER
+from iportal.web.context import current_user
+from iportal.web.pages import page
+
+# How the page names each kind of event.
+KIND_LABELS = {
+    "login_succeeded": N_("Logged in"),
+    "login_failed": N_("Failed login"),
+    "logout": N_("Logged out"),
+    "code_redeemed": N_("Activation code used"),
+    "opted_out": N_("Back to paper (opt-out)"),
+    "password_changed": N_("Password changed"),
+    "password_reset": N_("Password reset with an e-mailed link"),
+    "totp_enabled": N_("Two-step verification turned on"),
+    "totp_disabled": N_("Two-step verification turned off"),
+    "token_created": N_("API token created"),
+    "token_revoked": N_("API token revoked"),
+    "shared_user_created": N_("Shared user added"),
+    "shared_user_updated": N_("Shared user changed"),
+    "shared_user_deleted": N_("Shared user removed"),
+    "grant_added": N_("Access to a client number given"),
+    "grant_revoked": N_("Access to a client number taken away"),
+    "document_opened": N_("Document opened"),
+    "duplicate_requested": N_("Duplicate requested"),
+    "registration_started": N_("Registration started"),
+    "opted_in": N_("Client number activated"),
+    "account_locked": N_("Account locked after too many failed logins"),
+    "recovery_code_used": N_("Recovery code used"),
+    "password_reset_requested": N_("New password requested"),
+}
+
+
+@get("/api/v1/audit-events", name="accounts.api_audit_events", tags=["audit"], dependencies=USER)
+async def api_audit_events(
+    user: SessionUser,
+    client_code: Annotated[str | None, QueryParameter()] = None,
+    kind: Annotated[str | None, QueryParameter()] = None,
+    cursor: Annotated[str | None, QueryParameter()] = None,
+    limit: Annotated[int | None, QueryParameter()] = None,
+) -> Response[AuditPage]:
+    """Events of the accounts you are main contact of, and your own, newest first:
+    logins, code redemptions, opt-outs, password and TOTP changes, grants, documents
+    opened, duplicates. 404 for a client code that is not in one of your accounts."""
+    events = await services.audit_events(
+        user.user_id, client_code=client_code, kind=kind, cursor=cursor, limit=limit
+    )
+    return Response(events, headers={"Cache-Control": "no-store"})
+
+
+@get("/me/activity", name="accounts.activity_page", include_in_schema=False)
+async def activity_page(
+    request: Request[Any, Any, Any],
+    client_code: Annotated[str | None, QueryParameter()] = None,
+    kind: Annotated[str | None, QueryParameter()] = None,
+    cursor: Annotated[str | None, QueryParameter()] = None,
+) -> Template:
+    user = current_user(request)
+    if user is None:
+        raise NotAuthenticated()
+    events = await services.audit_events(
+        user.user_id, client_code=client_code or None, kind=kind or None, cursor=cursor
+    )
+    return page(
+        request,
+        "accounts/activity.html",
+        events=events,
+        labels=KIND_LABELS,
+        client_code=client_code or "",
+        kind=kind or "",
+    )

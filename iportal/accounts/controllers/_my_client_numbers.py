@@ -1,0 +1,227 @@
+"""A logged-in user's client numbers: the JSON API (`/api/v1/client-numbers`) and the
+page that lists them, adds one with a further code and opts one out (no JavaScript:
+the opt-out asks for confirmation on a page of its own)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Request, Response, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter, URLEncodedBody
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_201_CREATED
+
+from iportal.accounts import services
+from iportal.accounts.controllers._registration import refused_page
+from iportal.accounts.schemas import (
+    ClientNumberActivateRequest,
+    ClientNumberPatch,
+    MyClientNumberItem,
+    MyClientNumberPage,
+    OptedOut,
+    SharedUserSummary,
+)
+from iportal.errors import DomainError
+from iportal.web.auth import USER
+from iportal.web.context import client_ip, current_user
+from iportal.web.pages import page
+
+NO_STORE = {"Cache-Control": "no-store"}
+PAGE_SIZE = 200
+
+
+def _item(number: services.MyClientNumber) -> MyClientNumberItem:
+    return MyClientNumberItem(
+        client_code=number.client_code,
+        company_name=number.company_name,
+        issuer_name=number.issuer_name,
+        role=number.role,
+        notifications_enabled=number.notifications_enabled,
+        delivery_channel=number.delivery_channel,
+        activated_at=number.activated_at,
+        account_login=number.account_login,
+        shared_users=[
+            SharedUserSummary(s.id, s.email, s.first_name, s.last_name) for s in number.shared_users
+        ],
+    )
+
+
+# JSON API ------------------------------------------------------------------------------
+
+
+@get(
+    "/api/v1/client-numbers",
+    name="accounts.my_client_numbers",
+    tags=["client numbers"],
+    dependencies=USER,
+)
+async def api_list(
+    user: NamedDependency[services.SessionUser],
+    limit: Annotated[int | None, QueryParameter()] = None,
+    cursor: Annotated[str | None, QueryParameter()] = None,
+) -> Response[MyClientNumberPage]:
+    """The user's client numbers by client code, with their role, the notification switch
+    and (for the main contact) the shared users who see each; keyset-paginated."""
+    found = await services.my_client_numbers(user.user_id, limit=limit, cursor=cursor)
+    return Response(
+        MyClientNumberPage([_item(n) for n in found.items], found.next_cursor), headers=NO_STORE
+    )
+
+
+@post(
+    "/api/v1/client-numbers/activate",
+    name="accounts.my_client_number_activate",
+    tags=["client numbers"],
+    dependencies=USER,
+    status_code=HTTP_201_CREATED,
+)
+async def api_activate(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[services.SessionUser],
+    data: JSONBody[ClientNumberActivateRequest],
+) -> Response[MyClientNumberItem]:
+    """Adds the number of a further activation code to the user's account (the same
+    password). 404 unknown code; 410 used, replaced or expired; 409 already active in an
+    account (this one or another)."""
+    added = await services.add_client_number(user.user_id, data.code, ip=client_ip(request))
+    return Response(_item(added), status_code=HTTP_201_CREATED, headers=NO_STORE)
+
+
+@patch(
+    "/api/v1/client-numbers/{client_code:str}",
+    name="accounts.my_client_number_patch",
+    tags=["client numbers"],
+    dependencies=USER,
+)
+async def api_patch(
+    user: NamedDependency[services.SessionUser],
+    client_code: FromPath[str],
+    data: JSONBody[ClientNumberPatch],
+) -> Response[MyClientNumberItem]:
+    """Switches the new-document e-mails of one number on or off (main contact: 403 for
+    a shared user; 404 for a number that is not the user's)."""
+    number = await services.set_notifications(user.user_id, client_code, data.notifications_enabled)
+    return Response(_item(number), headers=NO_STORE)
+
+
+@post(
+    "/api/v1/client-numbers/{client_code:str}/opt-out",
+    name="accounts.my_client_number_opt_out",
+    tags=["client numbers"],
+    dependencies=USER,
+    status_code=200,
+)
+async def api_opt_out(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[services.SessionUser],
+    client_code: FromPath[str],
+) -> Response[OptedOut]:
+    """Back to paper: the number leaves the account (main contact only). To come back,
+    the latest activation code issued for it, while valid."""
+    code = await services.opt_out(user.user_id, client_code, ip=client_ip(request))
+    return Response(OptedOut(code, "paper"), headers=NO_STORE)
+
+
+# Pages ---------------------------------------------------------------------------------
+
+
+def _login_first(request: Request[Any, Any, Any]) -> Redirect:
+    return Redirect(path=f"/login?{urlencode({'next': request.url.path})}", status_code=303)
+
+
+async def _list_page(
+    request: Request[Any, Any, Any],
+    *,
+    code: str = "",
+    error: DomainError | None = None,
+    done: dict[str, str] | None = None,
+) -> Template:
+    user = current_user(request)
+    assert user is not None
+    found = await services.my_client_numbers(user.user_id, limit=PAGE_SIZE)
+    context: dict[str, Any] = {"numbers": found.items, "code": code, "done": done or {}}
+    if error is not None:
+        return refused_page(request, "accounts/client_numbers.html", error, **context)
+    return page(request, "accounts/client_numbers.html", error=None, **context)
+
+
+@get("/client-numbers", name="accounts.client_numbers_page", include_in_schema=False)
+async def client_numbers_page(
+    request: Request[Any, Any, Any],
+    code: Annotated[str, QueryParameter()] = "",
+    added: Annotated[str, QueryParameter()] = "",
+    opted_out: Annotated[str, QueryParameter()] = "",
+    saved: Annotated[str, QueryParameter()] = "",
+) -> Response[Any]:
+    if current_user(request) is None:
+        return _login_first(request)
+    done = {"added": added[:40], "opted_out": opted_out[:40], "saved": saved[:40]}
+    return await _list_page(request, code=code.strip()[:64], done=done)
+
+
+@post("/client-numbers/activate", name="accounts.client_numbers_add", include_in_schema=False)
+async def client_numbers_add(
+    request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, str]]
+) -> Response[Any]:
+    user = current_user(request)
+    if user is None:
+        return _login_first(request)
+    code = data.get("code", "")
+    try:
+        added = await services.add_client_number(user.user_id, code, ip=client_ip(request))
+    except DomainError as error:
+        return await _list_page(request, code=code.strip()[:64], error=error)
+    query = urlencode({"added": added.client_code})
+    return Redirect(path=f"/client-numbers?{query}", status_code=303)
+
+
+@post(
+    "/client-numbers/{client_code:str}/notifications",
+    name="accounts.client_numbers_notifications",
+    include_in_schema=False,
+)
+async def client_numbers_notifications(
+    request: Request[Any, Any, Any],
+    client_code: FromPath[str],
+    data: URLEncodedBody[dict[str, str]],
+) -> Response[Any]:
+    user = current_user(request)
+    if user is None:
+        return _login_first(request)
+    enabled = data.get("enabled") == "on"
+    number = await services.set_notifications(user.user_id, client_code, enabled)
+    query = urlencode({"saved": number.client_code})
+    return Redirect(path=f"/client-numbers?{query}", status_code=303)
+
+
+@get(
+    "/client-numbers/{client_code:str}/opt-out",
+    name="accounts.client_numbers_opt_out_page",
+    include_in_schema=False,
+)
+async def client_numbers_opt_out_page(
+    request: Request[Any, Any, Any], client_code: FromPath[str]
+) -> Response[Any]:
+    """The confirmation step before going back to paper."""
+    user = current_user(request)
+    if user is None:
+        return _login_first(request)
+    number = await services.my_client_number(user.user_id, client_code)
+    return page(request, "accounts/opt_out_confirm.html", number=number)
+
+
+@post(
+    "/client-numbers/{client_code:str}/opt-out",
+    name="accounts.client_numbers_opt_out",
+    include_in_schema=False,
+)
+async def client_numbers_opt_out(
+    request: Request[Any, Any, Any], client_code: FromPath[str]
+) -> Response[Any]:
+    user = current_user(request)
+    if user is None:
+        return _login_first(request)
+    code = await services.opt_out(user.user_id, client_code, ip=client_ip(request))
+    return Redirect(path=f"/client-numbers?{urlencode({'opted_out': code})}", status_code=303)

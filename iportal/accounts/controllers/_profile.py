@@ -1,0 +1,153 @@
+"""A person's own profile and personal API tokens: as pages and as JSON API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, delete, get, patch, post
+from litestar.params import FromPath, JSONBody, URLEncodedBody
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_204_NO_CONTENT
+
+from iportal.accounts import services
+from iportal.accounts.schemas import ProfileUpdate, TokenRequest
+from iportal.accounts.services import (
+    NewPersonalToken,
+    ProfileInfo,
+    SessionUser,
+    TokenInfo,
+)
+from iportal.errors import InvalidInput, NotAuthenticated
+from iportal.web.auth import USER
+from iportal.web.context import client_ip, current_user
+from iportal.web.pages import page
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _person(request: Request[Any, Any, Any]) -> SessionUser:
+    user = current_user(request)
+    if user is None:
+        raise NotAuthenticated()
+    return user
+
+
+@get("/api/v1/me", name="accounts.me", tags=["profile"], dependencies=USER)
+async def me(user: SessionUser) -> Response[ProfileInfo]:
+    """Who is logged in (or whose personal token this is)."""
+    return Response(await services.get_profile(user.user_id), headers=NO_STORE)
+
+
+@patch("/api/v1/me", name="accounts.me_update", tags=["profile"], dependencies=USER)
+async def me_update(user: SessionUser, data: JSONBody[ProfileUpdate]) -> Response[ProfileInfo]:
+    """Change any of first name, last name, language (nl, fr, en, de) and how often
+    new documents are announced (`immediate`, `daily`, `weekly`)."""
+    profile = await services.update_profile(
+        user.user_id,
+        first_name=data.first_name,
+        last_name=data.last_name,
+        language=data.language,
+        notification_frequency=data.notification_frequency,
+    )
+    return Response(profile, headers=NO_STORE)
+
+
+@get("/me", name="accounts.profile_page", include_in_schema=False)
+async def profile_page(request: Request[Any, Any, Any]) -> Template:
+    user = _person(request)
+    profile = await services.get_profile(user.user_id)
+    return page(request, "accounts/profile.html", profile=profile, error=None, saved=False)
+
+
+@post("/me", name="accounts.profile_save", include_in_schema=False)
+async def profile_form(
+    request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, str]]
+) -> Template:
+    user = _person(request)
+    try:
+        profile = await services.update_profile(
+            user.user_id,
+            first_name=data.get("first_name"),
+            last_name=data.get("last_name"),
+            language=data.get("language"),
+            notification_frequency=data.get("notification_frequency"),
+        )
+    except InvalidInput as error:
+        profile = await services.get_profile(user.user_id)
+        return page(
+            request,
+            "accounts/profile.html",
+            status_code=422,
+            profile=profile,
+            error=error.translated(),
+            saved=False,
+        )
+    return page(request, "accounts/profile.html", profile=profile, error=None, saved=True)
+
+
+@post("/api/v1/me/tokens", name="accounts.api_token_create", tags=["profile"], dependencies=USER)
+async def api_token_create(
+    request: Request[Any, Any, Any], user: SessionUser, data: JSONBody[TokenRequest]
+) -> Response[NewPersonalToken]:
+    """A new read-only personal API token (`Authorization: Bearer ipt_…`), shown once."""
+    token = await services.create_personal_token(user.user_id, data.name, ip=client_ip(request))
+    return Response(token, status_code=201, headers=NO_STORE)
+
+
+@get("/api/v1/me/tokens", name="accounts.api_tokens", tags=["profile"], dependencies=USER)
+async def api_tokens(user: SessionUser) -> Response[list[TokenInfo]]:
+    """The live personal tokens: names and dates, never the tokens."""
+    return Response(await services.list_personal_tokens(user.user_id), headers=NO_STORE)
+
+
+@delete(
+    "/api/v1/me/tokens/{token_id:int}",
+    name="accounts.api_token_revoke",
+    tags=["profile"],
+    dependencies=USER,
+    status_code=HTTP_204_NO_CONTENT,
+)
+async def api_token_revoke(
+    request: Request[Any, Any, Any], user: SessionUser, token_id: FromPath[int]
+) -> None:
+    """Revoke a token at once; 404 for a token that is not (or no longer) yours."""
+    await services.revoke_personal_token(user.user_id, token_id, ip=client_ip(request))
+
+
+@get("/me/tokens", name="accounts.tokens_page", include_in_schema=False)
+async def tokens_page(request: Request[Any, Any, Any]) -> Template:
+    user = _person(request)
+    tokens = await services.list_personal_tokens(user.user_id)
+    return page(request, "accounts/tokens.html", tokens=tokens, new_token=None, error=None)
+
+
+@post("/me/tokens", name="accounts.token_create", include_in_schema=False)
+async def token_create_form(
+    request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, str]]
+) -> Template:
+    user = _person(request)
+    new_token, error, status = None, None, 200
+    try:
+        new_token = await services.create_personal_token(
+            user.user_id, data.get("name", ""), ip=client_ip(request)
+        )
+    except InvalidInput as refused:
+        error, status = refused.translated(), refused.status_code
+    tokens = await services.list_personal_tokens(user.user_id)
+    response = page(
+        request,
+        "accounts/tokens.html",
+        status_code=status,
+        tokens=tokens,
+        new_token=new_token,
+        error=error,
+    )
+    response.headers.update(NO_STORE)
+    return response
+
+
+@post("/me/tokens/{token_id:int}/revoke", name="accounts.token_revoke", include_in_schema=False)
+async def token_revoke_form(request: Request[Any, Any, Any], token_id: FromPath[int]) -> Redirect:
+    user = _person(request)
+    await services.revoke_personal_token(user.user_id, token_id, ip=client_ip(request))
+    return Redirect(path="/me/tokens", status_code=303)

@@ -1,0 +1,162 @@
+"""Audit events for a main contact: their accounts' events and their own, newest
+first, keyset-paginated, filtered; nothing of other accounts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from iportal.accounts.tables import AuditEvent
+from tests import factories
+from tests.accounts.security_support import logged_in, person
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+async def event(kind: str, minutes: int, **values: Any) -> int:
+    rows = await AuditEvent.insert(
+        AuditEvent(kind=kind, at=T0 + timedelta(minutes=minutes), **values)
+    ).returning(AuditEvent.id)
+    return int(rows[0]["id"])
+
+
+async def two_accounts() -> dict[str, Any]:
+    """Anna is main contact of DL20000101 and DL20000102 and shares the first with
+    Luc, an accountant; Bert is main contact of DL20000201."""
+    issuer_id = await factories.issuer("DL2")
+    n1 = await factories.client_number(issuer_id, "DL20000101")
+    n2 = await factories.client_number(issuer_id, "DL20000102")
+    n3 = await factories.client_number(issuer_id, "DL20000201")
+    anna, bert, luc = await person(), await person(), await person()
+    account_a = await factories.account(anna["id"], n1, n2)
+    account_b = await factories.account(bert["id"], n3)
+    await factories.shared_user(account_a, luc["id"], n1)
+    ids = {
+        "anna_login": await event("login_succeeded", 1, actor=anna["id"]),
+        "luc_login": await event("login_failed", 2, actor=luc["id"]),
+        "opted_in": await event(
+            "opted_in", 3, actor=anna["id"], account=account_a, client_number=n2
+        ),
+        "luc_opened": await event(
+            "document_opened", 4, actor=luc["id"], client_number=n1, document_id=77
+        ),
+        "grant": await event(
+            "grant_added", 5, actor=anna["id"], account=account_a, client_number=n1
+        ),
+        "bert_opted_out": await event(
+            "opted_out", 6, actor=bert["id"], account=account_b, client_number=n3
+        ),
+        "bert_opened": await event("document_opened", 7, actor=bert["id"], client_number=n3),
+        "password": await event(
+            "password_changed", 0, actor=anna["id"], detail={"sessions_ended": 1}
+        ),
+    }
+    return {"anna": anna, "bert": bert, "luc": luc, "ids": ids}
+
+
+async def all_items(
+    client: httpx.AsyncClient, query: str = "", limit: int = 50
+) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        response = await client.get(f"/api/v1/audit-events?limit={limit}{query}{cursor}")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        items += body["items"]
+        if not body["next_cursor"]:
+            return items
+        cursor = f"&cursor={body['next_cursor']}"
+
+
+async def test_a_main_contact_sees_their_accounts_and_themselves_newest_first(
+    client: httpx.AsyncClient, transaction: Any
+) -> None:
+    world = await two_accounts()
+    await logged_in(client, world["anna"]["email"])
+    items = await all_items(client)
+    mine = [i for i in items if i["at"].startswith("2026-03-02")]
+    assert [(i["kind"], i["client_code"]) for i in mine] == [
+        ("grant_added", "DL20000101"),
+        ("document_opened", "DL20000101"),  # Luc, as a shared user of Anna's number
+        ("opted_in", "DL20000102"),
+        ("login_succeeded", None),
+        ("password_changed", None),
+    ]
+    opened = mine[1]
+    assert opened["actor"] == world["luc"]["email"] and opened["document_id"] == 77
+    assert mine[-1]["detail"] == {"sessions_ended": 1}
+    assert set(mine[0]) == {"at", "kind", "actor", "client_code", "document_id", "detail"}
+    assert items[0]["kind"] == "login_succeeded"  # this login, just now: the newest
+    assert not [i for i in items if i["client_code"] == "DL20000201"]
+    assert not [i for i in items if i["actor"] == world["bert"]["email"]]
+
+
+async def test_pages_follow_each_other_without_gaps_or_repeats(
+    client: httpx.AsyncClient, transaction: Any
+) -> None:
+    world = await two_accounts()
+    await logged_in(client, world["anna"]["email"])
+    whole = await all_items(client)
+    paged = await all_items(client, limit=2)
+    assert paged == whole and len(whole) == 6
+    first = (await client.get("/api/v1/audit-events?limit=2")).json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    bad = await client.get("/api/v1/audit-events?cursor=not-ours")
+    assert bad.status_code == 422
+    assert (await client.get("/api/v1/audit-events?limit=0")).status_code == 422
+    assert (await client.get("/api/v1/audit-events?limit=201")).status_code == 422
+
+
+async def test_filters_by_kind_and_by_client_number_of_ones_own(
+    client: httpx.AsyncClient, transaction: Any
+) -> None:
+    world = await two_accounts()
+    await logged_in(client, world["anna"]["email"])
+    kinds = await all_items(client, "&kind=document_opened")
+    assert [i["actor"] for i in kinds] == [world["luc"]["email"]]
+    number = await all_items(client, "&client_code=dl2-0000101")
+    assert [i["kind"] for i in number] == ["grant_added", "document_opened"]
+    assert (await client.get("/api/v1/audit-events?kind=hacked")).status_code == 422
+    for other in ("DL20000201", "DL29999999"):  # Bert's, and one that does not exist
+        response = await client.get(f"/api/v1/audit-events?client_code={other}")
+        assert response.status_code == 404
+        assert response.json()["detail"] == (f"None of your accounts holds client number {other}.")
+    assert (await client.get("/api/v1/audit-events?client_code=%24%24")).status_code == 422
+
+
+async def test_another_main_contact_sees_nothing_of_the_first(
+    client: httpx.AsyncClient, transaction: Any
+) -> None:
+    world = await two_accounts()
+    await logged_in(client, world["bert"]["email"])
+    items = [i for i in await all_items(client) if i["at"].startswith("2026-03-02")]
+    assert [i["kind"] for i in items] == ["document_opened", "opted_out"]
+    assert (await client.get("/api/v1/audit-events?client_code=DL20000101")).status_code == 404
+
+
+async def test_a_shared_user_sees_only_what_they_did(
+    client: httpx.AsyncClient, transaction: Any
+) -> None:
+    world = await two_accounts()
+    await logged_in(client, world["luc"]["email"])
+    items = [i for i in await all_items(client) if i["at"].startswith("2026-03-02")]
+    assert [i["kind"] for i in items] == ["document_opened", "login_failed"]
+    assert (await client.get("/api/v1/audit-events?client_code=DL20000101")).status_code == 404
+
+
+async def test_the_activity_page(client: httpx.AsyncClient, transaction: Any) -> None:
+    world = await two_accounts()
+    await logged_in(client, world["anna"]["email"])
+    page = await client.get("/me/activity")
+    assert page.status_code == 200
+    assert "Document opened" in page.text and world["luc"]["email"] in page.text
+    assert "DL20000201" not in page.text
+    filtered = await client.get("/me/activity?kind=grant_added")
+    assert "Access to a client number given" in filtered.text
+    assert world["luc"]["email"] not in filtered.text
+    client.cookies.clear()
+    anonymous = await client.get("/me/activity")
+    assert anonymous.status_code in (303, 401)
