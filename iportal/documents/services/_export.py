@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import shutil
+import tempfile
 import zipfile
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -33,6 +35,9 @@ CSV_COLUMNS = (
     "xml_file",
 )
 log = logging.getLogger(__name__)
+CHUNK = 1024 * 1024
+CSV_IN_MEMORY = 1024 * 1024
+CSV_IN_MEMORY = 1024 * 1024
 BOM = "\ufeff"  # so that spreadsheet programs read UTF-8
 
 
@@ -93,6 +98,10 @@ class _Sink(io.RawIOBase):
     def tell(self) -> int:
         return self._position
 
+    @property
+    def size(self) -> int:
+        return sum(len(chunk) for chunk in self._chunks)
+
     def take(self) -> bytes:
         taken, self._chunks = b"".join(self._chunks), []
         return taken
@@ -108,8 +117,12 @@ async def export_zip(
     reader: Reader, filters: Filters, sort: Sort, blobs: BlobStore, now: datetime
 ) -> AsyncIterator[bytes]:
     sink = _Sink()
-    lines = [BOM + _csv_line(list(CSV_COLUMNS))]
-    with zipfile.ZipFile(sink, mode="w", allowZip64=True) as archive:
+    # The CSV comes last in the archive; its lines wait on disk, not in memory.
+    with (
+        tempfile.SpooledTemporaryFile(max_size=CSV_IN_MEMORY, mode="w+b") as lines,
+        zipfile.ZipFile(sink, mode="w", allowZip64=True) as archive,
+    ):
+        lines.write((BOM + _csv_line(list(CSV_COLUMNS))).encode("utf-8"))
         async for row in _rows(reader, filters, sort):
             document = dict(row)
             for kind, digest in (
@@ -123,7 +136,10 @@ async def export_zip(
                         log.error("blob %s of document %s is missing", digest, document["id"])
                         continue
                     archive.writestr(_entry(file_name(document, kind), now), content)
-                    yield sink.take()
-            lines.append(_csv_line(_csv_values(row)))
-        archive.writestr(_entry("documents.csv", now), "".join(lines).encode("utf-8"))
+                    if sink.size >= CHUNK:  # fewer, larger writes to the socket
+                        yield sink.take()
+            lines.write(_csv_line(_csv_values(row)).encode("utf-8"))
+        lines.seek(0)
+        with archive.open(_entry("documents.csv", now), mode="w") as member:
+            shutil.copyfileobj(lines, member)
     yield sink.take()
