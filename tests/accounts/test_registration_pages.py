@@ -79,6 +79,7 @@ async def test_the_three_steps_as_pages_end_logged_in(
     me = await client.get("/api/v1/me")
     assert me.status_code == 200 and me.json()["email"] == "anna@peeters.example"
     assert (await number_row(number.client_number_id))["delivery_channel"] == "electronic"
+    client.cookies.set("iportal_lang", "en")  # logged in now: the page would follow the profile
     used = await client.get(path)
     assert used.status_code == 410 and "already been used" in used.text
 
