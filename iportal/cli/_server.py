@@ -50,12 +50,27 @@ def worker() -> None:
         stop = asyncio.Event()
         stop_on_signals(stop)
         await db.open_pool(max_size=4)
+        housekeeping = asyncio.create_task(forget_old_attempts(stop))
         try:
             await run_worker(settings, stop)
         finally:
+            housekeeping.cancel()
             await db.close_pool()
 
     run(work)
+
+
+async def forget_old_attempts(stop: asyncio.Event, every_seconds: float = 3600) -> None:
+    """Throttle rows outside every window are deleted once an hour."""
+    import contextlib
+
+    from iportal.accounts.services._throttle import forget_old
+
+    while not stop.is_set():
+        with contextlib.suppress(OSError):  # the database is away for a moment: next time
+            await forget_old()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_seconds)
 
 
 @main.command()
