@@ -11,8 +11,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import NumberPattern, format_decimal, parse_pattern
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from iportal import i18n
@@ -25,8 +26,15 @@ def _locale() -> str:
     return {"nl": "nl_BE", "fr": "fr_BE", "de": "de_BE", "en": "en_GB"}[i18n.current_language.get()]
 
 
+@functools.cache
+def _currency_pattern(locale: str) -> NumberPattern:
+    """Parsing a locale's currency pattern costs more than applying it: once per locale."""
+    return parse_pattern(Locale.parse(locale).currency_formats["standard"])
+
+
 def money(amount: Decimal, currency: str = "EUR") -> str:
-    return format_currency(amount, currency, locale=_locale())
+    locale = _locale()
+    return _currency_pattern(locale).apply(amount, Locale.parse(locale), currency=currency)
 
 
 def number(amount: Decimal) -> str:
@@ -38,7 +46,13 @@ def number0(count: int) -> str:
 
 
 def day(value: date | None) -> str:
-    return format_date(value, format="medium", locale=_locale()) if value else ""
+    return _day(value, _locale()) if value else ""
+
+
+@functools.lru_cache(maxsize=4096)
+def _day(value: date, locale: str) -> str:
+    # A list shows the same few hundred dates again and again.
+    return format_date(value, format="medium", locale=locale)
 
 
 def moment(value: datetime | None) -> str:
