@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Template
 
@@ -47,7 +48,7 @@ KIND_LABELS = {
 
 @get("/api/v1/audit-events", name="accounts.api_audit_events", tags=["audit"], dependencies=USER)
 async def api_audit_events(
-    user: SessionUser,
+    user: NamedDependency[SessionUser],
     client_code: Annotated[str | None, QueryParameter()] = None,
     kind: Annotated[str | None, QueryParameter()] = None,
     cursor: Annotated[str | None, QueryParameter()] = None,

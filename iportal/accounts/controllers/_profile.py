@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_204_NO_CONTENT
@@ -87,7 +88,9 @@ async def profile_form(
 
 @post("/api/v1/me/tokens", name="accounts.api_token_create", tags=["profile"], dependencies=USER)
 async def api_token_create(
-    request: Request[Any, Any, Any], user: SessionUser, data: JSONBody[TokenRequest]
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    data: JSONBody[TokenRequest],
 ) -> Response[NewPersonalToken]:
     """A new read-only personal API token (`Authorization: Bearer ipt_…`), shown once."""
     token = await services.create_personal_token(user.user_id, data.name, ip=client_ip(request))
@@ -108,7 +111,7 @@ async def api_tokens(user: SessionUser) -> Response[list[TokenInfo]]:
     status_code=HTTP_204_NO_CONTENT,
 )
 async def api_token_revoke(
-    request: Request[Any, Any, Any], user: SessionUser, token_id: FromPath[int]
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], token_id: FromPath[int]
 ) -> None:
     """Revoke a token at once; 404 for a token that is not (or no longer) yours."""
     await services.revoke_personal_token(user.user_id, token_id, ip=client_ip(request))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, Response, delete, get, post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
@@ -38,7 +39,7 @@ def _person(request: Request[Any, Any, Any]) -> SessionUser:
 
 async def _security_page(
     request: Request[Any, Any, Any],
-    user: SessionUser,
+    user: NamedDependency[SessionUser],
     *,
     status_code: int = 200,
     error: str | None = None,
@@ -151,7 +152,9 @@ async def password_change_form(
 
 
 @post("/api/v1/me/totp", name="accounts.api_totp_start", tags=["profile"], dependencies=USER)
-async def api_totp_start(request: Request[Any, Any, Any], user: SessionUser) -> Response[Any]:
+async def api_totp_start(
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser]
+) -> Response[Any]:
     """Start two-step verification: a new secret as an `otpauth://` URI, a QR code
     (SVG) and the manual key. Not in force until confirmed with a code."""
     enrolment = await services.start_totp_enrolment(settings_of(request).secret_key, user.user_id)
@@ -170,7 +173,7 @@ async def api_totp_start(request: Request[Any, Any, Any], user: SessionUser) -> 
     status_code=HTTP_200_OK,
 )
 async def api_totp_confirm(
-    request: Request[Any, Any, Any], user: SessionUser, data: JSONBody[TotpCode]
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], data: JSONBody[TotpCode]
 ) -> Response[RecoveryCodes]:
     """Turn two-step verification on with a first code; returns ten single-use
     recovery codes, shown this once. Every other session of the user ends."""
@@ -192,7 +195,9 @@ async def api_totp_confirm(
     status_code=HTTP_204_NO_CONTENT,
 )
 async def api_totp_remove(
-    request: Request[Any, Any, Any], user: SessionUser, data: JSONBody[PasswordConfirmation]
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    data: JSONBody[PasswordConfirmation],
 ) -> None:
     """Turn two-step verification off; asks for the password. Every other session ends."""
     await services.disable_totp(
@@ -208,7 +213,9 @@ async def api_totp_remove(
     status_code=HTTP_204_NO_CONTENT,
 )
 async def api_password_change(
-    request: Request[Any, Any, Any], user: SessionUser, data: JSONBody[PasswordChange]
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    data: JSONBody[PasswordChange],
 ) -> None:
     """A new password (the current one is asked for); every other session ends."""
     await services.change_password(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from iportal import clock
@@ -74,7 +74,9 @@ async def summary(
 
 
 @get("/{document_id:int}", name="documents.detail", tags=["documents"])
-async def detail(user: NamedDependency[SessionUser], document_id: int) -> Response[DocumentItem]:
+async def detail(
+    user: NamedDependency[SessionUser], document_id: FromPath[int]
+) -> Response[DocumentItem]:
     reader = await reader_of(user)
     return Response(item(await services.visible_document(reader, document_id)), headers=NO_STORE)
 
@@ -83,8 +85,8 @@ async def detail(user: NamedDependency[SessionUser], document_id: int) -> Respon
 async def pdf(
     request: Request[Any, Any, Any],
     user: NamedDependency[SessionUser],
-    document_id: int,
-    download: bool = False,
+    document_id: FromPath[int],
+    download: FromQuery[bool] = False,
 ) -> Response[bytes]:
     """The PDF (inline, or as an attachment with `download=true`); marks it read."""
     reader = await reader_of(user)
