@@ -40,6 +40,12 @@ SORT_KEYS: dict[str, list[Key]] = {
     "client_code": [Key("cn.code", str, per_number=True), Key("d.issue_date", date.fromisoformat)],
 }
 DEFAULT_SORT = "-issue_date"
+# Sorts whose first key bounds each number's read in a first pass, with the values
+# that stand for "no bound" in either direction.
+BOUNDS = {
+    "issue_date": ("'-infinity'::date", "'infinity'::date"),
+    "amount_incl_vat": ("'-Infinity'::numeric", "'Infinity'::numeric"),
+}
 
 
 @dataclass(frozen=True)
@@ -189,8 +195,6 @@ def page_query(
     order_inner = _order([n for n, _ in inner] + ["d.id"], [d for _, d in inner] + [directions[-1]])
     outer_names = [f"k{i}" for i in range(len(keys))] + ["id"]
     selected = ", ".join(f"{k.sql} AS k{i}" for i, k in enumerate(keys))
-    sql = Sql().add("WITH page AS (SELECT x.* ")
-    _scope_sql(sql, scope, filters)
     # Sorted by another column, the window is a filter, not the index's range; written
     # as `IS TRUE` the planner stops assuming it drops two rows in three.
     window = (
@@ -198,15 +202,40 @@ def page_query(
         if sort.column == "issue_date"
         else ("(d.issue_date >= cn.since) IS TRUE")
     )
-    sql.add(
-        f"CROSS JOIN LATERAL (SELECT d.id, {selected} FROM document d "
-        f"WHERE d.client_number_id = cn.id AND {window}"
-    )
-    _filters(sql, filters, user_id)
-    if after is not None:
-        condition, params = _after([k.sql for k in keys] + ["d.id"], directions, after)
-        sql.add(f"AND {condition}", *params)
-    sql.add(f"ORDER BY {order_inner} LIMIT {{}}) x", limit + 1)
+
+    def per_number(sql: Sql, selected: str, bound: str, taken: int) -> None:
+        """One client number's next rows in list order, after the cursor."""
+        _scope_sql(sql, scope, filters)
+        sql.add(
+            f"CROSS JOIN LATERAL (SELECT d.id, {selected} FROM document d "
+            f"WHERE d.client_number_id = cn.id AND {window} {bound}"
+        )
+        _filters(sql, filters, user_id)
+        if after is not None:
+            condition, params = _after([k.sql for k in keys] + ["d.id"], directions, after)
+            sql.add(f"AND {condition}", *params)
+        sql.add(f"ORDER BY {order_inner} LIMIT {{}}) x", taken)
+
+    sql = Sql()
+    bounded = BOUNDS.get(sort.column)
+    if bounded is not None:
+        # First pass: each number's first key; the (limit+1)-th best of those bounds
+        # every number's read to an index range (no row beyond it can make the page).
+        first, last = bounded
+        sentinel, compare = (first, ">=") if sort.descending else (last, "<=")
+        sql.add("WITH firsts AS (SELECT x.k0 ")
+        per_number(sql, f"{keys[0].sql} AS k0", "", 1)
+        sql.add(
+            "), bound AS (SELECT k0 FROM firsts ORDER BY "
+            f"{_order(['k0'], [sort.descending])} OFFSET {{}} LIMIT 1), ",
+            limit,
+        )
+        bound = f"AND {keys[0].sql} {compare} coalesce((SELECT k0 FROM bound), {sentinel})"
+        sql.add("page AS (SELECT x.* ")
+    else:
+        bound = ""
+        sql.add("WITH page AS (SELECT x.* ")
+    per_number(sql, selected, bound, limit + 1)
     sql.add(f"ORDER BY {_order(outer_names, directions)} LIMIT {{}})", limit + 1)
     sql.add(
         "SELECT d.id, c.client_code, d.type, d.type_code, d.number, d.issue_date, d.due_date, "
