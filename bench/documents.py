@@ -238,7 +238,9 @@ def report(results: list[Result], page: tuple[tuple[float, float], float], expla
 def measure_all(runner: asyncio.Runner, url: str, data: Path, runs: int, what: str) -> None:
     """Starts the server, times every query and the page, prints the tables."""
     today = date.today()
-    db = runner.run(asyncpg.connect(url, server_settings={"plan_cache_mode": "force_custom_plan"}))
+    # The same session settings as the portal's engine (iportal.db): custom plans, no JIT.
+    settings = {"plan_cache_mode": "force_custom_plan", "jit": "off"}
+    db = runner.run(asyncpg.connect(url, server_settings=settings))
     load_before = machine_load()
     with Server(portal_env(url, data)) as server:
         clients: dict[str, httpx.Client] = {}
