@@ -20,6 +20,7 @@ from iportal.accounts.tables import ActivationCode
 from iportal.db import atomic
 from iportal.documents.blobs import BlobStore, blob_hash
 from iportal.documents.inspection import Candidate, Rejection
+from iportal.documents.metadata import DocumentFields
 from iportal.documents.tables import Document
 from iportal.errors import Conflict, InvalidInput
 from iportal.i18n import N_, translate
@@ -165,7 +166,29 @@ def _store_blobs(blobs: BlobStore, candidate: Candidate) -> tuple[str | None, st
 async def _insert(
     client_number_id: int, candidate: Candidate, pdf_hash: str | None, xml_hash: str | None
 ) -> int | None:
-    fields = candidate.fields
+    return await insert_document(
+        client_number_id,
+        candidate.fields,
+        pdf_hash=pdf_hash,
+        pdf_size=len(candidate.pdf) if candidate.pdf is not None else None,
+        page_count=candidate.page_count,
+        structured_kind=candidate.structured_kind,
+        xml_hash=xml_hash,
+    )
+
+
+async def insert_document(
+    client_number_id: int,
+    fields: DocumentFields,
+    *,
+    pdf_hash: str | None,
+    pdf_size: int | None,
+    page_count: int | None,
+    structured_kind: str = "none",
+    xml_hash: str | None = None,
+) -> int | None:
+    """The new document's id, or None when its key (client number, type, number) is
+    taken already; the blobs must be durable before this runs."""
     rows = await Document.raw(
         """
         INSERT INTO document (client_number_id, type, type_code, number, issue_date, due_date,
@@ -187,9 +210,9 @@ async def _insert(
         fields.amount_incl_vat,
         fields.amount_due,
         pdf_hash,
-        len(candidate.pdf) if candidate.pdf is not None else None,
-        candidate.page_count,
-        candidate.structured_kind,
+        pdf_size,
+        page_count,
+        structured_kind,
         xml_hash,
     )
     return int(rows[0]["id"]) if rows else None

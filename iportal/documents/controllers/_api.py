@@ -14,8 +14,8 @@ from iportal import clock
 from iportal.accounts.services import SessionUser
 from iportal.documents import services
 from iportal.documents.controllers._files import (
-    FILE_HEADERS,
     blobs_of,
+    duplicate_response,
     file_response,
     filters_and_sort,
     reader_of,
@@ -125,20 +125,7 @@ async def duplicate(
     request: Request[Any, Any, Any], user: NamedDependency[SessionUser], document_id: int
 ) -> Response[bytes]:
     """The PDF stamped DUPLICATE with today's date; the request is recorded."""
-    reader = await reader_of(user)
-    document, content = await services.request_duplicate(
-        reader, document_id, blobs_of(request), client_ip(request)
-    )
-    name = services.file_name(document, "pdf").replace(".pdf", "_DUPLICATE.pdf")
-    return Response(
-        content,
-        media_type="application/pdf",
-        headers={
-            **FILE_HEADERS,
-            "Cache-Control": "no-store",
-            "Content-Disposition": f'attachment; filename="{name}"',
-        },
-    )
+    return await duplicate_response(request, user, document_id)
 
 
 @post("/mark-read", name="documents.mark_read", tags=["documents"], status_code=200)

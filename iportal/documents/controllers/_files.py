@@ -11,7 +11,7 @@ from iportal.accounts.services import SessionUser
 from iportal.documents import services
 from iportal.documents.blobs import FolderBlobStore
 from iportal.documents.listing import Filters, Sort
-from iportal.web.context import settings_of
+from iportal.web.context import client_ip, settings_of
 
 FILTER_NAMES = (
     "client_code",
@@ -65,5 +65,25 @@ def file_response(
             **FILE_HEADERS,
             "Content-Disposition": f'{disposition}; filename="{name}"',
             "ETag": f'"{digest}"',
+        },
+    )
+
+
+async def duplicate_response(
+    request: Request[Any, Any, Any], user: SessionUser, document_id: int
+) -> Response[bytes]:
+    """The PDF stamped DUPLICATE, as a download that no cache keeps."""
+    reader = await reader_of(user)
+    document, content = await services.request_duplicate(
+        reader, document_id, blobs_of(request), client_ip(request)
+    )
+    name = services.file_name(document, "pdf").replace(".pdf", "_DUPLICATE.pdf")
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={
+            **FILE_HEADERS,
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="{name}"',
         },
     )

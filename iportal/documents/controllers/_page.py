@@ -15,14 +15,13 @@ from iportal.accounts.services import SessionUser
 from iportal.documents import services
 from iportal.documents.controllers._files import (
     FILTER_NAMES,
-    blobs_of,
+    duplicate_response,
     filters_and_sort,
     query_of,
     reader_of,
 )
 from iportal.documents.listing import SORT_KEYS
 from iportal.web.auth import USER
-from iportal.web.context import client_ip
 from iportal.web.pages import page
 
 LIST_COLUMNS = ("client_code", "type", "number", "issue_date", "due_date", "amount_incl_vat")
@@ -100,19 +99,7 @@ async def mark_read_form(
 async def duplicate_form(
     request: Request[Any, Any, Any], user: NamedDependency[SessionUser], document_id: int
 ) -> Response[bytes]:
-    reader = await reader_of(user)
-    document, content = await services.request_duplicate(
-        reader, document_id, blobs_of(request), client_ip(request)
-    )
-    name = services.file_name(document, "pdf").replace(".pdf", "_DUPLICATE.pdf")
-    return Response(
-        content,
-        media_type="application/pdf",
-        headers={
-            "Cache-Control": "no-store",
-            "Content-Disposition": f'attachment; filename="{name}"',
-        },
-    )
+    return await duplicate_response(request, user, document_id)
 
 
 page_router = Router(

@@ -27,7 +27,8 @@ XML_ATTACHMENT_NAMES = ("factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml")
 UNREADABLE_PDF = N_("The PDF could not be read; it may be damaged or protected by a password.")
 # A PDF may have a little junk before its header; readers look this far.
 PDF_HEADER_WINDOW = 1024
-# What pypdf raises on malformed input (RuntimeError: RecursionError, NotImplementedError).
+# What pypdf raises on malformed input (RuntimeError covers RecursionError and the
+# features pypdf does not implement).
 _PDF_ERRORS = (
     PyPdfError,
     ValueError,

@@ -22,7 +22,7 @@ from iportal.accounts.tables import ClientNumber
 from iportal.documents.blobs import BlobStore, FolderBlobStore, blob_hash
 from iportal.documents.inspection import FileLimits, Job, Rejection, Source, inspect
 from iportal.documents.metadata import DocumentFields
-from iportal.documents.publishing import Outcome, publish
+from iportal.documents.publishing import Outcome, insert_document, publish
 from iportal.documents.sandbox import Sandbox, TaskTimedOut
 from iportal.documents.tables import Document
 from iportal.errors import Conflict, InvalidInput, NotFound
@@ -50,32 +50,11 @@ async def record_document(
     """Store the PDF, then its row; `already_published` for the same bytes again,
     `Conflict` for other bytes under the same (client number, type, number)."""
     digest = await asyncio.to_thread(blobs.put, pdf)
-    rows = await Document.raw(
-        """
-        INSERT INTO document (client_number_id, type, type_code, number, issue_date, due_date,
-                              currency, amount_excl_vat, vat_amount, amount_incl_vat,
-                              amount_due, pdf_blob_hash, pdf_size, page_count)
-        VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
-        ON CONFLICT ON CONSTRAINT document_unique_key DO NOTHING
-        RETURNING id
-        """,
-        client_number_id,
-        fields.type,
-        fields.type_code,
-        fields.number,
-        fields.issue_date,
-        fields.due_date,
-        fields.currency,
-        fields.amount_excl_vat,
-        fields.vat_amount,
-        fields.amount_incl_vat,
-        fields.amount_due,
-        digest,
-        len(pdf),
-        page_count,
+    document_id = await insert_document(
+        client_number_id, fields, pdf_hash=digest, pdf_size=len(pdf), page_count=page_count
     )
-    if rows:
-        return Recorded(PUBLISHED, rows[0]["id"])
+    if document_id is not None:
+        return Recorded(PUBLISHED, document_id)
     existing = (
         await Document.select(Document.id, Document.pdf_blob_hash)
         .where(
