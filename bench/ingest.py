@@ -209,11 +209,14 @@ class Timing:
     tree_mb: float | None = None  # the sum over the process tree, polled every 50 ms
 
 
-def quiet(limit: float = 180.0) -> None:
+idle_wait = 180.0  # seconds; --idle-wait
+
+
+def quiet() -> None:
     """Wait a while for the (shared) machine to be idle, so other jobs skew a run less."""
     import psutil
 
-    deadline = time.monotonic() + limit
+    deadline = time.monotonic() + idle_wait
     while psutil.cpu_percent(interval=2) > 15:
         if time.monotonic() > deadline:
             return say("the machine stayed busy: this run shares it")
@@ -289,7 +292,11 @@ def main() -> None:
     parser.add_argument("--n-facturx", type=int, default=None, help="default: N/5")
     parser.add_argument("--repeat", type=int, default=2, help="runs of 2 and 3 (median)")
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--idle-wait", type=float, default=180, help="seconds to wait before "
+                        "each run for the machine to be idle (it may be shared)")
     args = parser.parse_args()
+    global idle_wait
+    idle_wait = args.idle_wait
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # drop the databases on the way out
     n, server = args.n, args.database_url
     if not TASKSET:
