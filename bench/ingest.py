@@ -106,7 +106,8 @@ def _make_invoice(args: tuple[int, str]) -> dict[str, str]:
     return {column: str(value) for column, value in zip(COLUMNS, values, strict=True)}
 
 
-def _make_facturx(args: tuple[int, str]) -> None:
+def _make_facturx(args: tuple[int, str]) -> dict[str, str]:
+    """No manifest row: the CII's buyer reference names the client number."""
     import facturx
 
     i, folder = args
@@ -119,6 +120,7 @@ def _make_facturx(args: tuple[int, str]) -> None:
     pdf = facturx.generate_from_binary(render_invoice(page), xml.encode(), flavor="factur-x",
                                        level="en16931", check_xsd=False)
     (Path(folder) / f"{page.number}.pdf").write_bytes(pdf)
+    return {}
 
 
 def build(kind: str, n: int) -> Path:
