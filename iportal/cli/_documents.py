@@ -84,7 +84,7 @@ async def _ingest(
     from iportal.documents.blobs import FolderBlobStore
     from iportal.documents.ingest import Ingest, collect, report_row
     from iportal.documents.inspection import FileLimits
-    from iportal.documents.publishing import IssuerDirectory, all_issuers
+    from iportal.documents.publishing import ClientNumbers, IssuerDirectory, all_issuers
     from iportal.documents.sandbox import Sandbox
 
     issuers = await all_issuers(prefix)
@@ -94,15 +94,17 @@ async def _ingest(
     total = sum(1 for _ in collect(paths))
     console = Console(stderr=True)
     limits = FileLimits(max_bytes=settings.max_upload_bytes, max_pages=settings.max_pages)
+    numbers = ClientNumbers()
     with Sandbox(jobs or os.cpu_count()) as sandbox:
         run = Ingest(
-            IssuerDirectory(issuers),
+            IssuerDirectory(issuers, numbers),
             FolderBlobStore(settings.blob_dir),
             settings.base_url,
             sandbox,
             limits,
             clock.today(),
             language,
+            numbers,
         )
         with Progress(
             "[progress.description]{task.description}",

@@ -4,26 +4,57 @@ The folder store makes a blob durable before any row may point at it: write a
 temporary file, fsync it, rename it into place, fsync the folder. A blob
 without a row is harmless (`iportal blobs clean` removes it); a row without a
 blob must never exist, so callers write the blob first and the row after.
+
+Publishing in bulk stages blobs instead: a worker writes the bytes under
+`.staging/` without waiting for the disk, the recorder moves the accepted ones
+into place and discards the rest, and one flush of the filesystem makes a whole
+batch durable before its rows are committed — an fsync per file and per folder
+costs ~3 ms here, one `syncfs` for a hundred files ~5 ms.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import os
+import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+STAGING = ".staging"
 
 
 def blob_hash(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
+@dataclass(frozen=True)
+class StagedBlob:
+    """Bytes written but not yet in place nor durable."""
+
+    digest: str
+    size: int
+    path: str
+
+
 class BlobStore(Protocol):
     def put(self, content: bytes) -> str:
         """Store `content` durably; returns its SHA-256 (hex). Idempotent."""
         ...
+
+    def stage(self, content: bytes) -> StagedBlob:
+        """Write `content` aside, to be committed or discarded by the recorder."""
+        ...
+
+    def commit(self, staged: Iterable[StagedBlob]) -> None:
+        """Move staged blobs into place and make them durable, all at once."""
+        ...
+
+    def discard(self, staged: Iterable[StagedBlob]) -> None: ...
 
     def get(self, digest: str) -> bytes: ...
 
@@ -64,6 +95,39 @@ class FolderBlobStore:
         _fsync_folder(target.parent)
         return digest
 
+    def stage(self, content: bytes) -> StagedBlob:
+        digest = blob_hash(content)
+        folder = self.root / STAGING
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{digest}-{secrets.token_hex(8)}"
+        path.write_bytes(content)
+        return StagedBlob(digest, len(content), str(path))
+
+    def commit(self, staged: Iterable[StagedBlob]) -> None:
+        moved = False
+        for blob in staged:
+            target = self.path(blob.digest)
+            if target.exists():  # the same bytes are in place already
+                Path(blob.path).unlink(missing_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(blob.path, target)
+            moved = True
+        if moved:
+            sync_filesystem(self.root)
+
+    def discard(self, staged: Iterable[StagedBlob]) -> None:
+        for blob in staged:
+            Path(blob.path).unlink(missing_ok=True)
+
+    def stale_staged(self, older_than: float) -> Iterator[Path]:
+        """Staged files a killed run left behind, older than `older_than` (epoch s)."""
+        folder = self.root / STAGING
+        if folder.exists():
+            for path in folder.iterdir():
+                if path.stat().st_mtime < older_than:
+                    yield path
+
     def get(self, digest: str) -> bytes:
         return self.path(digest).read_bytes()
 
@@ -79,6 +143,29 @@ class FolderBlobStore:
         for path in self.root.glob("??/??/*"):
             if len(path.name) == 64 and not path.name.startswith("."):
                 yield path.name
+
+
+def _libc_syncfs() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    return getattr(ctypes.CDLL(name, use_errno=True), "syncfs", None) if name else None
+
+
+_SYNCFS = _libc_syncfs()
+
+
+def sync_filesystem(folder: Path) -> None:
+    """Flush everything written to `folder`'s filesystem (Linux `syncfs`; `sync`
+    elsewhere): data, new names and new folders alike."""
+    if _SYNCFS is None:
+        os.sync()
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if _SYNCFS(fd) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error), str(folder))
+    finally:
+        os.close(fd)
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -1,10 +1,12 @@
 """`iportal ingest`: publish PDFs, Factur-X PDFs, UBL files, folders and ZIPs in bulk.
 
-Files are checked by a pool of sandboxed workers (all cores by default) while
-this process records what passed, several at a time. Each document is its own
-transaction and the key (client number, type, number) makes a repeat a no-op,
-so a batch killed half-way and run again publishes the rest and duplicates
-nothing. Memory stays flat: only a bounded window of files is in flight.
+Files are checked by a pool of sandboxed workers (all cores by default), which
+also stage the bytes of what passed in the blob store; this process records the
+results in batches, one transaction each, while the workers go on with the next
+files. The key (client number, type, number) makes a repeat a no-op, so a run
+killed half-way and run again publishes the rest and duplicates nothing. Memory
+stays flat: only a bounded window of files is in flight, and their bytes stay
+in the workers.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,9 @@ from iportal.documents.publishing import (
     CONFLICT,
     PUBLISHED,
     REJECTED,
+    ClientNumbers,
     Outcome,
-    publish,
+    publish_batch,
     rejected,
 )
 from iportal.documents.sandbox import Sandbox, TaskTimedOut
@@ -50,9 +52,9 @@ MANIFEST_COLUMNS = (
     "amount_incl_vat",
 )
 DOCUMENT_SUFFIXES = (".pdf", ".xml")
-IN_FLIGHT_PER_JOB = 8
+IN_FLIGHT_PER_JOB = 16
 NOT_IN_ARCHIVE = N_("manifest.csv row %(row)s: the file “%(file)s” is not in the archive.")
-CONCURRENT_RECORDS = 4
+BATCH = 64  # documents per transaction: round trips and the blobs' flush are shared
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,7 @@ class Ingest:
         limits: FileLimits,
         today: date,
         language: str = "en",
+        numbers: ClientNumbers | None = None,
     ) -> None:
         self.resolve_issuer = resolve_issuer
         self.blobs = blobs
@@ -186,10 +189,11 @@ class Ingest:
         self.limits = limits
         self.today = today
         self.language = language
+        self.numbers = numbers or ClientNumbers()
 
     async def _inspected(self, items: Iterator[Item]) -> AsyncIterator[tuple[Item, Any]]:
         window = self.sandbox.jobs * IN_FLIGHT_PER_JOB
-        pending: deque[tuple[Item, AsyncResult[Any] | None]] = deque()
+        pending: deque[tuple[Item, asyncio.Future[Any] | None]] = deque()
         exhausted = False
         while pending or not exhausted:
             while not exhausted and len(pending) < window:
@@ -205,7 +209,7 @@ class Ingest:
                 yield item, None
                 continue
             try:
-                yield item, await asyncio.to_thread(self.sandbox.wait, result)
+                yield item, await self.sandbox.wait_future(result)
             except TaskTimedOut:
                 # The pool was replaced: what was in flight must be sent again.
                 pending = deque((i, None if i.problem else self._submit(i)) for i, _ in pending)
@@ -216,40 +220,64 @@ class Ingest:
                     ),
                 )
 
-    def _submit(self, item: Item) -> AsyncResult[Any]:
-        return self.sandbox.submit(
-            inspect, Job(item.source, item.metadata, self.limits, self.today)
-        )
+    def _submit(self, item: Item) -> asyncio.Future[Any]:
+        job = Job(item.source, item.metadata, self.limits, self.today, self.blobs)
+        return self.sandbox.submit_future(inspect, job)
 
-    async def _record(self, item: Item, result: Candidate | Rejection | None) -> Outcome:
-        if result is None:
-            assert item.problem is not None
-            message, params = item.problem
-            return rejected(item.source.name, self.language, message, params)
-        if isinstance(result, Rejection):
-            return rejected(result.name, self.language, result.message, result.params)
-        issuer: IssuerPrincipal | None = await self.resolve_issuer(result)
-        if issuer is None:
-            return rejected(
-                result.name,
-                self.language,
-                N_("No issuer has this document's client number (%(reference)s)."),
-                {"reference": result.client_code or ", ".join(result.buyer_references) or "—"},
-            )
-        return await publish(issuer, result, self.blobs, self.base_url)
+    async def _record(self, batch: list[tuple[Item, Any]]) -> list[Outcome]:
+        outcomes: list[Outcome | None] = [None] * len(batch)
+        publishable: list[tuple[int, IssuerPrincipal, Candidate | Rejection]] = []
+        for index, (item, result) in enumerate(batch):
+            if result is None:
+                assert item.problem is not None
+                message, params = item.problem
+                outcomes[index] = rejected(item.source.name, self.language, message, params)
+            elif isinstance(result, Rejection):
+                outcomes[index] = rejected(
+                    result.name, self.language, result.message, result.params
+                )
+            elif (issuer := await self.resolve_issuer(result)) is None:
+                self.blobs.discard(result.staged)
+                outcomes[index] = _no_issuer(result, self.language)
+            else:
+                publishable.append((index, issuer, result))
+        published = await publish_batch(
+            [(issuer, result) for _, issuer, result in publishable],
+            self.blobs,
+            self.base_url,
+            self.numbers,
+        )
+        for (index, _, _), outcome in zip(publishable, published, strict=True):
+            outcomes[index] = outcome
+        return [outcome for outcome in outcomes if outcome is not None]
 
     async def run(self, items: Iterator[Item]) -> AsyncIterator[Outcome]:
-        """Outcomes as they are recorded (several documents are recorded at a time)."""
-        running: set[asyncio.Task[Outcome]] = set()
+        """Outcomes in the files' order, a batch at a time; the next batch is gathered
+        while the previous one is being recorded."""
+        batch: list[tuple[Item, Any]] = []
+        recording: asyncio.Task[list[Outcome]] | None = None
         async for item, result in self._inspected(items):
-            running.add(asyncio.create_task(self._record(item, result)))
-            if len(running) >= CONCURRENT_RECORDS:
-                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    running.discard(task)
-                    yield task.result()
-        for finished in asyncio.as_completed(running):
-            yield await finished
+            batch.append((item, result))
+            if len(batch) >= BATCH:
+                if recording is not None:
+                    for outcome in await recording:
+                        yield outcome
+                recording = asyncio.create_task(self._record(batch))
+                batch = []
+        if recording is not None:
+            for outcome in await recording:
+                yield outcome
+        for outcome in await self._record(batch):
+            yield outcome
+
+
+def _no_issuer(candidate: Candidate, language: str) -> Outcome:
+    return rejected(
+        candidate.name,
+        language,
+        N_("No issuer has this document's client number (%(reference)s)."),
+        {"reference": candidate.client_code or ", ".join(candidate.buyer_references) or "—"},
+    )
 
 
 REPORT_COLUMNS = (

@@ -3,7 +3,9 @@ read it with pypdf and the e-invoice reader, merge it with the metadata the issu
 sent, and check every rule that needs no database.
 
 Everything here runs in a worker process (see `sandbox.py`); the result is a
-plain picklable `Candidate` or `Rejection`, never an exception.
+plain picklable `Candidate` or `Rejection`, never an exception. A file that
+passes is staged in the blob store here, so that its bytes never travel back to
+the recorder (see `blobs.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from pypdf import PdfReader
 
 from iportal.documents import einvoice
+from iportal.documents.blobs import BlobStore, StagedBlob
 from iportal.documents.metadata import DocumentFields, merge_metadata
 from iportal.documents.sandbox import TaskOutOfMemory, TaskTimedOut
 from iportal.errors import InvalidInput
@@ -64,6 +67,7 @@ class Job:
     metadata: dict[str, str] | None
     limits: FileLimits
     today: date
+    blobs: BlobStore
 
 
 @dataclass(frozen=True)
@@ -74,10 +78,14 @@ class Candidate:
     fields: DocumentFields
     client_code: str | None  # from the metadata: takes precedence
     buyer_references: tuple[str, ...]
-    pdf: bytes | None
+    pdf: StagedBlob | None
     page_count: int | None
-    xml: bytes | None
+    xml: StagedBlob | None
     structured_kind: str  # none, factur_x, ubl
+
+    @property
+    def staged(self) -> list[StagedBlob]:
+        return [blob for blob in (self.pdf, self.xml) if blob is not None]
 
 
 @dataclass(frozen=True)
@@ -181,8 +189,8 @@ def _candidate(
         fields=fields,
         client_code=client_code,
         buyer_references=structured.buyer_references if structured else (),
-        pdf=pdf,
+        pdf=job.blobs.stage(pdf) if pdf is not None else None,
         page_count=page_count,
-        xml=xml,
+        xml=job.blobs.stage(xml) if xml is not None else None,
         structured_kind=structured.kind if structured else "none",
     )

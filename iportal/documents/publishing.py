@@ -1,10 +1,12 @@
-"""Recording a checked file as a published document, exactly once.
+"""Recording checked files as published documents, exactly once, a batch at a time.
 
-The worker (`inspection.py`) has checked the file; here the client number is
-resolved for this issuer only, the (client number, type, number) key decides
-between new, already published and conflict, the blobs are made durable, and
-then — in one transaction — the document row, its notification event and, for a
-client number not yet opted in, an invitation with a fresh activation code.
+The worker (`inspection.py`) has checked each file and staged its bytes; here the
+client number is resolved for this issuer only, and in one transaction per batch
+the (client number, type, number) key decides between new, already published and
+conflict, the new documents' blobs are made durable, and the rows are written with
+their notification events and, for a client number not yet opted in, an
+invitation with a fresh activation code. One document through the API is a
+batch of one.
 """
 
 from __future__ import annotations
@@ -16,16 +18,14 @@ from typing import Any
 from iportal.accounts.identifiers import normalise_client_code
 from iportal.accounts.services import IssuerPrincipal, issue_activation_code
 from iportal.accounts.services import resolve_client_number as resolve_reference
-from iportal.accounts.tables import ActivationCode
 from iportal.db import atomic
-from iportal.documents.blobs import BlobStore, blob_hash
+from iportal.documents.blobs import BlobStore
 from iportal.documents.inspection import Candidate, Rejection
-from iportal.documents.metadata import DocumentFields
+from iportal.documents.recording import NewDocument, existing_documents, insert_documents
 from iportal.documents.tables import Document
 from iportal.errors import Conflict, InvalidInput
 from iportal.i18n import N_, translate
 from iportal.notifications.services import queue_email
-from iportal.notifications.tables import DocumentEvent, OutboxEmail
 
 PUBLISHED = "published"
 ALREADY_PUBLISHED = "already_published"
@@ -53,30 +53,36 @@ def rejected(name: str, language: str, message: str, params: dict[str, Any]) -> 
     )
 
 
-CLIENT_FIELDS_SQL = """
-SELECT id, client_code, account_id, email, language, company_name, first_name
-  FROM client_number WHERE id = {}
-"""
+class ClientNumbers:
+    """Client numbers looked up once each: a batch of seven years of history names the
+    same few hundred numbers over and over. One per run (or per request); a number
+    created meanwhile is seen by the next run."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[int, str], dict[str, Any] | None] = {}
+
+    async def find(self, issuer_id: int, reference: str) -> dict[str, Any] | None:
+        key = (issuer_id, reference)
+        if key not in self._found:
+            self._found[key] = await resolve_reference(issuer_id, reference)
+        return self._found[key]
 
 
-async def _client(found: dict[str, Any]) -> dict[str, Any]:
-    rows = await Document.raw(CLIENT_FIELDS_SQL, found["id"])
-    return rows[0]
-
-
-async def resolve_client_number(issuer: IssuerPrincipal, candidate: Candidate) -> dict[str, Any]:
+async def resolve_client_number(
+    issuer: IssuerPrincipal, candidate: Candidate, numbers: ClientNumbers
+) -> dict[str, Any]:
     """The metadata's client code first; otherwise a buyer reference of the e-invoice
     that is this issuer's client code or alias. Another issuer's code is unknown too."""
     if candidate.client_code is not None:
         code = normalise_client_code(candidate.client_code)
-        found = await resolve_reference(issuer.issuer_id, code)
+        found = await numbers.find(issuer.issuer_id, code)
         if found is None or found["client_code"] != code:
             raise InvalidInput(N_("Client code %(code)s is unknown."), code=code)
-        return await _client(found)
+        return found
     for reference in candidate.buyer_references:
-        found = await resolve_reference(issuer.issuer_id, reference)
+        found = await numbers.find(issuer.issuer_id, reference)
         if found is not None:
-            return await _client(found)
+            return found
     raise InvalidInput(
         N_(
             "None of the e-invoice's buyer references (%(references)s) is a client code or "
@@ -86,22 +92,81 @@ async def resolve_client_number(issuer: IssuerPrincipal, candidate: Candidate) -
     )
 
 
-async def _existing(client_number_id: int, candidate: Candidate) -> dict[str, Any] | None:
-    fields = candidate.fields
-    return (
-        await Document.select(Document.id, Document.pdf_blob_hash, Document.xml_blob_hash)
-        .where(
-            (Document.client_number == client_number_id)
-            & (Document.type == fields.type)
-            & (Document.number == fields.number)
-        )
-        .first()
+@dataclass
+class _Accepted:
+    """A candidate whose client number is known, on its way to a row."""
+
+    index: int
+    issuer: IssuerPrincipal
+    candidate: Candidate
+    client: dict[str, Any]
+    document: NewDocument
+
+
+def _new_document(client_number_id: int, candidate: Candidate) -> NewDocument:
+    return NewDocument(
+        client_number_id,
+        candidate.fields,
+        pdf_hash=candidate.pdf.digest if candidate.pdf else None,
+        pdf_size=candidate.pdf.size if candidate.pdf else None,
+        page_count=candidate.page_count,
+        structured_kind=candidate.structured_kind,
+        xml_hash=candidate.xml.digest if candidate.xml else None,
     )
 
 
+async def publish_batch(
+    batch: list[tuple[IssuerPrincipal, Candidate | Rejection]],
+    blobs: BlobStore,
+    base_url: str,
+    numbers: ClientNumbers | None = None,
+) -> list[Outcome]:
+    """Record inspected files in one transaction, outcomes in the batch's order; never
+    raises for the files' own faults. The new documents' blobs are moved into place
+    and made durable before the rows are committed; every other staged blob goes."""
+    numbers = numbers or ClientNumbers()
+    outcomes: list[Outcome | None] = [None] * len(batch)
+    accepted: list[_Accepted] = []
+    for index, (issuer, result) in enumerate(batch):
+        if isinstance(result, Rejection):
+            outcomes[index] = rejected(result.name, issuer.language, result.message, result.params)
+            continue
+        try:
+            client = await resolve_client_number(issuer, result, numbers)
+        except InvalidInput as error:
+            blobs.discard(result.staged)
+            outcomes[index] = rejected(result.name, issuer.language, error.message, error.params)
+            continue
+        document = _new_document(client["id"], result)
+        accepted.append(_Accepted(index, issuer, result, client, document))
+    if accepted:
+        async with atomic():
+            await _record(accepted, outcomes, blobs, base_url)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+async def _record(
+    accepted: list[_Accepted], outcomes: list[Outcome | None], blobs: BlobStore, base_url: str
+) -> None:
+    ids = await insert_documents([a.document for a in accepted])
+    new = [a for a, document_id in zip(accepted, ids, strict=True) if document_id is not None]
+    repeats = [a for a, document_id in zip(accepted, ids, strict=True) if document_id is None]
+    await asyncio.to_thread(blobs.commit, [b for a in new for b in a.candidate.staged])
+    blobs.discard([b for a in repeats for b in a.candidate.staged])
+    for a, document_id in zip(accepted, ids, strict=True):
+        if document_id is not None:
+            outcomes[a.index] = Outcome(
+                a.candidate.name, PUBLISHED, document_id, a.client["client_code"], a.candidate
+            )
+    existing = await existing_documents([a.document.key for a in repeats])
+    for a in repeats:
+        outcomes[a.index] = _repeat(a.issuer, a.candidate, a.client, existing[a.document.key])
+    await invite_waiting([a.client for a in new], base_url)
+
+
 def _same_file(row: dict[str, Any], candidate: Candidate) -> bool:
-    pdf = blob_hash(candidate.pdf) if candidate.pdf is not None else None
-    xml = blob_hash(candidate.xml) if candidate.xml is not None else None
+    pdf = candidate.pdf.digest if candidate.pdf is not None else None
+    xml = candidate.xml.digest if candidate.xml is not None else None
     return bool(row["pdf_blob_hash"] == pdf and row["xml_blob_hash"] == xml)
 
 
@@ -116,26 +181,7 @@ async def publish(
     issuer: IssuerPrincipal, result: Candidate | Rejection, blobs: BlobStore, base_url: str
 ) -> Outcome:
     """Record one inspected file; never raises for the file's own faults."""
-    if isinstance(result, Rejection):
-        return rejected(result.name, issuer.language, result.message, result.params)
-    try:
-        client = await resolve_client_number(issuer, result)
-    except InvalidInput as error:
-        return rejected(result.name, issuer.language, error.message, error.params)
-    existing = await _existing(client["id"], result)
-    if existing is not None:
-        return _repeat(issuer, result, client, existing)
-    pdf_hash, xml_hash = await asyncio.to_thread(_store_blobs, blobs, result)
-    async with atomic():
-        document_id = await _insert(client["id"], result, pdf_hash, xml_hash)
-        if document_id is None:  # published meanwhile by a concurrent request
-            existing = await _existing(client["id"], result)
-            assert existing is not None
-            return _repeat(issuer, result, client, existing)
-        await DocumentEvent.insert(DocumentEvent(document=document_id, client_number=client["id"]))
-        if client["account_id"] is None:
-            await invite(client, base_url)
-    return Outcome(result.name, PUBLISHED, document_id, client["client_code"], result)
+    return (await publish_batch([(issuer, result)], blobs, base_url))[0]
 
 
 def _repeat(
@@ -157,83 +203,33 @@ def _repeat(
     )
 
 
-def _store_blobs(blobs: BlobStore, candidate: Candidate) -> tuple[str | None, str | None]:
-    pdf = blobs.put(candidate.pdf) if candidate.pdf is not None else None
-    xml = blobs.put(candidate.xml) if candidate.xml is not None else None
-    return pdf, xml
+# Numbers that get an invitation: no account (read now, not from a cached row), never
+# opted in before (then opted out: paper was its choice), no invitation waiting to go.
+TO_INVITE_SQL = """
+SELECT cn.id FROM client_number cn
+ WHERE cn.id = ANY({}::int[]) AND cn.account_id IS NULL
+   AND NOT EXISTS (SELECT 1 FROM activation_code a
+                    WHERE a.client_number_id = cn.id AND a.redeemed_at IS NOT NULL)
+   AND NOT EXISTS (SELECT 1 FROM outbox_email o
+                    WHERE o.client_number_id = cn.id AND o.template = 'invitation'
+                      AND o.state = 'pending')
+"""
 
 
-async def _insert(
-    client_number_id: int, candidate: Candidate, pdf_hash: str | None, xml_hash: str | None
-) -> int | None:
-    return await insert_document(
-        client_number_id,
-        candidate.fields,
-        pdf_hash=pdf_hash,
-        pdf_size=len(candidate.pdf) if candidate.pdf is not None else None,
-        page_count=candidate.page_count,
-        structured_kind=candidate.structured_kind,
-        xml_hash=xml_hash,
-    )
+async def invite_waiting(clients: list[dict[str, Any]], base_url: str) -> int:
+    """Queue an invitation with a fresh 15-week code for each of these client numbers
+    that has no account, unless one is still waiting to be sent (a batch of seven
+    years of history must not send the client thousands); returns how many."""
+    without_account = {c["id"]: c for c in clients if c["account_id"] is None}
+    if not without_account:
+        return 0
+    rows = await Document.raw(TO_INVITE_SQL, list(without_account))
+    for row in rows:
+        await _queue_invitation(without_account[row["id"]], base_url)
+    return len(rows)
 
 
-async def insert_document(
-    client_number_id: int,
-    fields: DocumentFields,
-    *,
-    pdf_hash: str | None,
-    pdf_size: int | None,
-    page_count: int | None,
-    structured_kind: str = "none",
-    xml_hash: str | None = None,
-) -> int | None:
-    """The new document's id, or None when its key (client number, type, number) is
-    taken already; the blobs must be durable before this runs."""
-    rows = await Document.raw(
-        """
-        INSERT INTO document (client_number_id, type, type_code, number, issue_date, due_date,
-                              currency, amount_excl_vat, vat_amount, amount_incl_vat, amount_due,
-                              pdf_blob_hash, pdf_size, page_count, structured_kind, xml_blob_hash)
-        VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
-        ON CONFLICT ON CONSTRAINT document_unique_key DO NOTHING
-        RETURNING id
-        """,
-        client_number_id,
-        fields.type,
-        fields.type_code,
-        fields.number,
-        fields.issue_date,
-        fields.due_date,
-        fields.currency,
-        fields.amount_excl_vat,
-        fields.vat_amount,
-        fields.amount_incl_vat,
-        fields.amount_due,
-        pdf_hash,
-        pdf_size,
-        page_count,
-        structured_kind,
-        xml_hash,
-    )
-    return int(rows[0]["id"]) if rows else None
-
-
-async def invite(client: dict[str, Any], base_url: str) -> bool:
-    """Queue an invitation with a fresh 15-week code, unless one is still waiting to be
-    sent (a batch of seven years of history must not send the client thousands), or the
-    number was opted in before (then opted out: paper was its choice)."""
-    opted_in_before = await ActivationCode.exists().where(
-        (ActivationCode.client_number == client["id"]) & ActivationCode.redeemed_at.is_not_null()
-    )
-    if opted_in_before:
-        return False
-    waiting = await OutboxEmail.exists().where(
-        (OutboxEmail.client_number == client["id"])
-        & (OutboxEmail.template == INVITATION)
-        & (OutboxEmail.state == "pending")
-    )
-    if waiting:
-        return False
+async def _queue_invitation(client: dict[str, Any], base_url: str) -> None:
     issued = await issue_activation_code(client["id"])
     await queue_email(
         INVITATION,
@@ -250,16 +246,16 @@ async def invite(client: dict[str, Any], base_url: str) -> bool:
         },
         client_number_id=client["id"],
     )
-    return True
 
 
 class IssuerDirectory:
     """For the operator's `iportal ingest`: finds the issuer of a document by its
     client code's prefix, or by the one issuer whose code or alias a buyer reference is."""
 
-    def __init__(self, issuers: list[IssuerPrincipal]) -> None:
+    def __init__(self, issuers: list[IssuerPrincipal], numbers: ClientNumbers) -> None:
         # Longest prefix first, so that DL20 is not taken for DL2.
         self.issuers = sorted(issuers, key=lambda issuer: -len(issuer.prefix))
+        self.numbers = numbers
 
     async def __call__(self, candidate: Candidate) -> IssuerPrincipal | None:
         if candidate.client_code is not None:
@@ -269,13 +265,13 @@ class IssuerDirectory:
                 return None
             owners = [i for i in self.issuers if code.startswith(i.prefix)]
             for issuer in owners:
-                if await resolve_reference(issuer.issuer_id, code) is not None:
+                if await self.numbers.find(issuer.issuer_id, code) is not None:
                     return issuer
             return owners[0] if owners else None
         matches = []
         for issuer in self.issuers:
             for reference in candidate.buyer_references:
-                if await resolve_reference(issuer.issuer_id, reference) is not None:
+                if await self.numbers.find(issuer.issuer_id, reference) is not None:
                     matches.append(issuer)
                     break
         return matches[0] if len(matches) == 1 else None

@@ -85,6 +85,35 @@ class Sandbox:
     def submit(self, function: Callable[..., T], *args: Any) -> AsyncResult[T]:
         return self._ensure_pool().apply_async(_bounded, (self.limits.seconds, function, args))
 
+    def submit_future(self, function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """`submit`, answered on the running event loop: no thread waits per task."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+
+        def settle(outcome: Any, failed: bool = False) -> None:
+            if not future.done():
+                (future.set_exception if failed else future.set_result)(outcome)
+
+        self._ensure_pool().apply_async(
+            _bounded,
+            (self.limits.seconds, function, args),
+            callback=lambda value: loop.call_soon_threadsafe(settle, value),
+            error_callback=lambda error: loop.call_soon_threadsafe(settle, error, True),
+        )
+        return future
+
+    async def wait_future(self, future: asyncio.Future[T]) -> T:
+        """Like `wait`: `TaskTimedOut` when the parent's patience ran out, and the pool
+        is then replaced (other tasks in flight must be submitted again)."""
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(future), self.limits.seconds + PARENT_GRACE
+            )
+        except TimeoutError:
+            log.error("a sandboxed task overran its limit; restarting the worker pool")
+            self.restart()
+            raise TaskTimedOut() from None
+
     def wait(self, pending: AsyncResult[T]) -> T:
         """The task's result; `TaskTimedOut` when even the parent's patience ran out
         (the pool is then replaced, so other tasks in flight must be submitted again)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 import os
 import signal
 import subprocess
@@ -237,11 +238,76 @@ def test_blobs_clean_removes_only_unreferenced_old_blobs(ingest_db: dict[str, st
     young = store.put(b"%PDF-1.4 written a moment ago, its row may come")
     old = time.time() - 3 * 3600
     os.utime(store.path(orphan), (old, old))
+    # staged by a run killed before it recorded them: removed once old, kept while young
+    stale, fresh = store.stage(b"%PDF-1.4 stale"), store.stage(b"%PDF-1.4 fresh")
+    os.utime(stale.path, (old, old))
     referenced = count(ingest_db, "SELECT count(DISTINCT pdf_blob_hash) FROM document")
     done = subprocess.run(
         iportal("blobs", "clean"), env=ingest_db, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert "1 unreferenced blob(s) removed" in done.stdout
+    assert "2 unreferenced blob(s) removed" in done.stdout
     assert not store.exists(orphan) and store.exists(young)
+    assert not Path(stale.path).exists() and Path(fresh.path).exists()
     assert count(ingest_db, "SELECT count(DISTINCT pdf_blob_hash) FROM document") == referenced
+
+
+def test_one_run_records_in_batches_each_document_once_with_its_event(
+    ingest_db: dict[str, str], tmp_path: Path
+) -> None:
+    """More files than one batch holds, with repeats inside the run: the key decides
+    within a batch as across runs, each new document gets one event, each number one
+    waiting invitation, and nothing staged is left behind."""
+    codes = [f"DL2{n:07d}" for n in (11, 12, 13)]
+    asyncio.run(_client_numbers(ingest_db["DATABASE_URL"], codes))
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    lines = [MANIFEST_HEADER]
+    for i in range(70):  # crosses the batch boundary (64)
+        code = codes[i % 3]
+        (folder / f"R-{i:03d}.pdf").write_bytes(factories.invoice_pdf(f"R-{i:03d}", code))
+        row = f"{code},invoice,R-{i:03d},2024-01-31,,EUR,100.00,21.00,121.00\n"
+        lines.append(f"R-{i:03d}.pdf,{row}")
+        if i in (5, 66):  # the same file again, in the same batch and across batches
+            lines.append(f"R-{i:03d}.pdf,{row}")
+    (folder / "other.pdf").write_bytes(factories.invoice_pdf("R-007 bis", codes[1]))
+    lines.append(f"other.pdf,{codes[1]},invoice,R-007,2024-01-31,,EUR,100.00,21.00,121.00\n")
+    (folder / "stranger.pdf").write_bytes(factories.invoice_pdf("S-1", "DL29999999"))
+    lines.append("stranger.pdf,DL29999999,invoice,S-1,2024-01-31,,EUR,1.00,0.21,1.21\n")
+    (folder / "manifest.csv").write_text("".join(lines))
+    report = tmp_path / "report.csv"
+    done = subprocess.run(
+        iportal("ingest", str(folder), "--report", str(report)),
+        env=ingest_db,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr  # a conflict and an unknown code
+    statuses = [(row["file"], row["status"]) for row in csv.DictReader(report.open())]
+    assert [s for _, s in statuses].count("published") == 70
+    assert [s for _, s in statuses].count("already_published") == 2
+    assert (str(folder / "other.pdf"), "conflict") in statuses
+    assert (str(folder / "stranger.pdf"), "rejected") in statuses
+    assert len(statuses) == 74
+    published = "SELECT count(*) FROM document WHERE number LIKE 'R-%'"
+    assert count(ingest_db, published) == 70
+    assert (
+        count(
+            ingest_db,
+            "SELECT count(*) FROM document d JOIN document_event e ON e.document_id = d.id "
+            "WHERE d.number LIKE 'R-%'",
+        )
+        == 70
+    )
+    invitations = (
+        "SELECT count(*) FROM outbox_email o JOIN client_number c ON c.id = o.client_number_id "
+        "WHERE o.template = 'invitation' AND c.client_code IN ('DL20000011', 'DL20000012', "
+        "'DL20000013')"
+    )
+    assert count(ingest_db, invitations) == 3
+    # a killed run of another test may have left its own staged files; none are ours
+    staging = Path(ingest_db["IPORTAL_DATA_DIR"]) / "blobs" / ".staging"
+    staged = {path.name.split("-")[0] for path in staging.iterdir()}
+    ours = {hashlib.sha256(path.read_bytes()).hexdigest() for path in folder.glob("*.pdf")}
+    assert not staged & ours

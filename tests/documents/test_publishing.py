@@ -17,7 +17,7 @@ from pypdf import PdfReader, PdfWriter
 
 from iportal import clock
 from iportal.accounts.services import create_issuer
-from iportal.documents.blobs import FolderBlobStore, blob_hash
+from iportal.documents.blobs import STAGING, FolderBlobStore, blob_hash
 from iportal.documents.tables import Document
 from iportal.notifications.tables import DocumentEvent, OutboxEmail
 from tests import factories
@@ -57,7 +57,10 @@ async def post(
 
 
 def blob_exists(settings: Any, content: bytes) -> bool:
-    return FolderBlobStore(settings.blob_dir).exists(blob_hash(content))
+    """In place, or still staged (a rejected file's staged bytes must be gone too)."""
+    digest = blob_hash(content)
+    staged = list((settings.blob_dir / STAGING).glob(f"{digest}-*"))
+    return FolderBlobStore(settings.blob_dir).exists(digest) or bool(staged)
 
 
 async def test_a_pdf_with_metadata_is_published(

@@ -5,15 +5,18 @@ Random, truncated and mutated files always end as a clean result or rejection.""
 from __future__ import annotations
 
 import io
+import tempfile
 import time
 import zlib
 from datetime import date
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfWriter
 
+from iportal.documents.blobs import FolderBlobStore
 from iportal.documents.inspection import Candidate, FileLimits, Job, Rejection, Source, inspect
 from iportal.documents.sandbox import Limits, Sandbox, TaskOutOfMemory, TaskTimedOut
 from tests import factories
@@ -58,8 +61,12 @@ def test_a_task_that_eats_memory_is_stopped(tight: Sandbox) -> None:
     assert tight.wait(tight.submit(answer)) == 42
 
 
+# Files that pass are staged in this store; the module's tests only look at the verdict.
+BLOBS = FolderBlobStore(Path(tempfile.mkdtemp(prefix="iportal-sandbox-blobs-")))
+
+
 def job(data: bytes, metadata: dict[str, str] | None = None) -> Job:
-    return Job(Source("fuzzed.pdf", data=data), metadata, LIMITS, TODAY)
+    return Job(Source("fuzzed.pdf", data=data), metadata, LIMITS, TODAY, BLOBS)
 
 
 def bomb_pdf() -> bytes:

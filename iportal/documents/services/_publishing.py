@@ -22,7 +22,8 @@ from iportal.accounts.tables import ClientNumber
 from iportal.documents.blobs import BlobStore, FolderBlobStore, blob_hash
 from iportal.documents.inspection import FileLimits, Job, Rejection, Source, inspect
 from iportal.documents.metadata import DocumentFields
-from iportal.documents.publishing import Outcome, insert_document, publish
+from iportal.documents.publishing import Outcome, publish
+from iportal.documents.recording import insert_document
 from iportal.documents.sandbox import Sandbox, TaskTimedOut
 from iportal.documents.tables import Document
 from iportal.errors import Conflict, InvalidInput, NotFound
@@ -47,11 +48,17 @@ async def record_document(
     *,
     page_count: int | None = None,
 ) -> Recorded:
-    """Store the PDF, then its row; `already_published` for the same bytes again,
-    `Conflict` for other bytes under the same (client number, type, number)."""
+    """Store the PDF, then its row, without a notification event (history, as the demo
+    loads it); `already_published` for the same bytes again, `Conflict` for other
+    bytes under the same (client number, type, number)."""
     digest = await asyncio.to_thread(blobs.put, pdf)
     document_id = await insert_document(
-        client_number_id, fields, pdf_hash=digest, pdf_size=len(pdf), page_count=page_count
+        client_number_id,
+        fields,
+        pdf_hash=digest,
+        pdf_size=len(pdf),
+        page_count=page_count,
+        events=False,
     )
     if document_id is not None:
         return Recorded(PUBLISHED, document_id)
@@ -95,6 +102,9 @@ async def clean_blobs(
     store = FolderBlobStore(blob_dir)
     cutoff = time.time() - older_than_hours * 3600
     removed = kept = 0
+    for staged in store.stale_staged(cutoff):  # left by a run killed before recording
+        staged.unlink(missing_ok=True)
+        removed += 1
     digests = iter(store.digests())
     while chunk := list(itertools.islice(digests, batch)):
         rows = await Document.raw(
@@ -143,7 +153,7 @@ async def publish_upload(
 ) -> Outcome:
     """Publish one uploaded file: checked in the sandbox, then recorded once."""
     metadata = parse_metadata_json(metadata_json)
-    job = Job(Source(name, data=data), metadata, limits, clock.today())
+    job = Job(Source(name, data=data), metadata, limits, clock.today(), blobs)
     try:
         result = await sandbox.run(inspect, job)
     except TaskTimedOut:
