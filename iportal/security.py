@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from argon2 import PasswordHasher
@@ -19,11 +21,18 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 PASSWORD_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified when a login names nobody, so that unknown users cost one hash too.
 _UNKNOWN_USER_HASH = PASSWORD_HASHER.hash(secrets.token_urlsafe(16))
+# One thread per core for every hash and verification of the process: more would
+# only fight the event loop for the cores, and every other request would wait.
+_ARGON2_THREADS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="argon2")
 
 
 async def hash_password(password: str) -> str:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, PASSWORD_HASHER.hash, password)
+    return await loop.run_in_executor(_ARGON2_THREADS, _hash, password)
+
+
+def _hash(password: str) -> str:
+    return PASSWORD_HASHER.hash(password)
 
 
 def _verify(password_hash: str | None, password: str) -> tuple[bool, bool]:
@@ -39,7 +48,7 @@ def _verify(password_hash: str | None, password: str) -> tuple[bool, bool]:
 async def verify_password(password_hash: str | None, password: str) -> tuple[bool, bool]:
     """(matches, needs_rehash); a missing hash costs the same time as a wrong password."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, partial(_verify, password_hash, password))
+    return await loop.run_in_executor(_ARGON2_THREADS, partial(_verify, password_hash, password))
 
 
 def keyed_hash(secret_key: str, value: str, *, purpose: str) -> str:

@@ -48,6 +48,17 @@ from iportal.accounts.services._issuers import (
     normalise_prefix,
     revoke_api_key,
 )
+from iportal.accounts.services._login import (
+    LOGIN_FAILED,
+    PENDING_LOGIN_LIFETIME,
+    PendingLogin,
+    authenticate,
+    begin_login,
+    find_user_for_login,
+    finish_login,
+    log_in,
+    pending_login_exists,
+)
 from iportal.accounts.services._password_reset import (
     change_password,
     confirm_password_reset,
@@ -65,20 +76,11 @@ from iportal.accounts.services._registration import (
     start_registration,
 )
 from iportal.accounts.services._sessions import (
-    LOGIN_FAILED,
-    PENDING_LOGIN_LIFETIME,
     NewSession,
-    PendingLogin,
     SessionUser,
-    authenticate,
-    begin_login,
     check_current_password,
     end_all_sessions,
     end_session,
-    find_user_for_login,
-    finish_login,
-    log_in,
-    pending_login_exists,
     session_user,
     start_session,
 )

@@ -2,18 +2,21 @@
 PostgreSQL so that every web process shares the count.
 
 An attempt is counted *before* it is checked: each request inserts its rows and
-then counts (two statements, whatever the number of buckets), so concurrent
-requests cannot all slip under the limit. A success
-withdraws its own rows, so only failures count against a bucket.
+then counts (two statements on one connection, whatever the number of buckets), so
+concurrent requests cannot all slip under the limit. A success withdraws its own
+rows, so only failures count against a bucket.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from iportal import clock
+from iportal.accounts.services._connection import one_connection
 from iportal.accounts.tables import ThrottleAttempt
 from iportal.errors import TooManyAttempts
 from iportal.i18n import N_
@@ -33,27 +36,41 @@ def bucket(kind: str, scope: str, key: object) -> str:
     return f"{kind}:{scope}:{key}"[:200]
 
 
+_RECORD = "INSERT INTO throttle_attempt (bucket, at) SELECT unnest($1::text[]), $2 RETURNING id"
+# The fullest bucket of an attempt; a statement of its own, after the insert has
+# committed, so that it sees every other request's rows too.
+_FULLEST = (
+    "SELECT count(*) AS n, min(at) AS first FROM throttle_attempt "
+    "WHERE bucket = ANY($1::text[]) AND at > $2 GROUP BY bucket ORDER BY count(*) DESC LIMIT 1"
+)
+
+
 async def attempt(*buckets: str, limit: int = LIMIT, window: timedelta = WINDOW) -> Attempt:
     """Count one attempt in every bucket; `TooManyAttempts` (with the seconds to wait)
     when any bucket holds more than `limit` within `window`."""
     now = clock.utcnow()
-    rows = await ThrottleAttempt.raw(
-        "INSERT INTO throttle_attempt (bucket, at) SELECT unnest({}::text[]), {} RETURNING id",
-        list(buckets),
-        now,
-    )
-    ids = [int(row["id"]) for row in rows]
-    counts = await ThrottleAttempt.raw(
-        "SELECT count(*) AS n, min(at) AS first FROM throttle_attempt "
-        "WHERE bucket = ANY({}::text[]) AND at > {} GROUP BY bucket ORDER BY count(*) DESC LIMIT 1",
-        list(buckets),
-        now - window,
-    )
-    if counts and counts[0]["n"] > limit:
-        wait = (counts[0]["first"] + window - now).total_seconds()
+    async with one_connection() as connection:
+        rows = await connection.fetch(_RECORD, list(buckets), now)
+        tried = Attempt(tuple(int(row["id"]) for row in rows))
+        await refuse_when_full(connection, buckets, now, limit=limit, window=window)
+    return tried
+
+
+async def refuse_when_full(
+    connection: Any,
+    buckets: Sequence[str],
+    now: datetime,
+    *,
+    limit: int = LIMIT,
+    window: timedelta = WINDOW,
+) -> None:
+    """`TooManyAttempts` when a bucket holds more than `limit` attempts (this one
+    included, already recorded and committed) within `window`."""
+    fullest = await connection.fetchrow(_FULLEST, list(buckets), now - window)
+    if fullest and fullest["n"] > limit:
+        wait = (fullest["first"] + window - now).total_seconds()
         seconds = max(1, math.ceil(wait))
         raise TooManyAttempts(seconds, TRY_LATER, minutes=max(1, math.ceil(seconds / 60)))
-    return Attempt(tuple(ids))
 
 
 async def succeeded(done: Attempt) -> None:
