@@ -130,6 +130,8 @@ async def test_the_api_login_returns_the_profile_and_a_csrf_token(
     )
     assert response.status_code == 200
     assert response.json()["email"] == "anna@peeters.example"
+    set_cookies = response.headers.get_list("set-cookie")
+    assert [c.split("=", 1)[0] for c in set_cookies] == ["iportal_session"]  # nothing else
     token = response.headers["x-csrf-token"]
     me = await client.get("/api/v1/me")
     assert me.json()["first_name"] == "Anna"

@@ -280,6 +280,7 @@ async def test_the_web_login_asks_for_the_code_on_a_second_page(
     )
     assert right.status_code == 303 and right.headers["location"] == "/me/security"
     assert right.cookies["iportal_session"]
+    assert "iportal_login" not in client.cookies  # the pending login's cookie is cleared
     assert (await client.get("/api/v1/me")).status_code == 200
     # Used up: the same pending login cannot be finished again.
     client.cookies.clear()

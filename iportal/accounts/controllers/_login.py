@@ -50,7 +50,9 @@ def _with_session(request: Request[Any, Any, Any], response: Response[Any], new:
             max_age=settings.session_max_hours * 3600,
         )
     )
-    response.delete_cookie(pending_cookie_name(settings), path="/")
+    pending = pending_cookie_name(settings)
+    if pending in request.cookies:  # most logins never had one: no header to build
+        response.delete_cookie(pending, path="/")
 
 
 def _logout_response(request: Request[Any, Any, Any], response: Response[Any]) -> Response[Any]:
