@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import itertools
+import os
 import zipfile
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -52,9 +54,12 @@ MANIFEST_COLUMNS = (
     "amount_incl_vat",
 )
 DOCUMENT_SUFFIXES = (".pdf", ".xml")
-IN_FLIGHT_PER_JOB = 16
+CHUNK = 8  # files a worker reads per task
+CHUNKS_IN_FLIGHT_PER_JOB = 3
+TOO_LONG = N_("Reading the file took too long; it was stopped.")
 NOT_IN_ARCHIVE = N_("manifest.csv row %(row)s: the file “%(file)s” is not in the archive.")
 BATCH = 64  # documents per transaction: round trips and the blobs' flush are shared
+QUEUED_BATCHES = 4  # inspected, waiting to be recorded
 
 
 @dataclass(frozen=True)
@@ -91,33 +96,42 @@ def _manifest_rows(text: str, where: str) -> Iterator[tuple[int, dict[str, str]]
 
 
 def _folder_items(folder: Path) -> Iterator[Item]:
+    # One listing of the folder answers "is it a plain file here?" for every manifest
+    # row; only a name with a separator or a symlink needs the path resolved.
+    entries = {entry.name: entry for entry in os.scandir(folder)}
     manifest = folder / MANIFEST
     named: set[str] = set()
-    if manifest.exists():
+    if MANIFEST in entries:
         text = manifest.read_text(encoding="utf-8-sig")
         for line, row in _manifest_rows(text, str(manifest)):
-            name = f"{manifest}:{line}"
-            path = folder / row["file"]
             named.add(row["file"])
-            if (
-                not row["file"]
-                or not path.is_file()
-                or folder.resolve() not in path.resolve().parents
-            ):
+            if _inside(folder, entries, row["file"]):
+                path = folder / row["file"]
+                yield Item(Source(str(path), path=str(path)), row)
+            else:
                 yield Item(
-                    Source(name),
+                    Source(f"{manifest}:{line}"),
                     problem=(
                         N_("manifest.csv row %(row)s: the file “%(file)s” is not in the folder."),
                         {"row": line, "file": row["file"]},
                     ),
                 )
-            else:
-                yield Item(Source(f"{path}", path=str(path)), row)
-    for path in sorted(folder.iterdir()):
-        if path.is_dir():
-            yield from _folder_items(path)
-        elif path.suffix.lower() in DOCUMENT_SUFFIXES and path.name not in named:
-            yield Item(Source(str(path), path=str(path)))
+    for name in sorted(entries):
+        entry = entries[name]
+        if entry.is_dir():
+            yield from _folder_items(Path(entry.path))
+        elif name.lower().endswith(DOCUMENT_SUFFIXES) and name not in named:
+            yield Item(Source(entry.path, path=entry.path))
+
+
+def _inside(folder: Path, entries: dict[str, os.DirEntry[str]], name: str) -> bool:
+    """Whether the manifest's `name` is a file within `folder` (no way out by `..`,
+    an absolute path or a symlink)."""
+    entry = entries.get(name)
+    if entry is not None and entry.is_file(follow_symlinks=False):
+        return True
+    path = folder / name
+    return bool(name) and path.is_file() and folder.resolve() in path.resolve().parents
 
 
 def _zip_items(archive_path: Path) -> Iterator[Item]:
@@ -181,6 +195,7 @@ class Ingest:
         today: date,
         language: str = "en",
         numbers: ClientNumbers | None = None,
+        check: Callable[[Job], Candidate | Rejection] = inspect,
     ) -> None:
         self.resolve_issuer = resolve_issuer
         self.blobs = blobs
@@ -190,39 +205,60 @@ class Ingest:
         self.today = today
         self.language = language
         self.numbers = numbers or ClientNumbers()
+        self.check = check  # what a worker does with a file
 
     async def _inspected(self, items: Iterator[Item]) -> AsyncIterator[tuple[Item, Any]]:
-        window = self.sandbox.jobs * IN_FLIGHT_PER_JOB
-        pending: deque[tuple[Item, asyncio.Future[Any] | None]] = deque()
+        chunks = _chunks(items, CHUNK)
+        window = self.sandbox.jobs * CHUNKS_IN_FLIGHT_PER_JOB
+        pending: deque[tuple[list[Item], asyncio.Future[Any] | None]] = deque()
         exhausted = False
         while pending or not exhausted:
             while not exhausted and len(pending) < window:
-                item = next(items, None)
-                if item is None:
+                chunk = next(chunks, None)
+                if chunk is None:
                     exhausted = True
                     break
-                pending.append((item, None if item.problem else self._submit(item)))
+                pending.append((chunk, self._submit(chunk)))
             if not pending:
                 break
-            item, result = pending.popleft()
-            if result is None:
-                yield item, None
-                continue
+            chunk, future = pending.popleft()
             try:
-                yield item, await self.sandbox.wait_future(result)
+                results = await self._results(chunk, future)
             except TaskTimedOut:
-                # The pool was replaced: what was in flight must be sent again.
-                pending = deque((i, None if i.problem else self._submit(i)) for i, _ in pending)
-                yield (
-                    item,
-                    Rejection(
-                        item.source.name, N_("Reading the file took too long; it was stopped.")
-                    ),
-                )
+                # The pool was replaced: what was in flight goes again, and the stuck
+                # chunk file by file, so that only the culprit is turned away.
+                if len(chunk) > 1:
+                    pending.extendleft(reversed([([item], None) for item in chunk]))
+                pending = deque((c, self._submit(c)) for c, _ in pending)
+                if len(chunk) > 1:
+                    continue
+                results = [Rejection(chunk[0].source.name, TOO_LONG)]
+            for item, result in zip(chunk, results, strict=True):
+                yield item, result
 
-    def _submit(self, item: Item) -> asyncio.Future[Any]:
-        job = Job(item.source, item.metadata, self.limits, self.today, self.blobs)
-        return self.sandbox.submit_future(inspect, job)
+    def _submit(self, chunk: list[Item]) -> asyncio.Future[Any] | None:
+        calls = [
+            (Job(item.source, item.metadata, self.limits, self.today, self.blobs),)
+            for item in chunk
+            if not item.problem
+        ]
+        return self.sandbox.submit_each(self.check, calls) if calls else None
+
+    async def _results(self, chunk: list[Item], future: asyncio.Future[Any] | None) -> list[Any]:
+        """Each item's worker result in order; None for an item with a problem."""
+        results = iter(await self.sandbox.wait_each(future, len(chunk)) if future else [])
+        out: list[Any] = []
+        for item in chunk:
+            if item.problem:
+                out.append(None)
+                continue
+            result = next(results)
+            if isinstance(result, TaskTimedOut):
+                result = Rejection(item.source.name, TOO_LONG)
+            elif isinstance(result, Exception):
+                raise result
+            out.append(result)
+        return out
 
     async def _record(self, batch: list[tuple[Item, Any]]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(batch)
@@ -252,23 +288,42 @@ class Ingest:
         return [outcome for outcome in outcomes if outcome is not None]
 
     async def run(self, items: Iterator[Item]) -> AsyncIterator[Outcome]:
-        """Outcomes in the files' order, a batch at a time; the next batch is gathered
-        while the previous one is being recorded."""
+        """Outcomes in the files' order, a batch at a time. The files are read on by a
+        task of their own while a batch is recorded, so the workers never wait for
+        the database."""
+        queue: asyncio.Queue[list[tuple[Item, Any]] | None] = asyncio.Queue(QUEUED_BATCHES)
+        reading = asyncio.create_task(self._batches(items, queue))
+        try:
+            while (batch := await queue.get()) is not None:
+                for outcome in await self._record(batch):
+                    yield outcome
+            await reading  # its exception, if it had one
+        finally:
+            reading.cancel()
+
+    async def _batches(
+        self, items: Iterator[Item], queue: asyncio.Queue[list[tuple[Item, Any]] | None]
+    ) -> None:
         batch: list[tuple[Item, Any]] = []
-        recording: asyncio.Task[list[Outcome]] | None = None
-        async for item, result in self._inspected(items):
-            batch.append((item, result))
-            if len(batch) >= BATCH:
-                if recording is not None:
-                    for outcome in await recording:
-                        yield outcome
-                recording = asyncio.create_task(self._record(batch))
-                batch = []
-        if recording is not None:
-            for outcome in await recording:
-                yield outcome
-        for outcome in await self._record(batch):
-            yield outcome
+        try:
+            async for inspected in self._inspected(items):
+                batch.append(inspected)
+                if len(batch) >= BATCH:
+                    await queue.put(batch)
+                    batch = []
+            if batch:
+                await queue.put(batch)
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            await queue.put(None)  # the recorder stops, then re-raises this
+            raise
+        await queue.put(None)
+
+
+def _chunks(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
+    while chunk := list(itertools.islice(items, size)):
+        yield chunk
 
 
 def _no_issuer(candidate: Candidate, language: str) -> Outcome:

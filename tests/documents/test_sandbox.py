@@ -5,6 +5,7 @@ Random, truncated and mutated files always end as a clean result or rejection.""
 from __future__ import annotations
 
 import io
+import signal
 import tempfile
 import time
 import zlib
@@ -16,7 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfWriter
 
+from iportal.documents import sandbox as sandbox_module
 from iportal.documents.blobs import FolderBlobStore
+from iportal.documents.ingest import Ingest, Item
 from iportal.documents.inspection import Candidate, FileLimits, Job, Rejection, Source, inspect
 from iportal.documents.sandbox import Limits, Sandbox, TaskOutOfMemory, TaskTimedOut
 from tests import factories
@@ -125,3 +128,39 @@ def test_damaged_files_end_in_a_result_or_a_clean_rejection(sandbox: Sandbox, da
     if isinstance(result, Rejection):
         assert result.message and "Traceback" not in result.message
     assert time.monotonic() - started < 25
+
+
+def stuck_on_one(job: Job) -> Candidate | Rejection:
+    """A file whose parse cannot be interrupted (stuck in C code: the timer's signal
+    is blocked), among files that read normally."""
+    if job.source.name == "stuck.pdf":
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        time.sleep(120)
+    return inspect(job)
+
+
+async def test_a_file_stuck_beyond_the_timer_costs_only_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The parent gives up on the stuck task, replaces the pool and reads the other
+    files of its chunk again one by one: only the stuck file is turned away."""
+    monkeypatch.setattr(sandbox_module, "PARENT_GRACE", 1.0)
+
+    async def nobody(candidate: Candidate) -> None:
+        return None  # no issuer: the outcome tells whether the file itself was read
+
+    names = ["a.pdf", "stuck.pdf", "b.pdf", "c.pdf"]
+    items = [
+        Item(Source(name, data=factories.invoice_pdf(name)), factories.metadata(number=name))
+        for name in names
+    ]
+    with Sandbox(jobs=1, limits=Limits(seconds=1.0)) as box:
+        run = Ingest(nobody, BLOBS, "http://portal.test", box, LIMITS, TODAY, check=stuck_on_one)
+        started = time.monotonic()
+        outcomes = [outcome async for outcome in run.run(iter(items))]
+    assert time.monotonic() - started < 30
+    reasons = {outcome.name: outcome.reason for outcome in outcomes}
+    assert list(reasons) == names  # every file once, in order
+    assert reasons["stuck.pdf"] == "Reading the file took too long; it was stopped."
+    for name in ("a.pdf", "b.pdf", "c.pdf"):
+        assert reasons[name].startswith("No issuer has this document's client number")
