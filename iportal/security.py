@@ -21,9 +21,22 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 PASSWORD_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified when a login names nobody, so that unknown users cost one hash too.
 _UNKNOWN_USER_HASH = PASSWORD_HASHER.hash(secrets.token_urlsafe(16))
-# One thread per core for every hash and verification of the process: more would
-# only fight the event loop for the cores, and every other request would wait.
-_ARGON2_THREADS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="argon2")
+
+
+def _argon2_threads() -> ThreadPoolExecutor:
+    # One thread per core for every hash and verification of the process: more would
+    # only fight the event loop for the cores, and every other request would wait.
+    return ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="argon2")
+
+
+def _new_argon2_threads() -> None:
+    global _ARGON2_THREADS
+    _ARGON2_THREADS = _argon2_threads()
+
+
+_ARGON2_THREADS = _argon2_threads()
+# A forked child has none of its parent's threads: it gets a pool of its own.
+os.register_at_fork(after_in_child=_new_argon2_threads)
 
 
 async def hash_password(password: str) -> str:
