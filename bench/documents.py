@@ -58,7 +58,7 @@ from iportal.documents.listing import (
 from iportal.documents.services import Reader, parse_filters
 from iportal.documents.services._reading import PORTAL_START, window_start
 from iportal.pagination import decode_cursor
-from iportal.sharing.services import VISIBLE_CLIENT_NUMBERS_SQL
+from iportal.sharing.services import VISIBLE_CLIENT_NUMBERS_SQL, VisibleClientNumbers
 
 NAME = "iportal_bench_documents"
 OUT = Path(__file__).resolve().parent / "out"
@@ -126,12 +126,13 @@ class Bench:
     runs: int
     clients: dict[str, httpx.Client]
     user_ids: dict[str, int]
+    numbers: dict[str, VisibleClientNumbers]
     scopes: dict[str, Scope]
 
     def sql(self, query: Query, params: Params) -> tuple[str, list[Any]]:
         """The statement the API runs for this query, as asyncpg takes it."""
         user_id, scope = self.user_ids[query.user], self.scopes[query.user]
-        filters = parse_filters(Reader(user_id, [], scope), params)
+        filters = parse_filters(Reader(user_id, self.numbers[query.user], scope), params)
         if query.path.endswith("/summary"):
             sql = count_query(scope, filters, user_id)
         else:
@@ -192,15 +193,21 @@ class Bench:
         return median_p95(samples[5:]), self.logged_ms("/documents", since)
 
 
-async def scope_of(db: asyncpg.Connection, user_id: int, today: date) -> Scope:
-    """What `documents.services.reader_for` builds: visible numbers by client code."""
+async def numbers_of(db: asyncpg.Connection, user_id: int) -> VisibleClientNumbers:
+    """What `sharing.services.visible_client_numbers` returns: by client code."""
     sql, args = QueryString(VISIBLE_CLIENT_NUMBERS_SQL, user_id, user_id).compile_string(
         engine_type="postgres")
-    numbers = sorted({row["id"]: row for row in await db.fetch(sql, *args)}.values(),
-                     key=lambda row: row["client_code"])
+    row = await db.fetchrow(sql, *args)
+    numbers = sorted(zip(row["ids"], row["codes"], row["company_names"], row["starts"],
+                         strict=True), key=lambda number: number[1])
+    return VisibleClientNumbers(*(tuple(column) for column in zip(*numbers, strict=True)))
+
+
+def scope_of(numbers: VisibleClientNumbers, today: date) -> Scope:
+    """What `documents.services.reader_for` builds."""
     oldest = max(window_start(today), PORTAL_START)
-    return Scope(tuple(n["id"] for n in numbers), tuple(n["client_code"] for n in numbers),
-                 tuple(max(n["contract_start"], oldest) for n in numbers))
+    return Scope(numbers.ids, numbers.codes,
+                 tuple(max(start, oldest) for start in numbers.contract_starts))
 
 
 async def visible(url: str, scope: Scope, user_id: int) -> str:
@@ -249,8 +256,9 @@ def measure_all(runner: asyncio.Runner, url: str, data: Path, runs: int, what: s
             log_in(clients[email], email)
         ids = {e: runner.run(db.fetchval("SELECT id FROM portal_user WHERE email = $1", e))
                for e in clients}
-        scopes = {e: runner.run(scope_of(db, ids[e], today)) for e in clients}
-        bench = Bench(server, db, runner.run, runs, clients, ids, scopes)
+        numbers = {e: runner.run(numbers_of(db, ids[e])) for e in clients}
+        scopes = {e: scope_of(numbers[e], today) for e in clients}
+        bench = Bench(server, db, runner.run, runs, clients, ids, numbers, scopes)
         results = [bench.measure(query) for query in QUERIES]
         page = bench.page()
         for client in clients.values():

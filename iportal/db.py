@@ -17,8 +17,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from piccolo.conf.apps import AppRegistry
 from piccolo.engine.postgres import PostgresEngine
+from piccolo.querystring import QueryString
 
 from iportal.settings import Settings, get_settings
 
@@ -39,6 +41,8 @@ APP_REGISTRY = AppRegistry(
 MIGRATION_LOCK_ID = 0x1F0A7A1
 
 _engine: PostgresEngine | None = None
+# Sessions that plan every statement for its values: see `fetch_custom_planned`.
+_custom_plan_pool: asyncpg.Pool | None = None
 
 
 def embedded_dsn(data_dir: Path) -> str:
@@ -79,13 +83,8 @@ def get_engine() -> PostgresEngine:
     global _engine
     if _engine is None:
         _engine = PostgresEngine(
-            config={
-                "dsn": database_dsn(get_settings()),
-                # Document lists are prepared statements whose best plan depends on
-                # the values (which client numbers, which filters): never go generic.
-                # JIT compiles for tens of milliseconds on plans that run in a few.
-                "server_settings": {"plan_cache_mode": "force_custom_plan", "jit": "off"},
-            }
+            # JIT compiles for tens of milliseconds on plans that run in a few.
+            config={"dsn": database_dsn(get_settings()), "server_settings": {"jit": "off"}}
         )
     return _engine
 
@@ -96,12 +95,55 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+async def keep_session(_connection: Any) -> None:
+    """The pool's reset: none beyond asyncpg's own rollback of an open transaction.
+
+    Pooled sessions never take session advisory locks, LISTEN, keep cursors past a
+    transaction or SET anything (`migrate` locks on a connection of its own), so the
+    default reset (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`) would
+    only add a round trip to every statement run outside a transaction.
+    """
+
+
 async def open_pool(max_size: int = 10) -> None:
-    await get_engine().start_connection_pool(min_size=1, max_size=max_size)
+    global _custom_plan_pool
+    engine = get_engine()
+    await engine.start_connection_pool(min_size=1, max_size=max_size, reset=keep_session)
+    settings = {**engine.config["server_settings"], "plan_cache_mode": "force_custom_plan"}
+    _custom_plan_pool = await asyncpg.create_pool(
+        **{**engine.config, "server_settings": settings},
+        min_size=0,
+        max_size=max_size,
+        reset=keep_session,
+    )
 
 
 async def close_pool() -> None:
+    global _custom_plan_pool
     await get_engine().close_connection_pool()
+    if _custom_plan_pool is not None:
+        await _custom_plan_pool.close()
+        _custom_plan_pool = None
+
+
+async def fetch_custom_planned(sql: str, params: list[Any]) -> list[asyncpg.Record]:
+    """Rows of a statement planned anew for its values on every call (`sql` with
+    piccolo's `{}` placeholders), for statements whose best plan depends on them.
+
+    The document list's plan depends on which client numbers and filters it gets, so
+    a generic plan, which PostgreSQL may pick for a statement prepared once and run
+    often, can be many times slower. Every other statement keeps its plan per session:
+    re-planning the session and visibility look-ups cost more than running them.
+    """
+    query, args = QueryString(sql, *params).compile_string(engine_type="postgres")
+    outer = get_engine().current_transaction.get()
+    if outer is not None:  # the caller's transaction (and the tests') must see its rows
+        rows: list[asyncpg.Record] = await outer.connection.fetch(query, *args)
+        return rows
+    assert _custom_plan_pool is not None, "the connection pool is not open"
+    async with _custom_plan_pool.acquire() as connection:
+        rows = await connection.fetch(query, *args)
+    return rows
 
 
 async def on_app_startup(_app: object) -> None:
@@ -166,17 +208,15 @@ async def atomic() -> AsyncIterator[None]:
 
 async def stream_rows(sql: str, params: list[Any], prefetch: int = 200) -> AsyncIterator[Any]:
     """Rows of a query one by one through a server-side cursor, so an export of any
-    size holds a few hundred rows in memory. `sql` uses piccolo's `{}` placeholders."""
-    from piccolo.querystring import QueryString
-
+    size holds a few hundred rows in memory. `sql` uses piccolo's `{}` placeholders;
+    it is planned for its values, like `fetch_custom_planned`."""
     query, args = QueryString(sql, *params).compile_string(engine_type="postgres")
-    engine = get_engine()
-    outer = engine.current_transaction.get()
+    outer = get_engine().current_transaction.get()
     if outer is not None:  # the caller's transaction (and the tests') must see its rows
         async for row in outer.connection.cursor(query, *args, prefetch=prefetch):
             yield row
         return
-    assert engine.pool is not None, "the connection pool is not open"
-    async with engine.pool.acquire() as connection, connection.transaction():
+    assert _custom_plan_pool is not None, "the connection pool is not open"
+    async with _custom_plan_pool.acquire() as connection, connection.transaction():
         async for row in connection.cursor(query, *args, prefetch=prefetch):
             yield row

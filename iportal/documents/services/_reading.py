@@ -13,6 +13,7 @@ from typing import Any
 from iportal import clock
 from iportal.accounts.identifiers import normalise_client_code
 from iportal.accounts.services import record_audit_event
+from iportal.db import fetch_custom_planned
 from iportal.documents.blobs import BlobStore
 from iportal.documents.listing import (
     COUNT_CAP,
@@ -28,7 +29,7 @@ from iportal.documents.tables import Document, DuplicateRequest, ReadMark
 from iportal.errors import InvalidInput, NotFound
 from iportal.i18n import N_
 from iportal.pagination import BAD_CURSOR, clamp_limit, decode_cursor, encode_cursor
-from iportal.sharing.services import VisibleClientNumber, visible_client_numbers
+from iportal.sharing.services import VisibleClientNumbers, visible_client_numbers
 
 PORTAL_START = date(2008, 5, 1)
 WINDOW_YEARS = 7
@@ -47,22 +48,15 @@ class Reader:
     """A user and the client numbers they may see, resolved once per request."""
 
     user_id: int
-    numbers: list[VisibleClientNumber]
+    numbers: VisibleClientNumbers
     scope: Scope
-
-    def number_by_code(self, code: str) -> VisibleClientNumber | None:
-        return next((n for n in self.numbers if n.client_code == code), None)
 
 
 async def reader_for(user_id: int, today: date | None = None) -> Reader:
     numbers = await visible_client_numbers(user_id)
     oldest = max(window_start(today or clock.today()), PORTAL_START)
-    scope = Scope(
-        ids=tuple(n.id for n in numbers),
-        codes=tuple(n.client_code for n in numbers),
-        since=tuple(max(n.contract_start, oldest) for n in numbers),
-    )
-    return Reader(user_id, numbers, scope)
+    since = tuple(start if start > oldest else oldest for start in numbers.contract_starts)
+    return Reader(user_id, numbers, Scope(numbers.ids, numbers.codes, since))
 
 
 def _date(name: str, raw: str | None) -> date | None:
@@ -95,10 +89,10 @@ def parse_filters(reader: Reader, query: dict[str, str | None]) -> Filters:
     like an unknown one (the list would be empty anyway)."""
     number_ids = None
     if query.get("client_code"):
-        visible = reader.number_by_code(normalise_client_code(query["client_code"] or ""))
+        visible = reader.numbers.id_of(normalise_client_code(query["client_code"] or ""))
         if visible is None:
             raise NotFound(N_("Client code %(code)s is unknown."), code=query["client_code"])
-        number_ids = (visible.id,)
+        number_ids = (visible,)
     kind = query.get("type") or None
     if kind not in (None, "invoice", "credit_note"):
         raise InvalidInput(N_("The type “%(value)s” is not invoice or credit_note."), value=kind)
@@ -139,25 +133,23 @@ async def list_documents(
     if not reader.scope.ids:
         return DocumentPage([], None, sort)
     sql = page_query(reader.scope, filters, sort, after, size, reader.user_id)
-    rows = await Document.raw(sql.text, *sql.params)
+    rows = await fetch_custom_planned(sql.text, sql.params)
+    if not rows:
+        return DocumentPage([], None, sort)
+    names = list(rows[0].keys())
+    # The sort keys `k0`, `k1`… come last, after the columns shown.
+    public = [name for name in names if not _is_key(name)]
     next_cursor = None
     if len(rows) > size:
         last = rows[size - 1]
-        next_cursor = encode_cursor([*_keys(last), last["id"]])
-    return DocumentPage([_public(row) for row in rows[:size]], next_cursor, sort)
+        keys = len(names) - len(public)
+        next_cursor = encode_cursor([*(last[f"k{i}"] for i in range(keys)), last["id"]])
+    items = [dict(zip(public, row, strict=False)) for row in rows[:size]]
+    return DocumentPage(items, next_cursor, sort)
 
 
 def _is_key(name: str) -> bool:
     return name.startswith("k") and name[1:].isdigit()
-
-
-def _keys(row: dict[str, Any]) -> list[Any]:
-    """The sort keys `k0`, `k1`… the page query selected, in order."""
-    return [row[name] for name in sorted((k for k in row if _is_key(k)), key=lambda k: int(k[1:]))]
-
-
-def _public(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if not _is_key(k)}
 
 
 @dataclass(frozen=True)
@@ -173,11 +165,12 @@ async def overview(reader: Reader, filters: Filters, cap: int = COUNT_CAP) -> Ov
     if not reader.scope.ids:
         return Overview(0, False, [])
     sql = count_query(reader.scope, filters, reader.user_id, cap)
-    count = int((await Document.raw(sql.text, *sql.params))[0]["n"])
+    count = int((await fetch_custom_planned(sql.text, sql.params))[0]["n"])
     if count > cap:
         return Overview(cap, True, [])
     sql = totals_query(reader.scope, filters, reader.user_id)
-    return Overview(count, False, list(await Document.raw(sql.text, *sql.params)))
+    totals = await fetch_custom_planned(sql.text, sql.params)
+    return Overview(count, False, [dict(row) for row in totals])
 
 
 async def visible_document(reader: Reader, document_id: int) -> dict[str, Any]:
