@@ -7,7 +7,9 @@ into the blob folder of a fresh data folder, loads the rows (COPY) into a fresh
 database with one main contact who sees them all, then times, alternately,
 `zip -0 -q` of the same blob files (streamed to /dev/null) and
 `GET /api/v1/documents/export.zip` (curl, the body to /dev/null) while sampling the
-server process's RSS every 20 ms. Targets: peak RSS under 150 MB, rate ≥ 80 % of zip -0.
+server process's RSS every 20 ms. Then, to show that memory stays flat, a fresh server
+for each of N/4, N/2 and N documents (an amount filter picks them) and its peak RSS
+during that one export. Targets: peak RSS under 150 MB, rate ≥ 80 % of zip -0.
 """
 
 from __future__ import annotations
@@ -152,7 +154,9 @@ class PeakRss:
         self._thread.join()
 
 
-def time_export(url: str, cookies: httpx.Cookies, pid: int) -> tuple[float, int, int]:
+def time_export(
+    url: str, cookies: httpx.Cookies, pid: int, query: str = ""
+) -> tuple[float, int, int]:
     """Seconds, bytes received and the server's peak RSS during one export, the body
     streamed to /dev/null by curl (a C client, like zip: the client's own CPU stays small
     on two cores)."""
@@ -163,16 +167,51 @@ def time_export(url: str, cookies: httpx.Cookies, pid: int) -> tuple[float, int,
         started = time.perf_counter()
         done = subprocess.run(
             [curl, "-sf", "-o", "/dev/null", "-w", "%{size_download}", "-H", f"Cookie: {cookie}",
-             f"{url}/api/v1/documents/export.zip"], capture_output=True, text=True, check=True)
+             f"{url}/api/v1/documents/export.zip{query}"],
+            capture_output=True, text=True, check=True)
         elapsed = time.perf_counter() - started
     return elapsed, int(done.stdout), sampler.peak
 
 
 def check_archive(client: httpx.Client, documents: int) -> None:
-    """Once, outside the timings: the archive holds every PDF and the CSV."""
+    """Once, outside the timings: a valid archive (every CRC checked) of every PDF and
+    the CSV with a line per document."""
     content = client.get("/api/v1/documents/export.zip", timeout=300).content
-    names = zipfile.ZipFile(io.BytesIO(content)).namelist()
-    assert len(names) == documents + 1 and "documents.csv" in names, len(names)
+    archive = zipfile.ZipFile(io.BytesIO(content))
+    names = archive.namelist()
+    assert len(names) == documents + 1 and names[-1] == "documents.csv", len(names)
+    assert archive.testzip() is None
+    assert archive.read("documents.csv").count(b"\r\n") == documents + 1
+
+
+async def amount_cuts(url: str, counts: list[int]) -> list[tuple[int, str]]:
+    """For each count n, an `amount_max` selecting about n documents, and how many."""
+    connection = await asyncpg.connect(url)
+    try:
+        cuts = []
+        for n in counts:
+            cut = await connection.fetchval(
+                "SELECT amount_incl_vat FROM document ORDER BY amount_incl_vat OFFSET $1 LIMIT 1",
+                n - 1)
+            selected = await connection.fetchval(
+                "SELECT count(*) FROM document WHERE amount_incl_vat <= $1", cut)
+            cuts.append((selected, f"?amount_max={cut}"))
+        return cuts
+    finally:
+        await connection.close()
+
+
+def memory(env: dict[str, str], url: str, documents: int) -> list[tuple[int, int, int, int]]:
+    """Documents, bytes, idle and peak RSS of a fresh server exporting N/4, N/2 and N."""
+    cuts = asyncio.run(amount_cuts(url, [documents // 4, documents // 2]))
+    results = []
+    for selected, query in [*cuts, (documents, "")]:
+        with Server(env) as server, httpx.Client(base_url=server.url, timeout=300) as client:
+            log_in(client, USER)
+            idle = PeakRss(server.process.pid).rss()
+            _, received, peak = time_export(server.url, client.cookies, server.process.pid, query)
+            results.append((selected, received, idle, peak))
+    return results
 
 
 def main() -> None:
@@ -204,14 +243,15 @@ def main() -> None:
             for _ in range(args.runs):
                 zips.append(time_zip(blobs, names))
                 exports.append(time_export(server.url, client.cookies, server.process.pid))
-        report(args.documents, size, zips, exports, idle)
+        flat = memory(env, url, args.documents)
+        report(args.documents, size, zips, exports, idle, flat)
     finally:
         asyncio.run(drop_database(args.server_dsn, NAME))
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def report(documents: int, size: int, zips: list[float], exports: list[tuple[float, int, int]],
-           idle: int) -> None:
+           idle: int, flat: list[tuple[int, int, int, int]]) -> None:
     zip_s = statistics.median(zips)
     api_s = statistics.median(e[0] for e in exports)
     peak = max(e[2] for e in exports)
@@ -229,6 +269,14 @@ def report(documents: int, size: int, zips: list[float], exports: list[tuple[flo
     print(f"\nrate: {rate:.0%} of zip -0 (target ≥ 80 %: {'met' if rate >= 0.8 else 'missed'}); "
           f"peak RSS {peak / MB:.0f} MB (target < 150 MB: "
           f"{'met' if peak < 150 * MB else 'missed'})")
+    print("\nMemory, a fresh server for each export:\n")
+    print(markdown_table(
+        ["documents", "archive MB", "server idle MB", "server peak MB", "growth MB"],
+        [[f"{n:,}", f"{received / MB:.0f}", f"{rest / MB:.1f}", f"{top / MB:.1f}",
+          f"{(top - rest) / MB:.1f}"] for n, received, rest, top in flat]))
+    (first, _, idle_1, peak_1), (last, _, idle_n, peak_n) = flat[0], flat[-1]
+    slope = ((peak_n - idle_n) - (peak_1 - idle_1)) / (last - first)
+    print(f"\ngrowth from {first:,} to {last:,} documents: {slope / 1024:.2f} kB per document")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
+import subprocess
 import zipfile
+import zlib
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +21,7 @@ from pypdf import PdfReader
 
 from iportal import clock
 from iportal.accounts.tables import AuditEvent
-from iportal.documents.blobs import FolderBlobStore
+from iportal.documents.blobs import FolderBlobStore, blob_hash
 from iportal.documents.tables import DuplicateRequest
 from tests import factories
 from tests.helpers import form_login
@@ -287,6 +291,99 @@ async def test_structured_data_is_downloadable_and_in_the_zip(
         io.BytesIO((await client.get("/api/v1/documents/export.zip?number=UBL-1")).content)
     )
     assert "DL20000002_invoice_UBL-1.xml" in archive.namelist()
+
+
+async def test_zip_export_is_a_valid_archive_of_the_pdfs_xml_and_csv(
+    client: httpx.AsyncClient, world: dict[str, Any], settings: Any, tmp_path: Path
+) -> None:
+    from iportal.accounts.tables import ClientNumber
+
+    store = FolderBlobStore(settings.blob_dir)
+    number = (
+        await ClientNumber.select(ClientNumber.id)
+        .where(ClientNumber.client_code == "DL20000002")
+        .first()
+    )["id"]
+    pdf = factories.invoice_pdf("É-3")
+    xml = b"<rsm:CrossIndustryInvoice xmlns:rsm='urn:un:unece:uncefact:data:standard'/>"
+    await factories.document(
+        number,
+        number="É-3/a",
+        structured_kind="factur_x",
+        pdf_blob_hash=store.put(pdf),
+        xml_blob_hash=store.put(xml),
+        amount_excl_vat=Decimal("1234.5"),
+        vat_amount=Decimal("259.25"),
+        issue_date=clock.today(),
+    )
+    await login(client, "anna@example.test")
+    response = await client.get("/api/v1/documents/export.zip")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert archive.testzip() is None
+    infos = {info.filename: info for info in archive.infolist()}
+    pdf_name, xml_name = "DL20000002_invoice_É-3-a.pdf", "DL20000002_invoice_É-3-a.xml"
+    assert sorted(infos) == sorted(
+        [
+            "DL20000001_credit_note_C-1.pdf",
+            "DL20000001_invoice_F-1.pdf",
+            "DL20000002_invoice_F-2.pdf",
+            pdf_name,
+            xml_name,
+            "documents.csv",
+        ]
+    )
+    assert list(infos)[-1] == "documents.csv"
+    for name, info in infos.items():
+        content = archive.read(name)
+        assert zlib.crc32(content) == info.CRC and info.file_size == len(content)
+        if name.endswith(".pdf"):  # every PDF exactly as stored
+            assert store.exists(blob_hash(content)) and content.startswith(b"%PDF")
+    assert archive.read(pdf_name) == pdf and archive.read(xml_name) == xml
+
+    table = archive.read("documents.csv")
+    assert table.startswith("\ufeff".encode())
+    lines = list(csv.reader(io.StringIO(table.decode("utf-8-sig"))))
+    assert lines[0] == [
+        "client_code",
+        "type",
+        "type_code",
+        "number",
+        "issue_date",
+        "due_date",
+        "currency",
+        "amount_excl_vat",
+        "vat_amount",
+        "amount_incl_vat",
+        "pdf_file",
+        "xml_file",
+    ]
+    rows = {row["number"]: row for row in csv.DictReader(io.StringIO(table.decode("utf-8-sig")))}
+    assert sorted(rows) == ["C-1", "F-1", "F-2", "É-3/a"]
+    assert rows["É-3/a"] == {
+        "client_code": "DL20000002",
+        "type": "invoice",
+        "type_code": "",
+        "number": "É-3/a",
+        "issue_date": clock.today().isoformat(),
+        "due_date": "",
+        "currency": "EUR",
+        "amount_excl_vat": "1234.50",
+        "vat_amount": "259.25",
+        "amount_incl_vat": "1493.75",
+        "pdf_file": pdf_name,
+        "xml_file": xml_name,
+    }
+    assert rows["C-1"]["amount_incl_vat"] == "121.00" and rows["C-1"]["xml_file"] == ""
+    assert {row["pdf_file"] for row in rows.values()} | {xml_name} == set(infos) - {"documents.csv"}
+
+    if shutil.which("unzip"):  # Info-ZIP's own check too, where it is installed
+        path = tmp_path / "export.zip"
+        path.write_bytes(response.content)
+        tested = subprocess.run(["unzip", "-tq", str(path)], capture_output=True, text=True)
+        assert tested.returncode == 0, tested.stdout + tested.stderr
 
 
 async def test_bad_filters_are_clear_4xx(client: httpx.AsyncClient, world: dict[str, Any]) -> None:

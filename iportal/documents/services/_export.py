@@ -1,17 +1,15 @@
 """Exports of the filtered selection, streamed: a CSV for spreadsheets and a ZIP with
-every PDF, every Factur-X/UBL XML and the CSV. Rows come through a server-side
-cursor and files are written one at a time, so ten thousand documents need no more
-memory than one."""
+every PDF, every Factur-X/UBL XML and the CSV. Rows come a thousand at a time through
+a server-side cursor and the archive is written as it goes (`zipstream`), so ten
+thousand documents need no more memory than one."""
 
 from __future__ import annotations
 
 import csv
-import io
 import logging
-import shutil
 import tempfile
-import zipfile
-from collections.abc import AsyncIterator
+import zlib
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +17,7 @@ from iportal.db import stream_rows
 from iportal.documents.blobs import BlobStore
 from iportal.documents.listing import Filters, Sort, export_query
 from iportal.documents.services._reading import Reader, file_name
+from iportal.documents.zipstream import CHUNK, ZipStream
 
 CSV_COLUMNS = (
     "client_code",
@@ -34,112 +33,112 @@ CSV_COLUMNS = (
     "pdf_file",
     "xml_file",
 )
-log = logging.getLogger(__name__)
-CHUNK = 1024 * 1024
+CSV_NAME = "documents.csv"
 CSV_IN_MEMORY = 1024 * 1024
-CSV_IN_MEMORY = 1024 * 1024
+ROWS_AT_ONCE = 1000  # fetched from the cursor, and CSV lines encoded, at a time
 BOM = "\ufeff"  # so that spreadsheet programs read UTF-8
+log = logging.getLogger(__name__)
 
 
-def _csv_line(values: list[Any]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(values)
-    return buffer.getvalue()
+class _CsvLines:
+    """CSV lines as they are written, handed out as UTF-8 (the BOM and the header
+    first), with the CRC-32 of all handed out so far for the ZIP entry."""
+
+    def __init__(self) -> None:
+        self._lines: list[str] = [BOM]
+        self.crc = 0
+        self.writerow = csv.writer(self, lineterminator="\r\n").writerow
+        self.writerow(CSV_COLUMNS)
+
+    def write(self, line: str) -> None:
+        self._lines.append(line)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._lines)
+
+    def take(self) -> bytes:
+        taken = "".join(self._lines).encode("utf-8")
+        self._lines.clear()
+        self.crc = zlib.crc32(taken, self.crc)
+        return taken
 
 
-def _csv_values(row: Any) -> list[Any]:
-    document = dict(row)
-    return [
-        document["client_code"],
-        document["type"],
-        document["type_code"] or "",
-        document["number"],
-        document["issue_date"].isoformat(),
-        document["due_date"].isoformat() if document["due_date"] else "",
-        document["currency"],
-        f"{document['amount_excl_vat']:.2f}",
-        f"{document['vat_amount']:.2f}",
-        f"{document['amount_incl_vat']:.2f}",
-        file_name(document, "pdf") if document["pdf_blob_hash"] else "",
-        file_name(document, "xml") if document["xml_blob_hash"] else "",
-    ]
+def _file_names(row: Any) -> tuple[str, str]:
+    return (
+        file_name(row, "pdf") if row["pdf_blob_hash"] else "",
+        file_name(row, "xml") if row["xml_blob_hash"] else "",
+    )
+
+
+def _csv_values(row: Any, pdf_name: str, xml_name: str) -> Sequence[str]:
+    due = row["due_date"]
+    return (
+        row["client_code"],
+        row["type"],
+        row["type_code"] or "",
+        row["number"],
+        row["issue_date"].isoformat(),
+        due.isoformat() if due else "",
+        row["currency"],
+        f"{row['amount_excl_vat']:.2f}",
+        f"{row['vat_amount']:.2f}",
+        f"{row['amount_incl_vat']:.2f}",
+        pdf_name,
+        xml_name,
+    )
 
 
 async def _rows(reader: Reader, filters: Filters, sort: Sort) -> AsyncIterator[Any]:
     if not reader.scope.ids:
         return
     sql = export_query(reader.scope, filters, sort, reader.user_id)
-    async for row in stream_rows(sql.text, sql.params):
+    async for row in stream_rows(sql.text, sql.params, prefetch=ROWS_AT_ONCE):
         yield row
 
 
 async def export_csv(reader: Reader, filters: Filters, sort: Sort) -> AsyncIterator[bytes]:
-    yield (BOM + _csv_line(list(CSV_COLUMNS))).encode("utf-8")
+    lines = _CsvLines()
     async for row in _rows(reader, filters, sort):
-        yield _csv_line(_csv_values(row)).encode("utf-8")
-
-
-class _Sink(io.RawIOBase):
-    """Where zipfile writes; the stream takes what was written after each file."""
-
-    def __init__(self) -> None:
-        self._chunks: list[bytes] = []
-        self._position = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        chunk = bytes(data)
-        self._chunks.append(chunk)
-        self._position += len(chunk)
-        return len(chunk)
-
-    def tell(self) -> int:
-        return self._position
-
-    @property
-    def size(self) -> int:
-        return sum(len(chunk) for chunk in self._chunks)
-
-    def take(self) -> bytes:
-        taken, self._chunks = b"".join(self._chunks), []
-        return taken
-
-
-def _entry(name: str, when: datetime) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name, date_time=when.timetuple()[:6])
-    info.compress_type = zipfile.ZIP_STORED  # PDFs are compressed already
-    return info
+        lines.writerow(_csv_values(row, *_file_names(row)))
+        if lines.waiting >= ROWS_AT_ONCE:
+            yield lines.take()
+    yield lines.take()
 
 
 async def export_zip(
     reader: Reader, filters: Filters, sort: Sort, blobs: BlobStore, now: datetime
 ) -> AsyncIterator[bytes]:
-    sink = _Sink()
+    lines = _CsvLines()
     # The CSV comes last in the archive; its lines wait on disk, not in memory.
     with (
-        tempfile.SpooledTemporaryFile(max_size=CSV_IN_MEMORY, mode="w+b") as lines,
-        zipfile.ZipFile(sink, mode="w", allowZip64=True) as archive,
+        ZipStream(now) as archive,
+        tempfile.SpooledTemporaryFile(max_size=CSV_IN_MEMORY) as spool,
     ):
-        lines.write((BOM + _csv_line(list(CSV_COLUMNS))).encode("utf-8"))
         async for row in _rows(reader, filters, sort):
-            document = dict(row)
-            for kind, digest in (
-                ("pdf", document["pdf_blob_hash"]),
-                ("xml", document["xml_blob_hash"]),
+            pdf_name, xml_name = _file_names(row)
+            for name, digest in (
+                (pdf_name, row["pdf_blob_hash"]),
+                (xml_name, row["xml_blob_hash"]),
             ):
                 if digest:
                     try:
                         content = blobs.get(digest)
                     except OSError:  # never expected: logged, and the rest still comes
-                        log.error("blob %s of document %s is missing", digest, document["id"])
+                        log.error("blob %s of document %s is missing", digest, row["id"])
                         continue
-                    archive.writestr(_entry(file_name(document, kind), now), content)
-                    if sink.size >= CHUNK:  # fewer, larger writes to the socket
-                        yield sink.take()
-            lines.write(_csv_line(_csv_values(row)).encode("utf-8"))
-        lines.seek(0)
-        with archive.open(_entry("documents.csv", now), mode="w") as member:
-            shutil.copyfileobj(lines, member)
-    yield sink.take()
+                    archive.add(name, content)
+                    if archive.pending >= CHUNK:  # fewer, larger writes to the socket
+                        yield archive.take()
+            lines.writerow(_csv_values(row, pdf_name, xml_name))
+            if lines.waiting >= ROWS_AT_ONCE:
+                spool.write(lines.take())
+        spool.write(lines.take())
+        archive.begin(CSV_NAME, spool.tell(), lines.crc)
+        spool.seek(0)
+        while block := spool.read(CHUNK):
+            archive.write(block)
+            if archive.pending >= CHUNK:
+                yield archive.take()
+        for chunk in archive.finish():
+            yield chunk
