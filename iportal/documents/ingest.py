@@ -54,8 +54,8 @@ MANIFEST_COLUMNS = (
     "amount_incl_vat",
 )
 DOCUMENT_SUFFIXES = (".pdf", ".xml")
-CHUNK = 8  # files a worker reads per task
-CHUNKS_IN_FLIGHT_PER_JOB = 3
+CHUNK = 16  # files a worker reads per task
+CHUNKS_IN_FLIGHT_PER_JOB = 4
 TOO_LONG = N_("Reading the file took too long; it was stopped.")
 NOT_IN_ARCHIVE = N_("manifest.csv row %(row)s: the file “%(file)s” is not in the archive.")
 BATCH = 64  # documents per transaction: round trips and the blobs' flush are shared
