@@ -15,16 +15,18 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pypdf import PdfReader
-
-from iportal.documents import einvoice
 from iportal.documents.blobs import BlobStore, StagedBlob
 from iportal.documents.metadata import DocumentFields, merge_metadata
 from iportal.documents.sandbox import TaskOutOfMemory, TaskTimedOut
 from iportal.errors import InvalidInput
 from iportal.i18n import N_
+
+if TYPE_CHECKING:
+    from pypdf import PdfReader
+
+    from iportal.documents import einvoice
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,10 @@ def _inspect(job: Job) -> Candidate:
             limit=f"{job.limits.max_bytes / 1048576:.0f}",
         )
     data = job.source.read()
+    # The PDF and XML stack is imported here, in the worker (the sandbox's server has
+    # it preloaded): the process that records results never parses a file.
+    from iportal.documents import einvoice
+
     # XML first: a PDF never starts with "<", while an XML may mention "%PDF-".
     if einvoice.looks_like_xml(data):
         return _from_xml(job, data)
@@ -133,6 +139,8 @@ def _inspect(job: Job) -> Candidate:
 
 
 def _from_pdf(job: Job, data: bytes) -> Candidate:
+    from iportal.documents import einvoice
+
     reader, page_count = read_pdf(data, job.limits)
     structured = einvoice.read_from_pdf(reader)
     return _candidate(
@@ -141,6 +149,8 @@ def _from_pdf(job: Job, data: bytes) -> Candidate:
 
 
 def _from_xml(job: Job, data: bytes) -> Candidate:
+    from iportal.documents import einvoice
+
     structured = einvoice.read_xml(data)
     page_count = None
     if structured.pdf is not None:
@@ -150,6 +160,8 @@ def _from_xml(job: Job, data: bytes) -> Candidate:
 
 def read_pdf(data: bytes, limits: FileLimits) -> tuple[PdfReader, int]:
     """Open a PDF with pypdf; refuse it when encrypted, unreadable, empty or too long."""
+    from pypdf import PdfReader
+
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:

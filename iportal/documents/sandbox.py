@@ -27,7 +27,7 @@ T = TypeVar("T")
 DEFAULT_TIME_LIMIT = 20.0
 DEFAULT_MEMORY_LIMIT = 768 * 1024 * 1024
 PARENT_GRACE = 5.0
-PRELOAD = ("iportal.documents.inspection",)
+PRELOAD = ("iportal.documents.inspection", "iportal.documents.einvoice")
 
 
 @dataclass(frozen=True)
