@@ -6,6 +6,7 @@ Templates are looked up in `iportal/web/templates` and in each domain's
 
 from __future__ import annotations
 
+import copy
 import functools
 from datetime import date, datetime
 from decimal import Decimal
@@ -13,7 +14,13 @@ from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import NumberPattern, format_decimal, parse_pattern
+from babel.numbers import (
+    NumberPattern,
+    format_decimal,
+    get_currency_precision,
+    get_currency_symbol,
+    parse_pattern,
+)
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from iportal import i18n
@@ -27,14 +34,30 @@ def _locale() -> str:
 
 
 @functools.cache
-def _currency_pattern(locale: str) -> NumberPattern:
-    """Parsing a locale's currency pattern costs more than applying it: once per locale."""
-    return parse_pattern(Locale.parse(locale).currency_formats["standard"])
+def _currency_pattern(locale: str, currency: str) -> tuple[NumberPattern, Locale, str | None]:
+    """A locale's currency pattern with this currency's symbol and digits filled in, once:
+    parsing the pattern, and babel looking up the currency's name and symbol on every
+    amount, cost more than formatting it. Patterns that spell the currency's name
+    (which depends on the amount) keep babel's own path."""
+    parsed = Locale.parse(locale)
+    pattern = parse_pattern(parsed.currency_formats["standard"])
+    if "¤¤¤" in pattern.pattern:
+        return pattern, parsed, currency
+
+    def fill(text: str) -> str:
+        text = text.replace("¤¤", currency.upper())
+        return text.replace("¤", get_currency_symbol(currency, parsed))
+
+    filled = copy.copy(pattern)
+    filled.prefix = (fill(pattern.prefix[0]), fill(pattern.prefix[1]))
+    filled.suffix = (fill(pattern.suffix[0]), fill(pattern.suffix[1]))
+    filled.frac_prec = (get_currency_precision(currency),) * 2
+    return filled, parsed, None
 
 
 def money(amount: Decimal, currency: str = "EUR") -> str:
-    locale = _locale()
-    return _currency_pattern(locale).apply(amount, Locale.parse(locale), currency=currency)
+    pattern, locale, unfilled = _currency_pattern(_locale(), currency)
+    return pattern.apply(amount, locale, currency=unfilled)
 
 
 def number(amount: Decimal) -> str:

@@ -15,6 +15,7 @@ from iportal.accounts.services import SessionUser
 from iportal.documents import services
 from iportal.documents.controllers._files import (
     blobs_of,
+    document_item,
     duplicate_response,
     file_response,
     filters_and_sort,
@@ -32,14 +33,6 @@ from iportal.web.auth import USER
 from iportal.web.context import client_ip
 
 NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie, Authorization"}
-ITEM_FIELDS = set(DocumentItem.__dataclass_fields__)
-
-
-def item(row: dict[str, Any]) -> DocumentItem:
-    values = {k: v for k, v in row.items() if k in ITEM_FIELDS}
-    values["has_pdf"] = bool(row.get("has_pdf", row.get("pdf_blob_hash")))
-    values["has_xml"] = row.get("structured_kind", "none") != "none"
-    return DocumentItem(**values)
 
 
 @get("/", name="documents.list", tags=["documents"])
@@ -56,7 +49,7 @@ async def list_documents(
     filters, sort = filters_and_sort(request, reader)
     page = await services.list_documents(reader, filters, sort, cursor, limit)
     return Response(
-        DocumentList([item(row) for row in page.items], page.next_cursor), headers=NO_STORE
+        DocumentList([document_item(row) for row in page.items], page.next_cursor), headers=NO_STORE
     )
 
 
@@ -78,7 +71,8 @@ async def detail(
     user: NamedDependency[SessionUser], document_id: FromPath[int]
 ) -> Response[DocumentItem]:
     reader = await reader_of(user)
-    return Response(item(await services.visible_document(reader, document_id)), headers=NO_STORE)
+    document = await services.visible_document(reader, document_id)
+    return Response(document_item(document), headers=NO_STORE)
 
 
 @get("/{document_id:int}/pdf", name="documents.pdf", tags=["documents"])

@@ -11,6 +11,7 @@ from iportal.accounts.services import SessionUser
 from iportal.documents import services
 from iportal.documents.blobs import FolderBlobStore
 from iportal.documents.listing import Filters, Sort
+from iportal.documents.schemas import DocumentItem
 from iportal.web.context import client_ip, settings_of
 
 FILTER_NAMES = (
@@ -35,6 +36,26 @@ FILE_HEADERS = {
 
 async def reader_of(user: SessionUser) -> services.Reader:
     return await services.reader_for(user.user_id)
+
+
+def document_item(row: dict[str, Any]) -> DocumentItem:
+    """A document as the API and the page show it, from a list row or a whole row."""
+    return DocumentItem(
+        id=row["id"],
+        client_code=row["client_code"],
+        type=row["type"],
+        number=row["number"],
+        issue_date=row["issue_date"],
+        due_date=row["due_date"],
+        currency=row["currency"],
+        amount_excl_vat=row["amount_excl_vat"],
+        vat_amount=row["vat_amount"],
+        amount_incl_vat=row["amount_incl_vat"],
+        read=row["read"],
+        type_code=row.get("type_code"),
+        has_pdf=bool(row.get("has_pdf", row.get("pdf_blob_hash"))),
+        has_xml=row.get("structured_kind", "none") != "none",
+    )
 
 
 def query_of(request: Request[Any, Any, Any]) -> dict[str, str | None]:

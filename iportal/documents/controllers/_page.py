@@ -15,6 +15,7 @@ from iportal.accounts.services import SessionUser
 from iportal.documents import services
 from iportal.documents.controllers._files import (
     FILTER_NAMES,
+    document_item,
     duplicate_response,
     filters_and_sort,
     query_of,
@@ -63,7 +64,7 @@ async def documents_page(
     return page(
         request,
         "documents/results.html" if partial else "documents/list.html",
-        documents=listing.items,
+        documents=[document_item(row) for row in listing.items],
         next_link=_link(query, cursor=listing.next_cursor) if listing.next_cursor else None,
         first_link=_link(query, cursor=None) if cursor else None,
         summary=summary,
