@@ -15,6 +15,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+
 from iportal.accounts.identifiers import normalise_client_code
 from iportal.accounts.services import IssuerPrincipal, issue_activation_code
 from iportal.accounts.services import resolve_client_number as resolve_reference
@@ -140,9 +142,32 @@ async def publish_batch(
         document = _new_document(client["id"], result)
         accepted.append(_Accepted(index, issuer, result, client, document))
     if accepted:
+        await _record_or_isolate(accepted, outcomes, blobs, base_url)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+async def _record_or_isolate(
+    accepted: list[_Accepted], outcomes: list[Outcome | None], blobs: BlobStore, base_url: str
+) -> None:
+    """Record the batch; should the database refuse a row that passed every check, record
+    its documents one by one, so that only that one is turned away, with the reason."""
+    try:
         async with atomic():
             await _record(accepted, outcomes, blobs, base_url)
-    return [outcome for outcome in outcomes if outcome is not None]
+        return
+    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as error:
+        if len(accepted) > 1:
+            for one in accepted:
+                await _record_or_isolate([one], outcomes, blobs, base_url)
+            return
+        a = accepted[0]
+        blobs.discard(a.candidate.staged)
+        outcomes[a.index] = rejected(
+            a.candidate.name,
+            a.issuer.language,
+            N_("The database refused the document: %(reason)s"),
+            {"reason": str(error)},
+        )
 
 
 async def _record(

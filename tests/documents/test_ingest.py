@@ -311,3 +311,41 @@ def test_one_run_records_in_batches_each_document_once_with_its_event(
     staged = {path.name.split("-")[0] for path in staging.iterdir()}
     ours = {hashlib.sha256(path.read_bytes()).hexdigest() for path in folder.glob("*.pdf")}
     assert not staged & ours
+
+
+def test_a_row_the_database_refuses_costs_only_its_own_document(
+    ingest_db: dict[str, str], tmp_path: Path
+) -> None:
+    """Should the database refuse a document that passed every check (here a rule
+    added for the test), the rest of its batch is still published."""
+    url = ingest_db["DATABASE_URL"]
+    refuse = "ALTER TABLE document ADD CONSTRAINT test_refuse CHECK (number <> 'P-00003')"
+    asyncio.run(_execute(url, refuse))
+    try:
+        write_batch(tmp_path / "batch", "P", 6)
+        report = tmp_path / "report.csv"
+        done = subprocess.run(
+            iportal("ingest", str(tmp_path / "batch"), "--report", str(report)),
+            env=ingest_db,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        asyncio.run(_execute(url, "ALTER TABLE document DROP CONSTRAINT test_refuse"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr + done.stdout
+    rows = {Path(row["file"]).name: row for row in csv.DictReader(report.open())}
+    refused = rows["P-00003.pdf"]
+    assert refused["status"] == "rejected"
+    assert refused["reason"].startswith("The database refused the document:")
+    assert "test_refuse" in refused["reason"]
+    assert sum(row["status"] == "published" for row in rows.values()) == 5
+    assert count(ingest_db, "SELECT count(*) FROM document WHERE number LIKE 'P-%'") == 5
+
+
+async def _execute(url: str, sql: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
