@@ -306,9 +306,12 @@ async def test_several_invitations_to_one_address_end_in_one_account(
         checked = (await client.post(CHECK, json={"code": number.code})).json()
         assert (checked["login_kind"], checked["login"]) == ("b2b", LOGIN)  # the existing one
         token = await token_for(client, settings, mailbox, number.code, email)
+        counted, audited = await failed_logins(email)
         wrong = await complete(client, token, "a brand new password for this")
         assert wrong.status_code == 401
         assert "not the password of your existing login" in wrong.json()["detail"]
+        # a wrong password here is a failed login: counted towards the lock, audited
+        assert await failed_logins(email) == (counted + 1, audited + 1)
         done = await complete(client, token, NEW_PASSWORD)
         assert done.status_code == 201 and done.json() == {"login": LOGIN}
     assert await PortalUser.count() == 1 and await Account.count() == 1
@@ -365,3 +368,14 @@ async def test_guessing_codes_is_throttled_per_address_and_successes_do_not_coun
     # Step 2 and step 3 count against the same address.
     assert (await start(client, number.code, "k@l.example")).status_code == 429
     assert (await complete(client, "x" * 43)).status_code == 429
+
+
+async def failed_logins(email: str) -> tuple[int, int]:
+    """The user's consecutive failures and their audited failed logins."""
+    rows = await PortalUser.raw(
+        "SELECT u.failed_login_count, (SELECT count(*) FROM audit_event a"
+        " WHERE a.actor_id = u.id AND a.kind = 'login_failed') AS audited"
+        " FROM portal_user u WHERE u.email = {}",
+        email,
+    )
+    return int(rows[0]["failed_login_count"]), int(rows[0]["audited"])

@@ -25,6 +25,7 @@ from iportal import clock
 from iportal.accounts.passwords import check_password
 from iportal.accounts.services._audit import record_audit_event
 from iportal.accounts.services._client_numbers import _email as checked_email
+from iportal.accounts.services._login import record_login_failure
 from iportal.accounts.services._opt_in import (
     CHANGED_MEANWHILE,
     CodeState,
@@ -282,7 +283,7 @@ async def complete_registration(
     refuse_unusable(state)
     email = registration["email"]
     target = await resolve_target(state, email)
-    password_hash = await _password_hash(target, password, email)
+    password_hash = await _password_hash(target, password, email, ip=ip)
     async with atomic():
         now = clock.utcnow()
         claimed = await Registration.raw(
@@ -307,9 +308,10 @@ async def complete_registration(
     return CompletedRegistration(login=target.login, client_code=state.client_code, user=user[0])
 
 
-async def _password_hash(target: Target, password: str, email: str) -> str | None:
+async def _password_hash(target: Target, password: str, email: str, *, ip: str) -> str | None:
     """The new password's argon2id hash; None when the existing user's password counts
-    (then it is verified here, throttled per user too)."""
+    (then it is verified here, throttled per user, and a wrong one counts as a failed
+    login: audited, and towards the lock after a hundred)."""
     if not target.existing_password:
         check_password(password, email=email)
         return await hash_password(password)
@@ -320,6 +322,8 @@ async def _password_hash(target: Target, password: str, email: str) -> str | Non
     tried = await attempt(bucket("login", "account", target.user["id"]))
     matches, _ = await verify_password(target.user["password_hash"], password)
     if not matches or target.user["locked_at"] is not None:
+        reason = "locked" if target.user["locked_at"] is not None else "password"
+        await record_login_failure(target.user["id"], ip=ip, reason=reason)
         raise NotAuthenticated(WRONG_PASSWORD)
     await succeeded(tried)
     return None
