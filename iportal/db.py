@@ -7,15 +7,16 @@ database, and the piccolo CLI, `serve`, `worker` and the tests share one path.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from piccolo.conf.apps import AppRegistry
@@ -25,6 +26,8 @@ from piccolo.querystring import QueryString
 from iportal.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+A = TypeVar("A")
+B = TypeVar("B")
 
 os.environ.setdefault("PICCOLO_CONF", "iportal.db")
 
@@ -144,6 +147,19 @@ async def fetch_custom_planned(sql: str, params: list[Any]) -> list[asyncpg.Reco
     async with _custom_plan_pool.acquire() as connection:
         rows = await connection.fetch(query, *args)
     return rows
+
+
+async def together(first: Coroutine[Any, Any, A], second: Coroutine[Any, Any, B]) -> tuple[A, B]:
+    """Two independent reads at once, each on a pooled connection of its own; inside
+    a transaction (the tests') one after the other, as they share its connection."""
+    if get_engine().current_transaction.get() is None:
+        return await asyncio.gather(first, second)
+    try:
+        done = await first
+    except BaseException:
+        second.close()
+        raise
+    return done, await second
 
 
 async def on_app_startup(_app: object) -> None:

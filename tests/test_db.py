@@ -3,6 +3,9 @@ planned once per session, and released connections handed on without a reset que
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import asyncpg
 
 from iportal import db
@@ -29,3 +32,20 @@ async def test_a_transaction_left_open_ends_with_the_release(database: str) -> N
             assert await connection.fetchval("SELECT to_regclass('left_open')") is None
     finally:
         await pool.close()
+
+
+async def backend() -> int:
+    rows = await db.fetch_custom_planned("SELECT pg_backend_pid() AS pid, pg_sleep(0.3)", [])
+    return int(rows[0]["pid"])
+
+
+async def test_two_reads_together_run_at_once_on_two_connections(database: str) -> None:
+    started = time.perf_counter()
+    first, second = await db.together(backend(), backend())
+    assert first != second
+    assert time.perf_counter() - started < 0.55
+
+
+async def test_inside_a_transaction_they_share_its_connection(transaction: Any) -> None:
+    first, second = await db.together(backend(), backend())
+    assert first == second == await transaction.connection.fetchval("SELECT pg_backend_pid()")

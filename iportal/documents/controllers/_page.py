@@ -58,8 +58,7 @@ async def documents_page(
 ) -> Template:
     reader = await reader_of(user)
     filters, sort = filters_and_sort(request, reader)
-    listing = await services.list_documents(reader, filters, sort, cursor, 50)
-    summary = await services.overview(reader, filters)
+    listing, summary = await services.page_and_overview(reader, filters, sort, cursor, 50)
     query = {**query_of(request), "sort": sort.name}
     return page(
         request,

@@ -13,7 +13,7 @@ from typing import Any
 from iportal import clock
 from iportal.accounts.identifiers import normalise_client_code
 from iportal.accounts.services import record_audit_event
-from iportal.db import fetch_custom_planned
+from iportal.db import fetch_custom_planned, together
 from iportal.documents.blobs import BlobStore
 from iportal.documents.listing import (
     COUNT_CAP,
@@ -171,6 +171,15 @@ async def overview(reader: Reader, filters: Filters, cap: int = COUNT_CAP) -> Ov
     sql = totals_query(reader.scope, filters, reader.user_id)
     totals = await fetch_custom_planned(sql.text, sql.params)
     return Overview(count, False, [dict(row) for row in totals])
+
+
+async def page_and_overview(
+    reader: Reader, filters: Filters, sort: Sort, cursor: str | None, limit: int | None
+) -> tuple[DocumentPage, Overview]:
+    """A page and the overview of the same filters, read at the same time."""
+    return await together(
+        list_documents(reader, filters, sort, cursor, limit), overview(reader, filters)
+    )
 
 
 async def visible_document(reader: Reader, document_id: int) -> dict[str, Any]:
