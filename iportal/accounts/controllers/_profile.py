@@ -34,13 +34,15 @@ def _person(request: Request[Any, Any, Any]) -> SessionUser:
 
 
 @get("/api/v1/me", name="accounts.me", tags=["profile"], dependencies=USER)
-async def me(user: SessionUser) -> Response[ProfileInfo]:
+async def me(user: NamedDependency[SessionUser]) -> Response[ProfileInfo]:
     """Who is logged in (or whose personal token this is)."""
     return Response(await services.get_profile(user.user_id), headers=NO_STORE)
 
 
 @patch("/api/v1/me", name="accounts.me_update", tags=["profile"], dependencies=USER)
-async def me_update(user: SessionUser, data: JSONBody[ProfileUpdate]) -> Response[ProfileInfo]:
+async def me_update(
+    user: NamedDependency[SessionUser], data: JSONBody[ProfileUpdate]
+) -> Response[ProfileInfo]:
     """Change any of first name, last name, language (nl, fr, en, de) and how often
     new documents are announced (`immediate`, `daily`, `weekly`)."""
     profile = await services.update_profile(
@@ -98,7 +100,7 @@ async def api_token_create(
 
 
 @get("/api/v1/me/tokens", name="accounts.api_tokens", tags=["profile"], dependencies=USER)
-async def api_tokens(user: SessionUser) -> Response[list[TokenInfo]]:
+async def api_tokens(user: NamedDependency[SessionUser]) -> Response[list[TokenInfo]]:
     """The live personal tokens: names and dates, never the tokens."""
     return Response(await services.list_personal_tokens(user.user_id), headers=NO_STORE)
 

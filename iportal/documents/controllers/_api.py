@@ -98,7 +98,7 @@ async def pdf(
 
 @get("/{document_id:int}/xml", name="documents.xml", tags=["documents"])
 async def xml(
-    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], document_id: int
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], document_id: FromPath[int]
 ) -> Response[bytes]:
     """The Factur-X or UBL XML as published; 404 when the document has none."""
     reader = await reader_of(user)
@@ -116,7 +116,7 @@ async def xml(
     "/{document_id:int}/duplicate", name="documents.duplicate", tags=["documents"], status_code=200
 )
 async def duplicate(
-    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], document_id: int
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], document_id: FromPath[int]
 ) -> Response[bytes]:
     """The PDF stamped DUPLICATE with today's date; the request is recorded."""
     return await duplicate_response(request, user, document_id)

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from iportal.accounts.services import SessionUser
@@ -53,8 +54,8 @@ def sort_links(query: dict[str, str | None], current: str) -> dict[str, dict[str
 async def documents_page(
     request: Request[Any, Any, Any],
     user: NamedDependency[SessionUser],
-    cursor: str | None = None,
-    partial: bool = False,
+    cursor: FromQuery[str | None] = None,
+    partial: FromQuery[bool] = False,
 ) -> Template:
     reader = await reader_of(user)
     filters, sort = filters_and_sort(request, reader)
@@ -97,7 +98,7 @@ async def mark_read_form(
     status_code=200,
 )
 async def duplicate_form(
-    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], document_id: int
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], document_id: FromPath[int]
 ) -> Response[bytes]:
     return await duplicate_response(request, user, document_id)
 
