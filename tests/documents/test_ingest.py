@@ -31,6 +31,13 @@ def iportal(*args: str) -> list[str]:
     return [sys.executable, "-m", "iportal", *args]
 
 
+def ingest(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`iportal ingest ARGS…` run to its end, its output kept."""
+    return subprocess.run(
+        iportal("ingest", *args), env=env, capture_output=True, text=True, timeout=300
+    )
+
+
 @pytest.fixture(scope="module")
 def ingest_db(
     server_dsn: str, tmp_path_factory: pytest.TempPathFactory
@@ -110,13 +117,7 @@ def test_a_folder_is_published_with_a_report(ingest_db: dict[str, str], tmp_path
     )
     (tmp_path / "batch" / "notes.pdf").write_bytes(b"just text, not a PDF")
     report = tmp_path / "report.csv"
-    done = subprocess.run(
-        iportal("ingest", str(tmp_path / "batch"), "--report", str(report)),
-        env=ingest_db,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = ingest(ingest_db, str(tmp_path / "batch"), "--report", str(report))
     assert done.returncode == 1, done.stderr  # something was rejected
     assert "Traceback" not in done.stderr + done.stdout
     rows = list(csv.DictReader(report.open()))
@@ -135,21 +136,9 @@ def test_running_it_again_publishes_nothing_twice(
     ingest_db: dict[str, str], tmp_path: Path
 ) -> None:
     write_batch(tmp_path / "batch", "B", 10)
-    first = subprocess.run(
-        iportal("ingest", str(tmp_path / "batch")),
-        env=ingest_db,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    first = ingest(ingest_db, str(tmp_path / "batch"))
     assert first.returncode == 0, first.stdout + first.stderr
-    again = subprocess.run(
-        iportal("ingest", str(tmp_path / "batch")),
-        env=ingest_db,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = ingest(ingest_db, str(tmp_path / "batch"))
     assert again.returncode == 0
     assert again.stdout.count("already_published") == 10  # one plain line a file
     assert count(ingest_db, "SELECT count(*) FROM document WHERE number LIKE 'B-%'") == 10
@@ -162,13 +151,7 @@ def test_a_zip_with_a_manifest(ingest_db: dict[str, str], tmp_path: Path) -> Non
         out.write(tmp_path / "zipped" / "manifest.csv", "manifest.csv")
         for path in files:
             out.write(path, path.name)
-    done = subprocess.run(
-        iportal("ingest", str(archive), "--jobs", "1"),
-        env=ingest_db,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = ingest(ingest_db, str(archive), "--jobs", "1")
     assert done.returncode == 0, done.stdout + done.stderr
     assert count(ingest_db, "SELECT count(*) FROM document WHERE number LIKE 'Z-%'") == 6
 
@@ -194,13 +177,7 @@ def test_a_batch_killed_half_way_is_completed_by_running_it_again(
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert 0 < published < n, "the kill must land half-way"
-    again = subprocess.run(
-        iportal("ingest", str(tmp_path / "big")),
-        env=ingest_db,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = ingest(ingest_db, str(tmp_path / "big"))
     assert again.returncode == 0, again.stderr
     assert count(ingest_db, "SELECT count(*) FROM document WHERE number LIKE 'K-%'") == n
     assert (
@@ -276,13 +253,7 @@ def test_one_run_records_in_batches_each_document_once_with_its_event(
     lines.append("stranger.pdf,DL29999999,invoice,S-1,2024-01-31,,EUR,1.00,0.21,1.21\n")
     (folder / "manifest.csv").write_text("".join(lines))
     report = tmp_path / "report.csv"
-    done = subprocess.run(
-        iportal("ingest", str(folder), "--report", str(report)),
-        env=ingest_db,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = ingest(ingest_db, str(folder), "--report", str(report))
     assert done.returncode == 1, done.stdout + done.stderr  # a conflict and an unknown code
     statuses = [(row["file"], row["status"]) for row in csv.DictReader(report.open())]
     assert [s for _, s in statuses].count("published") == 70
@@ -324,13 +295,7 @@ def test_a_row_the_database_refuses_costs_only_its_own_document(
     try:
         write_batch(tmp_path / "batch", "P", 6)
         report = tmp_path / "report.csv"
-        done = subprocess.run(
-            iportal("ingest", str(tmp_path / "batch"), "--report", str(report)),
-            env=ingest_db,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        done = ingest(ingest_db, str(tmp_path / "batch"), "--report", str(report))
     finally:
         asyncio.run(_execute(url, "ALTER TABLE document DROP CONSTRAINT test_refuse"))
     assert done.returncode == 1 and "Traceback" not in done.stderr + done.stdout
