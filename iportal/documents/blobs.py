@@ -15,7 +15,6 @@ costs ~3 ms here, one `syncfs` for a hundred files ~5 ms.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import hashlib
 import os
 import re
@@ -162,8 +161,11 @@ class FolderBlobStore:
 
 
 def _libc_syncfs() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    return getattr(ctypes.CDLL(name, use_errno=True), "syncfs", None) if name else None
+    try:  # the C library the interpreter is linked with
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    return getattr(libc, "syncfs", None)
 
 
 _SYNCFS = _libc_syncfs()
