@@ -23,12 +23,9 @@ import asyncio
 import json
 import os
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -39,7 +36,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
-import httpx
+from _portal import Server
 
 from iportal.security import PASSWORD_HASHER
 
@@ -48,12 +45,6 @@ PASSWORD = "bench-login-2026-passphrase"
 DATABASE = "iportal_bench_login"
 TARGET = 0.70
 HEALTH_P95_MS = 50.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def _admin(server_dsn: str, statement: str) -> None:
@@ -75,48 +66,6 @@ async def _add_users(dsn: str, count: int, password_hash: str) -> list[str]:
     finally:
         await connection.close()
     return emails
-
-
-class Serve:
-    """`iportal serve` in a subprocess, up once /healthz answers; stopped with SIGINT."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.url = f"http://127.0.0.1:{_free_port()}"
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [IPORTAL, "serve", "--port", self.url.rsplit(":", 1)[1]],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        threading.Thread(target=self._collect, daemon=True).start()
-
-    def _collect(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    def wait_until_up(self) -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("iportal serve stopped:\n" + "".join(self.lines))
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("iportal serve did not come up:\n" + "".join(self.lines))
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -312,18 +261,16 @@ def main() -> int:
             subprocess.run([IPORTAL, "migrate"], env=env, check=True, capture_output=True)
             per_round = args.logins + args.clients
             users = asyncio.run(_add_users(dsn, per_round * args.rounds, password_hash))
-            server = Serve(env)
+            with Server(env) as server:
 
-            def meter() -> dict[str, float]:
-                return {
-                    "server_cpu": cpu_seconds(server.process.pid),
-                    "database_cpu": database_cpu_seconds(),
-                    "client_cpu": time.process_time(),
-                    "busy_cpu": machine_busy_seconds(),
-                }
+                def meter() -> dict[str, float]:
+                    return {
+                        "server_cpu": cpu_seconds(server.process.pid),
+                        "database_cpu": database_cpu_seconds(),
+                        "client_cpu": time.process_time(),
+                        "busy_cpu": machine_busy_seconds(),
+                    }
 
-            try:
-                server.wait_until_up()
                 # Floor and burst alternate, so that both see the same machine (it is shared).
                 for n in range(args.rounds):
                     quiet = wait_for_quiet(args.idle_wait)
@@ -331,8 +278,6 @@ def main() -> int:
                     mine = users[n * per_round : (n + 1) * per_round]
                     result = asyncio.run(burst(server.url, mine, args.clients, meter))
                     rounds.append(Round(floor, result, quiet))
-            finally:
-                server.stop()
     finally:
         asyncio.run(_admin(args.server_dsn, f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
     return report(args, rounds)
