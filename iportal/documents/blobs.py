@@ -112,12 +112,15 @@ class FolderBlobStore:
     def commit(self, staged: Iterable[StagedBlob]) -> None:
         moved = False
         for blob in staged:
-            target = self.path(blob.digest)
-            if target.exists():  # the same bytes are in place already
-                Path(blob.path).unlink(missing_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(blob.path, target)
+            target = self._file(blob.digest)
+            try:
+                # Over a blob already in place too: its bytes are the same (same name).
+                os.replace(blob.path, target)
+            except FileNotFoundError:
+                if not os.path.exists(blob.path):
+                    continue  # moved already, by a batch now recorded again one by one
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.replace(blob.path, target)
             moved = True
         if moved:
             sync_filesystem(self.root)
