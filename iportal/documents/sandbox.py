@@ -34,6 +34,7 @@ PRELOAD = ("iportal.documents.inspection", "iportal.documents.einvoice")
 class Limits:
     seconds: float = DEFAULT_TIME_LIMIT
     memory_bytes: int = DEFAULT_MEMORY_LIMIT
+    grace: float = PARENT_GRACE  # the parent's patience beyond `seconds`
 
 
 class TaskTimedOut(Exception):
@@ -128,7 +129,7 @@ class Sandbox:
     ) -> list[T | Exception]:
         """Like `wait`, with patience for `calls` calls: `TaskTimedOut` when it ran out,
         and the pool is then replaced (other tasks in flight must be submitted again)."""
-        patience = self.limits.seconds * calls + PARENT_GRACE
+        patience = self.limits.seconds * calls + self.limits.grace
         try:
             return await asyncio.wait_for(asyncio.shield(future), patience)
         except TimeoutError:
@@ -140,7 +141,7 @@ class Sandbox:
         """The task's result; `TaskTimedOut` when even the parent's patience ran out
         (the pool is then replaced, so other tasks in flight must be submitted again)."""
         try:
-            return pending.get(self.limits.seconds + PARENT_GRACE)
+            return pending.get(self.limits.seconds + self.limits.grace)
         except multiprocessing.TimeoutError:
             log.error("a sandboxed task overran its limit; restarting the worker pool")
             self.restart()

@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfWriter
 
-from iportal.documents import sandbox as sandbox_module
 from iportal.documents.blobs import FolderBlobStore
 from iportal.documents.ingest import Ingest, Item
 from iportal.documents.inspection import Candidate, FileLimits, Job, Rejection, Source, inspect
@@ -139,13 +138,9 @@ def stuck_on_one(job: Job) -> Candidate | Rejection:
     return inspect(job)
 
 
-async def test_a_file_stuck_beyond_the_timer_costs_only_itself(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_a_file_stuck_beyond_the_timer_costs_only_itself() -> None:
     """The parent gives up on the stuck task, replaces the pool and reads the other
     files of its chunk again one by one: only the stuck file is turned away."""
-    monkeypatch.setattr(sandbox_module, "PARENT_GRACE", 1.0)
-
     async def nobody(candidate: Candidate) -> None:
         return None  # no issuer: the outcome tells whether the file itself was read
 
@@ -154,7 +149,7 @@ async def test_a_file_stuck_beyond_the_timer_costs_only_itself(
         Item(Source(name, data=factories.invoice_pdf(name)), factories.metadata(number=name))
         for name in names
     ]
-    with Sandbox(jobs=1, limits=Limits(seconds=1.0)) as box:
+    with Sandbox(jobs=1, limits=Limits(seconds=1.0, grace=1.0)) as box:
         run = Ingest(nobody, BLOBS, "http://portal.test", box, LIMITS, TODAY, check=stuck_on_one)
         started = time.monotonic()
         outcomes = [outcome async for outcome in run.run(iter(items))]
