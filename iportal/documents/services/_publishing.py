@@ -19,19 +19,16 @@ from iportal import clock
 from iportal.accounts.identifiers import normalise_client_code
 from iportal.accounts.services import IssuerPrincipal
 from iportal.accounts.tables import ClientNumber
-from iportal.documents.blobs import BlobStore, FolderBlobStore, blob_hash
+from iportal.documents.blobs import BlobStore, FolderBlobStore
 from iportal.documents.inspection import FileLimits, Job, Rejection, Source, inspect
 from iportal.documents.metadata import DocumentFields
-from iportal.documents.publishing import Outcome, publish
-from iportal.documents.recording import insert_document
+from iportal.documents.publishing import ALREADY_PUBLISHED, PUBLISHED, Outcome, publish
+from iportal.documents.recording import existing_documents, insert_document
 from iportal.documents.sandbox import Sandbox, TaskTimedOut
 from iportal.documents.tables import Document
 from iportal.errors import Conflict, InvalidInput, NotFound
 from iportal.i18n import N_
 from iportal.pagination import clamp_limit, decode_cursor, encode_cursor
-
-PUBLISHED = "published"
-ALREADY_PUBLISHED = "already_published"
 
 
 @dataclass(frozen=True)
@@ -62,16 +59,9 @@ async def record_document(
     )
     if document_id is not None:
         return Recorded(PUBLISHED, document_id)
-    existing = (
-        await Document.select(Document.id, Document.pdf_blob_hash)
-        .where(
-            (Document.client_number == client_number_id)
-            & (Document.type == fields.type)
-            & (Document.number == fields.number)
-        )
-        .first()
-    )
-    if existing is not None and existing["pdf_blob_hash"] == blob_hash(pdf):
+    key = (client_number_id, fields.type, fields.number)
+    existing = (await existing_documents([key])).get(key)
+    if existing is not None and existing["pdf_blob_hash"] == digest:
         return Recorded(ALREADY_PUBLISHED, existing["id"])
     raise Conflict(
         N_("Another file is already published under number %(number)s for this client number."),
