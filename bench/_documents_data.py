@@ -80,23 +80,19 @@ def document_lines(documents: int, numbers: int, today: date) -> AsyncIterator[b
 
 
 async def _people(connection: asyncpg.Connection, numbers: int) -> None:
-    """Issuer, client numbers, the two accounts, their users and the accountant's grants."""
+    """Issuer, users, the two accounts and the client numbers (no access yet)."""
     issuer = await connection.fetchval(
         "INSERT INTO issuer (prefix, name, language) VALUES ('BN1', 'Bench Lease NV', 'nl') "
         "RETURNING id")
     password_hash = PASSWORD_HASHER.hash(PASSWORD)
-    users = {}
     for email in (ACCOUNTANT, MAIN_CONTACT, OWNER):
-        users[email] = await connection.fetchval(
+        await connection.execute(
             "INSERT INTO portal_user (email, language, password_hash, email_confirmed_at) "
-            "VALUES ($1, 'en', $2, now()) RETURNING id", email, password_hash)
+            "VALUES ($1, 'en', $2, now())", email, password_hash)
     accounts = {}
-    for login, user in (("bench-holding", OWNER), ("bench-main", MAIN_CONTACT)):
+    for login in ("bench-holding", "bench-main"):
         accounts[login] = await connection.fetchval(
             "INSERT INTO account (kind, login) VALUES ('b2b', $1) RETURNING id", login)
-        await connection.execute(
-            "INSERT INTO account_membership (account_id, user_id) VALUES ($1, $2)",
-            accounts[login], users[user])
     holding = {n * (numbers // SHARED) for n in range(1, SHARED + 1)}
 
     def account_of(n: int) -> int | None:
@@ -111,12 +107,24 @@ async def _people(connection: asyncpg.Connection, numbers: int) -> None:
                   date(2010, 1, 1), "paper" if account_of(n) is None else "electronic",
                   account_of(n)) for n in range(1, numbers + 1)],
     )
+
+
+async def _access(connection: asyncpg.Connection) -> None:
+    """The main contacts and the accountant's grants, once the documents are in: the
+    database then fills each user's `visible_document` as it does on any grant."""
+    users = dict(await connection.fetch("SELECT email, id FROM portal_user"))
+    accounts = dict(await connection.fetch("SELECT login, id FROM account"))
+    for login, user in (("bench-holding", OWNER), ("bench-main", MAIN_CONTACT)):
+        await connection.execute(
+            "INSERT INTO account_membership (account_id, user_id) VALUES ($1, $2)",
+            accounts[login], users[user])
     shared_user = await connection.fetchval(
         "INSERT INTO shared_user (account_id, user_id) VALUES ($1, $2) RETURNING id",
         accounts["bench-holding"], users[ACCOUNTANT])
-    await connection.copy_records_to_table(
-        "client_number_grant", columns=("shared_user_id", "client_number_id"),
-        records=[(shared_user, n) for n in sorted(holding)])
+    await connection.execute(
+        "INSERT INTO client_number_grant (shared_user_id, client_number_id) "
+        "SELECT $1, id FROM client_number WHERE account_id = $2 ORDER BY id",
+        shared_user, accounts["bench-holding"])
 
 
 async def load(url: str, name: str, documents: int, numbers: int, today: date) -> None:
@@ -142,14 +150,16 @@ async def load(url: str, name: str, documents: int, numbers: int, today: date) -
         for index in indexes:
             await connection.execute(index["indexdef"])
         indexed = time.perf_counter()
+        await _access(connection)
         await _read_marks(connection, today)
         await connection.execute(
             "SELECT setval('document_id_seq', $1), setval('client_number_id_seq', $2)",
             documents, numbers)
         await connection.execute("VACUUM ANALYZE")
         print(f"loaded {documents:,} documents (COPY) in {loaded - started:.1f} s, "
-              f"{len(indexes)} indexes in {indexed - loaded:.1f} s, "
-              f"then VACUUM ANALYZE in {time.perf_counter() - indexed:.1f} s")
+              f"{len(indexes)} indexes in {indexed - loaded:.1f} s, then access (the "
+              f"database fills visible_document), read marks and VACUUM ANALYZE in "
+              f"{time.perf_counter() - indexed:.1f} s")
         await connection.execute(f"COMMENT ON DATABASE {name} IS '{stamp(documents, numbers)}'")
     finally:
         await connection.close()

@@ -4,6 +4,7 @@ statistics and tables they print."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -14,7 +15,8 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import asyncpg
 import httpx
@@ -119,6 +121,42 @@ class Server:
 def log_in(client: httpx.Client, username: str) -> None:
     response = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
     response.raise_for_status()
+
+
+class KeepAlive:
+    """A plain HTTP/1.1 client on one kept-alive socket: what a request costs the
+    portal, with ~0.05 ms of client on top instead of ~1 ms of httpx on these cores."""
+
+    def __init__(self, url: str, cookies: dict[str, str]) -> None:
+        host, _, port = urlsplit(url).netloc.partition(":")
+        self.socket = socket.create_connection((host, int(port)))
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
+        self.head = f"Host: {host}\r\nCookie: {cookie}\r\n\r\n"
+
+    def get(self, path: str, params: dict[str, str | None] | None = None) -> tuple[int, bytes]:
+        query = urlencode({k: v for k, v in (params or {}).items() if v is not None})
+        target = f"{path}?{query}" if query else path
+        self.socket.sendall(f"GET {target} HTTP/1.1\r\n{self.head}".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += self.socket.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        length = next(int(line.split(":")[1]) for line in lines
+                      if line.lower().startswith("content-length:"))
+        while len(body) < length:
+            body += self.socket.recv(65536)
+        return int(lines[0].split()[1]), body
+
+    def json(self, path: str, params: dict[str, str | None] | None = None) -> Any:
+        status, body = self.get(path, params)
+        if status != 200:
+            raise RuntimeError(f"GET {path} {params}: {status} {body[:200]!r}")
+        return json.loads(body)
+
+    def close(self) -> None:
+        self.socket.close()
 
 
 def median_p95(samples: Sequence[float]) -> tuple[float, float]:

@@ -7,7 +7,8 @@ the last eight years (so an eighth falls out of the seven-year window), about 10
 credit notes; an accountant who is a shared user of an account holding 200 numbers
 (30 % of what they see is read) and a main contact with 3 numbers. Then it starts a
 real `iportal serve` and times each query through the API with a warm keep-alive
-client, and its floor: the same page or count SQL (`iportal.documents.listing`) run
+client (a plain socket: httpx alone costs ~1 ms a request here), and its floor: the same
+page or count SQL (`iportal.documents.listing`, on the per-user `visible_document`) run
 bare through asyncpg, prepared, with custom plans. EXPLAIN (ANALYZE, BUFFERS) of
 every floor statement goes to bench/out/documents-explain.txt. `--keep` keeps the
 database (`iportal_bench_documents`) and reuses it on the next run.
@@ -33,6 +34,7 @@ import httpx
 from _documents_data import ACCOUNTANT, MAIN_CONTACT, load, stamp
 from _portal import (
     SERVER_DSN,
+    KeepAlive,
     Server,
     create_database,
     database_comment,
@@ -49,16 +51,13 @@ from piccolo.querystring import QueryString
 
 from iportal.documents.listing import (
     COUNT_CAP,
-    Scope,
     Sort,
     count_query,
     decode_cursor_values,
     page_query,
 )
-from iportal.documents.services import Reader, parse_filters
-from iportal.documents.services._reading import PORTAL_START, window_start
+from iportal.documents.services import parse_filters, reader_for
 from iportal.pagination import decode_cursor
-from iportal.sharing.services import VISIBLE_CLIENT_NUMBERS_SQL, VisibleClientNumbers
 
 NAME = "iportal_bench_documents"
 OUT = Path(__file__).resolve().parent / "out"
@@ -124,29 +123,30 @@ class Bench:
     db: asyncpg.Connection
     run: Callable[[Coroutine[Any, Any, Any]], Any]
     runs: int
-    clients: dict[str, httpx.Client]
+    clients: dict[str, KeepAlive]
     user_ids: dict[str, int]
-    numbers: dict[str, VisibleClientNumbers]
-    scopes: dict[str, Scope]
+    today: date
 
     def sql(self, query: Query, params: Params) -> tuple[str, list[Any]]:
         """The statement the API runs for this query, as asyncpg takes it."""
-        user_id, scope = self.user_ids[query.user], self.scopes[query.user]
-        filters = parse_filters(Reader(user_id, self.numbers[query.user], scope), params)
+        reader = reader_for(self.user_ids[query.user], self.today)
+        filters = self.run(parse_filters(reader, params))  # no client code: no query
         if query.path.endswith("/summary"):
-            sql = count_query(scope, filters, user_id)
+            sql = count_query(reader.scope, filters)
         else:
             sort = Sort.parse(params.get("sort"))
             raw = decode_cursor(params.get("cursor"))
             after = None if raw is None else decode_cursor_values(sort, raw)
-            sql = page_query(scope, filters, sort, after, 50, user_id)
+            sql = page_query(reader.scope, filters, sort, after, 50)
         text, args = QueryString(sql.text, *sql.params).compile_string(engine_type="postgres")
         return text, list(args)
 
-    def time_api(self, client: httpx.Client, path: str, params: Params) -> float:
+    def time_api(self, client: KeepAlive, path: str, params: Params) -> float:
         started = time.perf_counter()
-        client.get(path, params=params).raise_for_status()
-        return time.perf_counter() - started
+        status, _ = client.get(path, params)
+        elapsed = time.perf_counter() - started
+        assert status == 200, (path, params, status)
+        return elapsed
 
     async def time_floor(self, statement: asyncpg.PreparedStatement, args: list[Any]) -> float:
         started = time.perf_counter()
@@ -164,7 +164,7 @@ class Bench:
         client = self.clients[query.user]
         params: Params = dict(query.params)
         for _ in range(query.page - 1):
-            params["cursor"] = client.get(query.path, params=params).json()["next_cursor"]
+            params["cursor"] = client.json(query.path, params)["next_cursor"]
         text, args = self.sql(query, params)
         statement = self.run(self.db.prepare(text))
         since = len(self.server.lines)
@@ -179,7 +179,7 @@ class Bench:
 
     def check(self, query: Query, params: Params, rows: list[Any]) -> None:
         """The floor returns what the API returns."""
-        answer = self.clients[query.user].get(query.path, params=params).json()
+        answer = self.clients[query.user].json(query.path, params)
         if "count" in answer:
             assert answer["count"] == min(rows[0]["n"], COUNT_CAP), (answer, rows[0])
         else:
@@ -193,34 +193,18 @@ class Bench:
         return median_p95(samples[5:]), self.logged_ms("/documents", since)
 
 
-async def numbers_of(db: asyncpg.Connection, user_id: int) -> VisibleClientNumbers:
-    """What `sharing.services.visible_client_numbers` returns: by client code."""
-    sql, args = QueryString(VISIBLE_CLIENT_NUMBERS_SQL, user_id, user_id).compile_string(
-        engine_type="postgres")
-    row = await db.fetchrow(sql, *args)
-    numbers = sorted(zip(row["ids"], row["codes"], row["company_names"], row["starts"],
-                         strict=True), key=lambda number: number[1])
-    return VisibleClientNumbers(*(tuple(column) for column in zip(*numbers, strict=True)))
-
-
-def scope_of(numbers: VisibleClientNumbers, today: date) -> Scope:
-    """What `documents.services.reader_for` builds."""
-    oldest = max(window_start(today), PORTAL_START)
-    return Scope(numbers.ids, numbers.codes,
-                 tuple(max(start, oldest) for start in numbers.contract_starts))
-
-
-async def visible(url: str, scope: Scope, user_id: int) -> str:
+async def visible(url: str, user_id: int, today: date) -> str:
+    scope = reader_for(user_id, today).scope
     connection = await asyncpg.connect(url)
     try:
-        documents, read = await connection.fetchrow(
-            "SELECT count(*), count(r.id) FROM unnest($1::int[], $2::date[]) AS cn(id, since) "
-            "JOIN document d ON d.client_number_id = cn.id AND d.issue_date >= cn.since "
-            "LEFT JOIN document_read_mark r ON r.document_id = d.id AND r.user_id = $3",
-            list(scope.ids), list(scope.since), user_id)
+        numbers, documents, read = await connection.fetchrow(
+            "SELECT count(DISTINCT v.client_number_id), count(*), count(r.id) "
+            "FROM visible_document v LEFT JOIN document_read_mark r "
+            "ON r.document_id = v.document_id AND r.user_id = v.user_id "
+            "WHERE v.user_id = $1 AND v.issue_date >= $2", user_id, scope.oldest)
     finally:
         await connection.close()
-    return f"{len(scope.ids)} client numbers, {documents:,} documents ({read:,} read)"
+    return f"{numbers} client numbers, {documents:,} documents ({read:,} read)"
 
 
 def report(results: list[Result], page: tuple[tuple[float, float], float], explain: Path) -> None:
@@ -250,15 +234,14 @@ def measure_all(runner: asyncio.Runner, url: str, data: Path, runs: int, what: s
     db = runner.run(asyncpg.connect(url, server_settings=settings))
     load_before = machine_load()
     with Server(portal_env(url, data)) as server:
-        clients: dict[str, httpx.Client] = {}
+        clients: dict[str, KeepAlive] = {}
         for email in (ACCOUNTANT, MAIN_CONTACT):
-            clients[email] = httpx.Client(base_url=server.url)
-            log_in(clients[email], email)
+            with httpx.Client(base_url=server.url) as login:
+                log_in(login, email)
+                clients[email] = KeepAlive(server.url, dict(login.cookies))
         ids = {e: runner.run(db.fetchval("SELECT id FROM portal_user WHERE email = $1", e))
                for e in clients}
-        numbers = {e: runner.run(numbers_of(db, ids[e])) for e in clients}
-        scopes = {e: scope_of(numbers[e], today) for e in clients}
-        bench = Bench(server, db, runner.run, runs, clients, ids, numbers, scopes)
+        bench = Bench(server, db, runner.run, runs, clients, ids, today)
         results = [bench.measure(query) for query in QUERIES]
         page = bench.page()
         for client in clients.values():
@@ -268,7 +251,7 @@ def measure_all(runner: asyncio.Runner, url: str, data: Path, runs: int, what: s
     OUT.mkdir(exist_ok=True)
     explain.write_text("\n\n".join(f"-- {r.query.name} {r.query.what}\n{r.plan}" for r in results))
     print(f"\n{today}, {os.cpu_count()} cores, {what}; the accountant sees "
-          f"{runner.run(visible(url, scopes[ACCOUNTANT], ids[ACCOUNTANT]))}; {runs} runs each; "
+          f"{runner.run(visible(url, ids[ACCOUNTANT], today))}; {runs} runs each; "
           f"{load_before} before, {machine_load()} after\n")
     report(results, page, explain)
 

@@ -154,16 +154,16 @@ async def test_the_document_list_has_its_covering_indexes(transaction: Any) -> N
     from iportal.documents.tables import Document
 
     rows = await Document.raw(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'document'"
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'visible_document'"
     )
     definitions = {row["indexname"]: row["indexdef"] for row in rows}
     assert (
-        "(client_number_id, issue_date DESC, id DESC) INCLUDE (type, amount_incl_vat, number)"
-        in definitions["document_list_by_issue_date"]
+        "(user_id, issue_date, document_id) INCLUDE (type, amount_incl_vat, number, "
+        "client_number_id, due_date, currency)" in definitions["visible_document_by_issue_date"]
     )
     assert (
-        "(client_number_id, amount_incl_vat DESC, id DESC) INCLUDE (type, issue_date, number)"
-        in definitions["document_list_by_amount"]
+        "(user_id, amount_incl_vat, document_id) INCLUDE (type, issue_date, number, "
+        "client_number_id, due_date, currency)" in definitions["visible_document_by_amount"]
     )
 
 

@@ -16,5 +16,5 @@ APP_CONFIG = AppConfig(
         SharedUser,
         Grant,
     ],
-    migration_dependencies=["iportal.accounts.piccolo_app"],
+    migration_dependencies=["iportal.accounts.piccolo_app", "iportal.documents.piccolo_app"],
 )

@@ -1,7 +1,11 @@
-"""Who may see which client numbers: the one place every document query asks.
+"""Who may see which client numbers.
 
 A user sees the numbers opted in to the accounts they are main contact of, and
-the numbers ticked for them as a shared user. Nothing else.
+the numbers ticked for them as a shared user. Nothing else. The rule is one SQL
+function, `entitled_client_numbers(user)`, and the database keeps its result for
+every user in `visible_client_number` (and their documents in `visible_document`)
+by triggers on every table it depends on: see the sharing migration
+`sharing_2026_11_23t07_00_00_000000`. Every document query reads those tables.
 """
 
 from __future__ import annotations
@@ -45,27 +49,19 @@ class VisibleClientNumbers:
             return None
 
 
-# One row of arrays: 4 values to decode instead of a row per number. A number seen
-# both as main contact and as shared user counts once.
+# One row of arrays: 4 values to decode instead of a row per number.
 VISIBLE_CLIENT_NUMBERS_SQL = """
-SELECT array_agg(v.id) AS ids, array_agg(v.client_code) AS codes,
-       array_agg(v.company_name) AS company_names, array_agg(v.contract_start) AS starts
-  FROM (SELECT cn.id, cn.client_code, cn.company_name, cn.contract_start
-          FROM account_membership m
-          JOIN client_number cn ON cn.account_id = m.account_id
-         WHERE m.user_id = {}
-        UNION
-        SELECT cn.id, cn.client_code, cn.company_name, cn.contract_start
-          FROM shared_user su
-          JOIN client_number_grant g ON g.shared_user_id = su.id
-          JOIN client_number cn ON cn.id = g.client_number_id AND cn.account_id = su.account_id
-         WHERE su.user_id = {}) v
+SELECT array_agg(cn.id) AS ids, array_agg(cn.client_code) AS codes,
+       array_agg(cn.company_name) AS company_names, array_agg(cn.contract_start) AS starts
+  FROM visible_client_number v
+  JOIN client_number cn ON cn.id = v.client_number_id
+ WHERE v.user_id = {}
 """
 
 
 async def visible_client_numbers(user_id: int) -> VisibleClientNumbers:
     """The client numbers this user may see, sorted by client code."""
-    row = (await ClientNumber.raw(VISIBLE_CLIENT_NUMBERS_SQL, user_id, user_id))[0]
+    row = (await ClientNumber.raw(VISIBLE_CLIENT_NUMBERS_SQL, user_id))[0]
     codes = row["codes"] or []
     # Sorted here, by code point, rather than by the database's collation, which
     # costs more than the query itself.
@@ -76,3 +72,14 @@ async def visible_client_numbers(user_id: int) -> VisibleClientNumbers:
         company_names=tuple(row["company_names"][i] for i in order),
         contract_starts=tuple(row["starts"][i] for i in order),
     )
+
+
+async def visible_client_number_id(user_id: int, client_code: str) -> int | None:
+    """The id of this client code if the user may see it (None for any other code)."""
+    rows = await ClientNumber.raw(
+        "SELECT cn.id FROM client_number cn JOIN visible_client_number v "
+        "ON v.client_number_id = cn.id AND v.user_id = {} WHERE cn.client_code = {}",
+        user_id,
+        client_code,
+    )
+    return rows[0]["id"] if rows else None

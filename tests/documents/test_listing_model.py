@@ -189,7 +189,7 @@ async def _check(rows: list[tuple[Any, ...]], query: dict[str, Any], sort: str, 
                 read,
             )
         )
-    reader = await services.reader_for(user_id, today=TODAY)
+    reader = services.reader_for(user_id, today=TODAY)
     await services.mark_read(reader, [d.id for d in docs if d.read])
     oldest = max(window_start(TODAY), PORTAL_START)
     since = {n: max(s, oldest) for n, s in zip(numbers, starts, strict=True)}
@@ -206,7 +206,7 @@ async def _check(rows: list[tuple[Any, ...]], query: dict[str, Any], sort: str, 
         raw["unread"] = "1"
     if "client" in query:
         raw["client_code"] = codes[query["client"]]
-    filters = services.parse_filters(reader, raw)
+    filters = await services.parse_filters(reader, raw)
     assert isinstance(filters, Filters)
     seen: list[int] = []
     cursor = None

@@ -45,8 +45,8 @@ async def list_documents(
     """Documents of the last seven years the caller may see. Filters: client_code, type,
     number (exact; `F2024*` for a prefix), number_prefix, issued_from, issued_to,
     amount_min, amount_max (including VAT), unread; sort: a column, `-` for descending."""
-    reader = await reader_of(user)
-    filters, sort = filters_and_sort(request, reader)
+    reader = reader_of(user)
+    filters, sort = await filters_and_sort(request, reader)
     page = await services.list_documents(reader, filters, sort, cursor, limit)
     return Response(
         DocumentList([document_item(row) for row in page.items], page.next_cursor), headers=NO_STORE
@@ -59,8 +59,8 @@ async def summary(
 ) -> Response[DocumentSummary]:
     """How many documents match the filters (exact up to 10,000) and their totals
     including VAT per currency, credit notes counted negatively."""
-    reader = await reader_of(user)
-    filters, _ = filters_and_sort(request, reader)
+    reader = reader_of(user)
+    filters, _ = await filters_and_sort(request, reader)
     result = await services.overview(reader, filters)
     totals = [Total(row["currency"], row["n"], row["total"]) for row in result.totals]
     return Response(DocumentSummary(result.count, result.capped, totals), headers=NO_STORE)
@@ -70,7 +70,7 @@ async def summary(
 async def detail(
     user: NamedDependency[SessionUser], document_id: FromPath[int]
 ) -> Response[DocumentItem]:
-    reader = await reader_of(user)
+    reader = reader_of(user)
     document = await services.visible_document(reader, document_id)
     return Response(document_item(document), headers=NO_STORE)
 
@@ -83,7 +83,7 @@ async def pdf(
     download: FromQuery[bool] = False,
 ) -> Response[bytes]:
     """The PDF (inline, or as an attachment with `download=true`); marks it read."""
-    reader = await reader_of(user)
+    reader = reader_of(user)
     document, content = await services.open_pdf(
         reader, document_id, blobs_of(request), client_ip(request)
     )
@@ -101,7 +101,7 @@ async def xml(
     request: Request[Any, Any, Any], user: NamedDependency[SessionUser], document_id: FromPath[int]
 ) -> Response[bytes]:
     """The Factur-X or UBL XML as published; 404 when the document has none."""
-    reader = await reader_of(user)
+    reader = reader_of(user)
     document, content = await services.document_xml(reader, document_id, blobs_of(request))
     return file_response(
         content,
@@ -124,15 +124,15 @@ async def duplicate(
 
 @post("/mark-read", name="documents.mark_read", tags=["documents"], status_code=200)
 async def mark_read(user: NamedDependency[SessionUser], data: JSONBody[MarkRead]) -> Marked:
-    reader = await reader_of(user)
+    reader = reader_of(user)
     return Marked(await services.mark_read(reader, data.ids))
 
 
 @get("/export.csv", name="documents.export_csv", tags=["documents"])
 async def export_csv(request: Request[Any, Any, Any], user: NamedDependency[SessionUser]) -> Stream:
     """The filtered selection as CSV (UTF-8 with BOM), streamed."""
-    reader = await reader_of(user)
-    filters, sort = filters_and_sort(request, reader)
+    reader = reader_of(user)
+    filters, sort = await filters_and_sort(request, reader)
     return Stream(
         services.export_csv(reader, filters, sort),
         media_type="text/csv; charset=utf-8",
@@ -146,8 +146,8 @@ async def export_csv(request: Request[Any, Any, Any], user: NamedDependency[Sess
 @get("/export.zip", name="documents.export_zip", tags=["documents"])
 async def export_zip(request: Request[Any, Any, Any], user: NamedDependency[SessionUser]) -> Stream:
     """The filtered selection's PDFs and XMLs with the CSV inside, streamed."""
-    reader = await reader_of(user)
-    filters, sort = filters_and_sort(request, reader)
+    reader = reader_of(user)
+    filters, sort = await filters_and_sort(request, reader)
     stream = services.export_zip(reader, filters, sort, blobs_of(request), clock.utcnow())
     return Stream(
         stream,

@@ -34,8 +34,8 @@ FILE_HEADERS = {
 }
 
 
-async def reader_of(user: SessionUser) -> services.Reader:
-    return await services.reader_for(user.user_id)
+def reader_of(user: SessionUser) -> services.Reader:
+    return services.reader_for(user.user_id)
 
 
 def document_item(row: dict[str, Any]) -> DocumentItem:
@@ -62,13 +62,11 @@ def query_of(request: Request[Any, Any, Any]) -> dict[str, str | None]:
     return {name: request.query_params.get(name) for name in FILTER_NAMES}
 
 
-def filters_and_sort(
+async def filters_and_sort(
     request: Request[Any, Any, Any], reader: services.Reader
 ) -> tuple[Filters, Sort]:
-    return (
-        services.parse_filters(reader, query_of(request)),
-        Sort.parse(request.query_params.get("sort")),
-    )
+    sort = Sort.parse(request.query_params.get("sort"))
+    return await services.parse_filters(reader, query_of(request)), sort
 
 
 def blobs_of(request: Request[Any, Any, Any]) -> FolderBlobStore:
@@ -94,7 +92,7 @@ async def duplicate_response(
     request: Request[Any, Any, Any], user: SessionUser, document_id: int
 ) -> Response[bytes]:
     """The PDF stamped DUPLICATE, as a download that no cache keeps."""
-    reader = await reader_of(user)
+    reader = reader_of(user)
     document, content = await services.request_duplicate(
         reader, document_id, blobs_of(request), client_ip(request)
     )

@@ -23,6 +23,7 @@ from iportal.documents.controllers._files import (
     reader_of,
 )
 from iportal.documents.listing import SORT_KEYS
+from iportal.sharing.services import visible_client_numbers
 from iportal.web.auth import USER
 from iportal.web.pages import page
 
@@ -57,8 +58,8 @@ async def documents_page(
     cursor: FromQuery[str | None] = None,
     partial: FromQuery[bool] = False,
 ) -> Template:
-    reader = await reader_of(user)
-    filters, sort = filters_and_sort(request, reader)
+    reader = reader_of(user)
+    filters, sort = await filters_and_sort(request, reader)
     listing, summary = await services.page_and_overview(reader, filters, sort, cursor, 50)
     query = {**query_of(request), "sort": sort.name}
     return page(
@@ -68,7 +69,7 @@ async def documents_page(
         next_link=_link(query, cursor=listing.next_cursor) if listing.next_cursor else None,
         first_link=_link(query, cursor=None) if cursor else None,
         summary=summary,
-        numbers=reader.numbers,
+        numbers=await visible_client_numbers(user.user_id),
         query=query,
         sort=sort.name,
         sorts=sort_links(query, sort.name),
@@ -81,7 +82,7 @@ async def documents_page(
 async def mark_read_form(
     request: Request[Any, Any, Any], user: NamedDependency[SessionUser]
 ) -> Redirect:
-    reader = await reader_of(user)
+    reader = reader_of(user)
     form = await request.form()
     ids = [int(value) for value in form.getall("ids", []) if str(value).isdigit()]
     await services.mark_read(reader, ids)

@@ -90,9 +90,7 @@ def _csv_values(row: Any, pdf_name: str, xml_name: str) -> Sequence[str]:
 
 
 async def _rows(reader: Reader, filters: Filters, sort: Sort) -> AsyncIterator[Any]:
-    if not reader.scope.ids:
-        return
-    sql = export_query(reader.scope, filters, sort, reader.user_id)
+    sql = export_query(reader.scope, filters, sort)
     async for row in stream_rows(sql.text, sql.params, prefetch=ROWS_AT_ONCE):
         yield row
 

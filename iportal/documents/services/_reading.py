@@ -29,7 +29,7 @@ from iportal.documents.tables import Document, DuplicateRequest, ReadMark
 from iportal.errors import InvalidInput, NotFound
 from iportal.i18n import N_
 from iportal.pagination import BAD_CURSOR, clamp_limit, decode_cursor, encode_cursor
-from iportal.sharing.services import VisibleClientNumbers, visible_client_numbers
+from iportal.sharing.services import visible_client_number_id
 
 PORTAL_START = date(2008, 5, 1)
 WINDOW_YEARS = 7
@@ -45,18 +45,16 @@ def window_start(today: date) -> date:
 
 @dataclass(frozen=True)
 class Reader:
-    """A user and the client numbers they may see, resolved once per request."""
+    """A user and the window of issue dates they are shown. Which documents they may
+    see is the database's `visible_document`, which every query here reads."""
 
     user_id: int
-    numbers: VisibleClientNumbers
     scope: Scope
 
 
-async def reader_for(user_id: int, today: date | None = None) -> Reader:
-    numbers = await visible_client_numbers(user_id)
+def reader_for(user_id: int, today: date | None = None) -> Reader:
     oldest = max(window_start(today or clock.today()), PORTAL_START)
-    since = tuple(start if start > oldest else oldest for start in numbers.contract_starts)
-    return Reader(user_id, numbers, Scope(numbers.ids, numbers.codes, since))
+    return Reader(user_id, Scope(user_id, oldest))
 
 
 def _date(name: str, raw: str | None) -> date | None:
@@ -84,12 +82,13 @@ def _amount(name: str, raw: str | None) -> Decimal | None:
     return value
 
 
-def parse_filters(reader: Reader, query: dict[str, str | None]) -> Filters:
+async def parse_filters(reader: Reader, query: dict[str, str | None]) -> Filters:
     """Filters from a query string; a client code the reader cannot see is refused
     like an unknown one (the list would be empty anyway)."""
     number_ids = None
     if query.get("client_code"):
-        visible = reader.numbers.id_of(normalise_client_code(query["client_code"] or ""))
+        code = normalise_client_code(query["client_code"] or "")
+        visible = await visible_client_number_id(reader.user_id, code)
         if visible is None:
             raise NotFound(N_("Client code %(code)s is unknown."), code=query["client_code"])
         number_ids = (visible,)
@@ -130,9 +129,7 @@ async def list_documents(
             after = decode_cursor_values(sort, raw)
         except (ValueError, TypeError, InvalidOperation):
             raise InvalidInput(BAD_CURSOR) from None
-    if not reader.scope.ids:
-        return DocumentPage([], None, sort)
-    sql = page_query(reader.scope, filters, sort, after, size, reader.user_id)
+    sql = page_query(reader.scope, filters, sort, after, size)
     rows = await fetch_custom_planned(sql.text, sql.params)
     if not rows:
         return DocumentPage([], None, sort)
@@ -162,13 +159,11 @@ class Overview:
 async def overview(reader: Reader, filters: Filters, cap: int = COUNT_CAP) -> Overview:
     """The number of matching documents when it is cheap (up to `cap`), and then the
     totals including VAT per currency, credit notes counted negatively."""
-    if not reader.scope.ids:
-        return Overview(0, False, [])
-    sql = count_query(reader.scope, filters, reader.user_id, cap)
+    sql = count_query(reader.scope, filters, cap)
     count = int((await fetch_custom_planned(sql.text, sql.params))[0]["n"])
     if count > cap:
         return Overview(cap, True, [])
-    sql = totals_query(reader.scope, filters, reader.user_id)
+    sql = totals_query(reader.scope, filters)
     totals = await fetch_custom_planned(sql.text, sql.params)
     return Overview(count, False, [dict(row) for row in totals])
 
@@ -182,24 +177,34 @@ async def page_and_overview(
     )
 
 
+# A document is the reader's when their copy of it exists (the whole primary key of
+# `visible_document`: one index probe) and it is inside the window.
+VISIBLE_DOCUMENT_SQL = """
+SELECT d.*, c.client_code,
+       EXISTS (SELECT 1 FROM document_read_mark r
+                WHERE r.user_id = v.user_id AND r.document_id = d.id) AS read
+  FROM document d
+  JOIN visible_document v ON v.user_id = {} AND v.client_number_id = d.client_number_id
+                         AND v.issue_date = d.issue_date AND v.document_id = d.id
+  JOIN client_number c ON c.id = d.client_number_id
+ WHERE d.id = {} AND d.issue_date >= {}
+"""
+MARK_READ_SQL = """
+INSERT INTO document_read_mark (user_id, document_id)
+SELECT v.user_id, d.id
+  FROM document d
+  JOIN visible_document v ON v.user_id = {} AND v.client_number_id = d.client_number_id
+                         AND v.issue_date = d.issue_date AND v.document_id = d.id
+ WHERE d.id = ANY({}::bigint[]) AND d.issue_date >= {}
+ON CONFLICT ON CONSTRAINT read_mark_once_per_user DO NOTHING
+RETURNING document_id
+"""
+
+
 async def visible_document(reader: Reader, document_id: int) -> dict[str, Any]:
     """One document the reader may see (in the window), or `NotFound`."""
-    if not reader.scope.ids:
-        raise NotFound()
     rows = await Document.raw(
-        """
-        SELECT d.*, cn.code AS client_code,
-               EXISTS (SELECT 1 FROM document_read_mark r
-                        WHERE r.user_id = {} AND r.document_id = d.id) AS read
-          FROM unnest({}::int[], {}::text[], {}::date[]) AS cn(id, code, since)
-          JOIN document d ON d.client_number_id = cn.id AND d.issue_date >= cn.since
-         WHERE d.id = {}
-        """,
-        reader.user_id,
-        list(reader.scope.ids),
-        list(reader.scope.codes),
-        list(reader.scope.since),
-        document_id,
+        VISIBLE_DOCUMENT_SQL, reader.user_id, document_id, reader.scope.oldest
     )
     if not rows:
         raise NotFound()
@@ -208,23 +213,9 @@ async def visible_document(reader: Reader, document_id: int) -> dict[str, Any]:
 
 async def mark_read(reader: Reader, document_ids: list[int]) -> int:
     """Marks the given documents read for this reader; ids it may not see are ignored."""
-    if not document_ids or not reader.scope.ids:
+    if not document_ids:
         return 0
-    rows = await ReadMark.raw(
-        """
-        INSERT INTO document_read_mark (user_id, document_id)
-        SELECT {}, d.id
-          FROM unnest({}::int[], {}::date[]) AS cn(id, since)
-          JOIN document d ON d.client_number_id = cn.id AND d.issue_date >= cn.since
-         WHERE d.id = ANY({}::bigint[])
-        ON CONFLICT ON CONSTRAINT read_mark_once_per_user DO NOTHING
-        RETURNING document_id
-        """,
-        reader.user_id,
-        list(reader.scope.ids),
-        list(reader.scope.since),
-        document_ids,
-    )
+    rows = await ReadMark.raw(MARK_READ_SQL, reader.user_id, document_ids, reader.scope.oldest)
     return len(rows)
 
 
