@@ -20,7 +20,7 @@ import pytest
 from pypdf import PdfReader
 
 from iportal import clock
-from iportal.accounts.tables import AuditEvent
+from iportal.accounts.tables import AuditEvent, ClientNumber
 from iportal.documents.blobs import FolderBlobStore, blob_hash
 from iportal.documents.tables import DuplicateRequest
 from tests import factories
@@ -79,6 +79,26 @@ async def test_each_reader_sees_exactly_their_numbers(
     assert set(await ids(client)) == {docs["mine"], docs["credit"]}
     await login(client, "bert@example.test")
     assert set(await ids(client)) == {docs["theirs"]}
+
+
+async def test_the_client_number_drop_down_offers_only_visible_numbers_escaped(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    await ClientNumber.update({ClientNumber.company_name: "<b>Anna & Co</b>"}).where(
+        ClientNumber.client_code == "DL20000002"
+    )
+    await login(client, "anna@example.test")
+    page = (await client.get("/documents?client_code=DL20000002")).text
+    select = page.split('id="f-client"')[1].split("</select>")[0]
+    assert '<option value="DL20000001">DL20000001 – Test Company BV</option>' in select
+    assert (
+        '<option selected value="DL20000002">DL20000002 – &lt;b&gt;Anna &amp; Co&lt;/b&gt;</option>'
+        in select
+    )
+    assert "DL20000009" not in select
+    await login(client, "luc@example.test")
+    select = (await client.get("/documents")).text.split('id="f-client"')[1].split("</select>")[0]
+    assert "DL20000001" in select and "DL20000002" not in select and "selected" not in select
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import pytest
 from babel.numbers import format_currency
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from iportal import i18n
 from iportal.templating import money
@@ -24,5 +26,25 @@ def test_money_is_babels_currency_format(language: str, currency: str) -> None:
             assert money(amount, currency) == format_currency(
                 amount, currency, locale=LOCALES[language]
             )
+    finally:
+        i18n.current_language.reset(token)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    amount=st.decimals(
+        min_value=Decimal("-1e12"), max_value=Decimal("1e12"), allow_nan=False, places=4
+    ),
+    language=st.sampled_from(sorted(LOCALES)),
+    currency=st.sampled_from(["EUR", "USD", "GBP", "CHF", "JPY", "BHD", "SEK"]),
+)
+def test_any_amount_is_written_as_babel_writes_it(
+    amount: Decimal, language: str, currency: str
+) -> None:
+    token = i18n.current_language.set(language)
+    try:
+        assert money(amount, currency) == format_currency(
+            amount, currency, locale=LOCALES[language]
+        )
     finally:
         i18n.current_language.reset(token)

@@ -29,7 +29,11 @@ from iportal.documents.tables import Document, DuplicateRequest, ReadMark
 from iportal.errors import InvalidInput, NotFound
 from iportal.i18n import N_
 from iportal.pagination import BAD_CURSOR, clamp_limit, decode_cursor, encode_cursor
-from iportal.sharing.services import visible_client_number_id
+from iportal.sharing.services import (
+    VisibleClientNumbers,
+    visible_client_number_id,
+    visible_client_numbers,
+)
 
 PORTAL_START = date(2008, 5, 1)
 WINDOW_YEARS = 7
@@ -168,13 +172,25 @@ async def overview(reader: Reader, filters: Filters, cap: int = COUNT_CAP) -> Ov
     return Overview(count, False, [dict(row) for row in totals])
 
 
-async def page_and_overview(
+@dataclass(frozen=True)
+class ListView:
+    """What the documents page shows: a page, the overview of its filters, and the
+    client numbers of its drop-down."""
+
+    page: DocumentPage
+    overview: Overview
+    numbers: VisibleClientNumbers
+
+
+async def list_view(
     reader: Reader, filters: Filters, sort: Sort, cursor: str | None, limit: int | None
-) -> tuple[DocumentPage, Overview]:
-    """A page and the overview of the same filters, read at the same time."""
-    return await together(
-        list_documents(reader, filters, sort, cursor, limit), overview(reader, filters)
+) -> ListView:
+    """The page's three reads at the same time, each on a connection of its own."""
+    (page, summary), numbers = await together(
+        together(list_documents(reader, filters, sort, cursor, limit), overview(reader, filters)),
+        visible_client_numbers(reader.user_id),
     )
+    return ListView(page, summary, numbers)
 
 
 # A document is the reader's when their copy of it exists (the whole primary key of
