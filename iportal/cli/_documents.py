@@ -39,16 +39,25 @@ def ingest(
 ) -> None:
     """Publish documents from PDFs, Factur-X PDFs, UBL XML, folders or ZIPs with a
     manifest.csv; prints a per-file report; exit 0 only if nothing was rejected."""
-    from iportal.documents.ingest import Summary
+    from iportal.documents.sandbox import Workers
 
     settings = load_settings()
-    summary = Summary()
     report = _open_report(report_path)
+    # The workers start first: their server loads the PDF stack while this process
+    # imports its own modules and opens the database.
+    workers = Workers(jobs or os.cpu_count())
+    workers.start_soon()
+    from iportal.documents.ingest import Summary
+
+    summary = Summary()
     try:
-        run_with_pool(
-            lambda: _ingest(settings, list(paths), prefix, jobs, summary, report), max_size=8
-        )
+        with workers:
+            run_with_pool(
+                lambda: _ingest(settings, list(paths), prefix, workers, summary, report),
+                max_size=8,
+            )
     finally:
+        sys.stdout.flush()
         if report is not None:
             report[0].close()
     _print_summary(summary)
@@ -73,7 +82,7 @@ async def _ingest(
     settings: Any,
     paths: list[Path],
     prefix: str | None,
-    jobs: int | None,
+    workers: Any,
     summary: Any,
     report: tuple[TextIO, Any] | None,
 ) -> None:
@@ -85,43 +94,42 @@ async def _ingest(
     from iportal.documents.ingest import Ingest, collect, report_row
     from iportal.documents.inspection import FileLimits
     from iportal.documents.publishing import ClientNumbers, IssuerDirectory, all_issuers
-    from iportal.documents.sandbox import Sandbox
 
     issuers = await all_issuers(prefix)
     if prefix and not issuers:
         raise click.ClickException(f"there is no issuer with prefix {prefix.upper()}")
     language = issuers[0].language if prefix else "en"
-    total = sum(1 for _ in collect(paths))
     console = Console(stderr=True)
+    # The files are counted for the progress bar only: that is a second pass over them.
+    total = sum(1 for _ in collect(paths)) if console.is_terminal else None
     limits = FileLimits(max_bytes=settings.max_upload_bytes, max_pages=settings.max_pages)
     numbers = ClientNumbers()
-    with Sandbox(jobs or os.cpu_count()) as sandbox:
-        run = Ingest(
-            IssuerDirectory(issuers, numbers),
-            FolderBlobStore(settings.blob_dir),
-            settings.base_url,
-            sandbox,
-            limits,
-            clock.today(),
-            language,
-            numbers,
-        )
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            disable=not console.is_terminal,
-        ) as progress:
-            task = progress.add_task("Publishing", total=total)
-            async for outcome in run.run(collect(paths)):
-                summary.add(outcome)
-                progress.advance(task)
-                if report is not None:
-                    report[1].writerow(report_row(outcome))
-                if not console.is_terminal or outcome.reason:
-                    _print_line(outcome)
+    run = Ingest(
+        IssuerDirectory(issuers, numbers),
+        FolderBlobStore(settings.blob_dir),
+        settings.base_url,
+        workers,
+        limits,
+        clock.today(),
+        language,
+        numbers,
+    )
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task("Publishing", total=total)
+        async for outcome in run.run(collect(paths)):
+            summary.add(outcome)
+            progress.advance(task)
+            if report is not None:
+                report[1].writerow(report_row(outcome))
+            if not console.is_terminal or outcome.reason:
+                _print_line(outcome)
 
 
 def _print_line(outcome: Any) -> None:
@@ -132,7 +140,8 @@ def _print_line(outcome: Any) -> None:
         line += f"  [{what}]"
     if outcome.reason:
         line += f"  {outcome.reason}"
-    click.echo(line)
+    # No flush per line (click.echo's): a line each for thousands of files.
+    sys.stdout.write(line + "\n")
 
 
 def _print_summary(summary: Any) -> None:

@@ -6,10 +6,11 @@ without a row is harmless (`iportal blobs clean` removes it); a row without a
 blob must never exist, so callers write the blob first and the row after.
 
 Publishing in bulk stages blobs instead: a worker writes the bytes under
-`.staging/` without waiting for the disk, the recorder moves the accepted ones
-into place and discards the rest, and one flush of the filesystem makes a whole
-batch durable before its rows are committed — an fsync per file and per folder
-costs ~3 ms here, one `syncfs` for a hundred files ~5 ms.
+`.staging/` without waiting for the disk (and makes the blob's folder), the
+recorder moves the accepted ones into place and discards the rest, and one
+flush of the filesystem makes a whole batch durable before its rows are
+committed — an fsync per file and per folder costs ~3 ms here, one `syncfs`
+for a hundred files ~5 ms.
 """
 
 from __future__ import annotations
@@ -103,11 +104,18 @@ class FolderBlobStore:
 
     def stage(self, content: bytes) -> StagedBlob:
         digest = blob_hash(content)
-        folder = self.root / STAGING
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{digest}-{secrets.token_hex(8)}"
-        path.write_bytes(content)
-        return StagedBlob(digest, len(content), str(path))
+        path = f"{self._prefix}{STAGING}{os.sep}{digest}-{secrets.token_hex(8)}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as file:
+            file.write(content)
+        # The blob's own folder is made here, by the worker, and not by the recorder
+        # just before its rename: a first run makes a new folder for most blobs.
+        _make_folder(os.path.dirname(self._file(digest)))
+        return StagedBlob(digest, len(content), path)
 
     def commit(self, staged: Iterable[StagedBlob]) -> None:
         moved = False
@@ -187,6 +195,16 @@ def sync_filesystem(folder: Path) -> None:
             raise OSError(error, os.strerror(error), str(folder))
     finally:
         os.close(fd)
+
+
+def _make_folder(folder: str) -> None:
+    """`os.makedirs(folder, exist_ok=True)` in one system call when it exists."""
+    try:
+        os.mkdir(folder)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -1,6 +1,6 @@
 """`iportal ingest`: publish PDFs, Factur-X PDFs, UBL files, folders and ZIPs in bulk.
 
-Files are checked by a pool of sandboxed workers (all cores by default), which
+Files are checked by sandboxed worker processes (all cores by default), which
 also stage the bytes of what passed in the blob store; this process records the
 results in batches, one transaction each, while the workers go on with the next
 files. The key (client number, type, number) makes a repeat a no-op, so a run
@@ -37,7 +37,7 @@ from iportal.documents.publishing import (
     publish_batch,
     rejected,
 )
-from iportal.documents.sandbox import Sandbox, TaskTimedOut
+from iportal.documents.sandbox import TaskTimedOut, Workers
 from iportal.i18n import N_
 
 MANIFEST = "manifest.csv"
@@ -55,11 +55,12 @@ MANIFEST_COLUMNS = (
 )
 DOCUMENT_SUFFIXES = (".pdf", ".xml")
 CHUNK = 16  # files a worker reads per task
-CHUNKS_IN_FLIGHT_PER_JOB = 4
+CHUNKS_IN_FLIGHT_PER_JOB = 4  # a worker runs one, the next waits in its pipe
 TOO_LONG = N_("Reading the file took too long; it was stopped.")
 NOT_IN_ARCHIVE = N_("manifest.csv row %(row)s: the file “%(file)s” is not in the archive.")
 BATCH = 64  # documents per transaction: round trips and the blobs' flush are shared
-QUEUED_BATCHES = 4  # inspected, waiting to be recorded
+QUEUED_BATCHES = 16  # inspected, waiting to be recorded (their bytes are staged on disk)
+MERGED_BATCHES = 4  # recorded together, in one transaction, when they are waiting
 
 
 @dataclass(frozen=True)
@@ -183,14 +184,14 @@ def collect(paths: list[Path]) -> Iterator[Item]:
 
 
 class Ingest:
-    """One run: a sandbox of workers, a window of files in flight, outcomes in order."""
+    """One run: sandboxed workers, a window of files in flight, outcomes in order."""
 
     def __init__(
         self,
         resolve_issuer: Callable[[Candidate], Any],
         blobs: BlobStore,
         base_url: str,
-        sandbox: Sandbox,
+        workers: Workers,
         limits: FileLimits,
         today: date,
         language: str = "en",
@@ -200,7 +201,7 @@ class Ingest:
         self.resolve_issuer = resolve_issuer
         self.blobs = blobs
         self.base_url = base_url
-        self.sandbox = sandbox
+        self.workers = workers
         self.limits = limits
         self.today = today
         self.language = language
@@ -209,7 +210,7 @@ class Ingest:
 
     async def _inspected(self, items: Iterator[Item]) -> AsyncIterator[tuple[Item, Any]]:
         chunks = _chunks(items, CHUNK)
-        window = self.sandbox.jobs * CHUNKS_IN_FLIGHT_PER_JOB
+        window = self.workers.jobs * CHUNKS_IN_FLIGHT_PER_JOB
         pending: deque[tuple[list[Item], asyncio.Future[Any] | None]] = deque()
         exhausted = False
         while pending or not exhausted:
@@ -225,28 +226,28 @@ class Ingest:
             try:
                 results = await self._results(chunk, future)
             except TaskTimedOut:
-                # The pool was replaced: what was in flight goes again, and the stuck
-                # chunk file by file, so that only the culprit is turned away.
+                # Its worker was replaced. The chunk goes again file by file, ahead of
+                # everything waiting, so that only the culprit is turned away.
                 if len(chunk) > 1:
-                    pending.extendleft(reversed([([item], None) for item in chunk]))
-                pending = deque((c, self._submit(c)) for c, _ in pending)
-                if len(chunk) > 1:
+                    pending.extendleft(
+                        ([item], self._submit([item], first=True)) for item in reversed(chunk)
+                    )
                     continue
                 results = [Rejection(chunk[0].source.name, TOO_LONG)]
             for item, result in zip(chunk, results, strict=True):
                 yield item, result
 
-    def _submit(self, chunk: list[Item]) -> asyncio.Future[Any] | None:
+    def _submit(self, chunk: list[Item], first: bool = False) -> asyncio.Future[Any] | None:
         calls = [
             (Job(item.source, item.metadata, self.limits, self.today, self.blobs),)
             for item in chunk
             if not item.problem
         ]
-        return self.sandbox.submit_each(self.check, calls) if calls else None
+        return self.workers.submit(self.check, calls, first=first) if calls else None
 
     async def _results(self, chunk: list[Item], future: asyncio.Future[Any] | None) -> list[Any]:
         """Each item's worker result in order; None for an item with a problem."""
-        results = iter(await self.sandbox.wait_each(future, len(chunk)) if future else [])
+        results = iter(await future if future else [])
         out: list[Any] = []
         for item in chunk:
             if item.problem:
@@ -290,11 +291,19 @@ class Ingest:
     async def run(self, items: Iterator[Item]) -> AsyncIterator[Outcome]:
         """Outcomes in the files' order, a batch at a time. The files are read on by a
         task of their own while a batch is recorded, so the workers never wait for
-        the database."""
+        the database; batches that wait meanwhile (the first ones invite every new
+        client number, a few milliseconds each) are then recorded together."""
         queue: asyncio.Queue[list[tuple[Item, Any]] | None] = asyncio.Queue(QUEUED_BATCHES)
         reading = asyncio.create_task(self._batches(items, queue))
         try:
-            while (batch := await queue.get()) is not None:
+            last = False
+            while not last and (batch := await queue.get()) is not None:
+                while len(batch) < BATCH * MERGED_BATCHES and not queue.empty():
+                    more = queue.get_nowait()
+                    if more is None:
+                        last = True
+                        break
+                    batch += more
                 for outcome in await self._record(batch):
                     yield outcome
             await reading  # its exception, if it had one

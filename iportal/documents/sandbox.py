@@ -4,7 +4,12 @@ A malicious or malformed PDF must not hang or exhaust the portal: each worker
 caps its address space (`RLIMIT_AS`) and arms a timer around every task, so a
 runaway parse ends as a clean rejection and the worker lives on. Should a task
 still overrun (stuck in C code), the parent gives up on it after a grace
-period, kills the pool and starts a fresh one.
+period, kills the worker and starts a fresh one.
+
+Two front ends share that worker: `Sandbox`, a `multiprocessing` pool for the
+API's one file at a time, and `Workers` for `iportal ingest`: plain processes,
+each fed through a pipe that the event loop watches, with no thread in between,
+so the process that records spends next to nothing on the hand-over.
 """
 
 from __future__ import annotations
@@ -13,10 +18,15 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import pickle
 import resource
 import signal
+import threading
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.context import ForkServerContext
 from multiprocessing.pool import AsyncResult, Pool
 from typing import Any, TypeVar
 
@@ -80,16 +90,21 @@ def _bounded_each(
     return results
 
 
+def _context() -> ForkServerContext:
+    # Workers fork from a server that has read the PDF stack once already, so that
+    # a new worker (and one started after an overrun) is ready at once.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(PRELOAD))
+    return context
+
+
 class Sandbox:
     """A pool of `jobs` worker processes that run functions under `limits`."""
 
     def __init__(self, jobs: int | None = None, limits: Limits | None = None) -> None:
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.limits = limits or Limits()
-        self._context = multiprocessing.get_context("forkserver")
-        # Workers fork from a server that has read the PDF stack once already, so that
-        # a new worker (and a pool restarted after an overrun) is ready at once.
-        self._context.set_forkserver_preload(list(PRELOAD))
+        self._context = _context()
         self._pool: Pool | None = None
 
     def _ensure_pool(self) -> Pool:
@@ -101,41 +116,6 @@ class Sandbox:
 
     def submit(self, function: Callable[..., T], *args: Any) -> AsyncResult[T]:
         return self._ensure_pool().apply_async(_bounded, (self.limits.seconds, function, args))
-
-    def submit_each(
-        self, function: Callable[..., T], calls: list[tuple[Any, ...]]
-    ) -> asyncio.Future[list[T | Exception]]:
-        """Run `function` on each argument tuple in one worker, each call under the
-        limits; answered on the running event loop with the results in order (an
-        exception in place of a result). One task for several calls keeps the pool's
-        own bookkeeping, a few hundred microseconds a task, off every file."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[T | Exception]] = loop.create_future()
-
-        def settle(outcome: Any, failed: bool = False) -> None:
-            if not future.done():
-                (future.set_exception if failed else future.set_result)(outcome)
-
-        self._ensure_pool().apply_async(
-            _bounded_each,
-            (self.limits.seconds, function, calls),
-            callback=lambda value: loop.call_soon_threadsafe(settle, value),
-            error_callback=lambda error: loop.call_soon_threadsafe(settle, error, True),
-        )
-        return future
-
-    async def wait_each(
-        self, future: asyncio.Future[list[T | Exception]], calls: int
-    ) -> list[T | Exception]:
-        """Like `wait`, with patience for `calls` calls: `TaskTimedOut` when it ran out,
-        and the pool is then replaced (other tasks in flight must be submitted again)."""
-        patience = self.limits.seconds * calls + self.limits.grace
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), patience)
-        except TimeoutError:
-            log.error("a sandboxed task overran its limit; restarting the worker pool")
-            self.restart()
-            raise TaskTimedOut() from None
 
     def wait(self, pending: AsyncResult[T]) -> T:
         """The task's result; `TaskTimedOut` when even the parent's patience ran out
@@ -165,6 +145,176 @@ class Sandbox:
             self._pool = None
 
     def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+DEPTH = 2  # tasks a worker holds: the one it runs, the next one waiting in its pipe
+PIPE_ROOM = 32 * 1024  # a task queued behind a running one must fit in the pipe's buffer
+
+
+def _serve(connection: Connection, memory_bytes: int, seconds: float) -> None:
+    """A worker of `Workers`: tasks in through its pipe, results out, until it closes."""
+    _init_worker(memory_bytes)
+    while True:
+        try:
+            function, calls = connection.recv()  # pickled by `Workers.submit`
+        except EOFError:
+            return
+        results = _bounded_each(seconds, function, calls)
+        connection.send_bytes(pickle.dumps(results, pickle.HIGHEST_PROTOCOL))
+
+
+@dataclass
+class _Task:
+    future: asyncio.Future[list[Any]]
+    payload: bytes  # the function and its calls, pickled once: sent again after a restart
+    calls: int
+    timer: asyncio.TimerHandle | None = None
+
+
+@dataclass
+class _Worker:
+    process: Any  # a forkserver Process
+    connection: Connection
+    tasks: deque[_Task] = field(default_factory=deque)  # sent, in order; the first one runs
+
+
+class Workers:
+    """`jobs` sandboxed worker processes serving one event loop, each through a pipe of
+    its own: a result wakes the loop directly, and the next task goes out at once.
+
+    A task that overruns costs only its worker: that process is killed and replaced,
+    the task fails with `TaskTimedOut`, and the tasks queued behind it go again."""
+
+    def __init__(self, jobs: int | None = None, limits: Limits | None = None) -> None:
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self.limits = limits or Limits()
+        self._context = _context()
+        self._workers: list[_Worker] = []
+        self._backlog: deque[_Task] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._starting: threading.Thread | None = None
+
+    def start_soon(self) -> None:
+        """Start the processes from a thread: the server loads the PDF stack and the
+        workers fork while this process goes on with its own start."""
+        if self._starting is None and not self._workers:
+            self._starting = threading.Thread(target=self._start, daemon=True)
+            self._starting.start()
+
+    def _start(self) -> None:
+        self._workers = [self._spawn() for _ in range(self.jobs)]
+
+    def _spawn(self) -> _Worker:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(
+            target=_serve,
+            args=(child, self.limits.memory_bytes, self.limits.seconds),
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        worker = _Worker(process, parent)
+        if self._loop is not None:
+            self._loop.add_reader(parent.fileno(), self._on_result, worker)
+        return worker
+
+    def _attach(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self.start_soon()
+            assert self._starting is not None
+            self._starting.join()
+            self._loop = asyncio.get_running_loop()
+            for worker in self._workers:
+                self._loop.add_reader(worker.connection.fileno(), self._on_result, worker)
+        return self._loop
+
+    def submit(
+        self, function: Callable[..., T], calls: list[tuple[Any, ...]], *, first: bool = False
+    ) -> asyncio.Future[list[T | Exception]]:
+        """Run `function` on each argument tuple in one worker, each call under the
+        limits; the future holds the results in order (an exception in place of a
+        result), or `TaskTimedOut` when the task as a whole overran. `first` puts the
+        task ahead of those waiting for a worker."""
+        future: asyncio.Future[list[Any]] = self._attach().create_future()
+        task = _Task(future, pickle.dumps((function, calls), pickle.HIGHEST_PROTOCOL), len(calls))
+        (self._backlog.appendleft if first else self._backlog.append)(task)
+        self._dispatch()
+        return future
+
+    def _dispatch(self) -> None:
+        while self._backlog:
+            worker = min(self._workers, key=lambda w: len(w.tasks))
+            task = self._backlog[0]
+            if len(worker.tasks) >= DEPTH or (worker.tasks and len(task.payload) > PIPE_ROOM):
+                return  # every worker is busy; a result will call this again
+            self._backlog.popleft()
+            worker.tasks.append(task)
+            if len(worker.tasks) == 1:
+                self._arm(worker)
+            worker.connection.send_bytes(task.payload)
+
+    def _arm(self, worker: _Worker) -> None:
+        """The patience for the task a worker starts now: its calls' limits and a grace."""
+        assert self._loop is not None
+        task = worker.tasks[0]
+        patience = self.limits.seconds * task.calls + self.limits.grace
+        task.timer = self._loop.call_later(patience, self._overrun, worker)
+
+    def _on_result(self, worker: _Worker) -> None:
+        try:
+            results = worker.connection.recv()
+        except (EOFError, OSError):
+            log.error("a sandboxed worker ended in the middle of a task; starting another")
+            self._replace(worker)
+            return
+        task = worker.tasks.popleft()
+        if task.timer is not None:
+            task.timer.cancel()
+        if worker.tasks:
+            self._arm(worker)
+        if not task.future.done():
+            task.future.set_result(results)
+        self._dispatch()
+
+    def _overrun(self, worker: _Worker) -> None:
+        log.error("a sandboxed task overran its limit; replacing its worker")
+        self._replace(worker)
+
+    def _replace(self, worker: _Worker) -> None:
+        self._stop(worker, kill=True)
+        self._workers[self._workers.index(worker)] = self._spawn()
+        if worker.tasks:
+            stuck = worker.tasks.popleft()
+            if stuck.timer is not None:
+                stuck.timer.cancel()
+            if not stuck.future.done():
+                stuck.future.set_exception(TaskTimedOut())
+            self._backlog.extendleft(reversed(worker.tasks))  # never run: they go again
+        self._dispatch()
+
+    def _stop(self, worker: _Worker, kill: bool = False) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(worker.connection.fileno())
+        if kill:
+            worker.process.kill()
+        worker.connection.close()  # a worker between tasks ends on its own
+        worker.process.join(None if kill else self.limits.grace)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join()
+
+    def close(self) -> None:
+        if self._starting is not None:
+            self._starting.join()
+        for worker in self._workers:
+            self._stop(worker)
+        self._workers = []
+
+    def __enter__(self) -> Workers:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -14,6 +14,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -314,3 +315,52 @@ async def _execute(url: str, sql: str) -> None:
         await connection.execute(sql)
     finally:
         await connection.close()
+
+
+async def test_batches_waiting_for_the_recorder_are_recorded_together(tmp_path: Path) -> None:
+    """While a batch is recorded the files are read on; the batches that wait meanwhile
+    go into the next transaction together (up to four), outcomes still in order."""
+    from datetime import date
+
+    from iportal.documents import ingest as ingest_module
+    from iportal.documents.blobs import FolderBlobStore
+    from iportal.documents.inspection import FileLimits, Source
+    from iportal.documents.sandbox import Workers
+
+    sizes: list[int] = []
+
+    class Recorder(ingest_module.Ingest):
+        async def _record(self, batch: list[Any]) -> list[Any]:
+            sizes.append(len(batch))
+            await asyncio.sleep(0.1)  # the other batches are read meanwhile
+            return [item.source.name for item, _ in batch]
+
+    n = ingest_module.BATCH * 9 + 5
+    # Items a manifest already turned away need no worker: they are read at once.
+    items = [ingest_module.Item(Source(f"{i:04d}"), problem=("missing", {})) for i in range(n)]
+    run = Recorder(
+        None,  # type: ignore[arg-type]
+        FolderBlobStore(tmp_path),
+        "http://portal.test",
+        Workers(jobs=1),
+        FileLimits(),
+        date(2026, 11, 23),
+    )
+    names = [name async for name in run.run(iter(items))]
+    assert names == [f"{i:04d}" for i in range(n)]
+    most = ingest_module.BATCH * ingest_module.MERGED_BATCHES
+    assert sizes == [most, most, n - 2 * most]
+
+
+def test_a_staged_blob_has_its_folder_ready(tmp_path: Path) -> None:
+    """The worker makes the blob's folder as it stages it: the recorder's commit is one
+    rename per blob."""
+    from iportal.documents.blobs import FolderBlobStore
+
+    store = FolderBlobStore(tmp_path / "blobs")
+    staged = store.stage(b"%PDF-1.4 a blob")
+    assert store.path(staged.digest).parent.is_dir()
+    assert not store.exists(staged.digest)
+    store.commit([staged])
+    assert store.get(staged.digest) == b"%PDF-1.4 a blob"
+    assert not Path(staged.path).exists()

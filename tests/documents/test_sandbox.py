@@ -5,6 +5,7 @@ Random, truncated and mutated files always end as a clean result or rejection.""
 from __future__ import annotations
 
 import io
+import os
 import signal
 import tempfile
 import time
@@ -20,7 +21,7 @@ from pypdf import PdfWriter
 from iportal.documents.blobs import FolderBlobStore
 from iportal.documents.ingest import Ingest, Item
 from iportal.documents.inspection import Candidate, FileLimits, Job, Rejection, Source, inspect
-from iportal.documents.sandbox import Limits, Sandbox, TaskOutOfMemory, TaskTimedOut
+from iportal.documents.sandbox import Limits, Sandbox, TaskOutOfMemory, TaskTimedOut, Workers
 from tests import factories
 from tests.documents.einvoice_helpers import fixture
 
@@ -139,8 +140,9 @@ def stuck_on_one(job: Job) -> Candidate | Rejection:
 
 
 async def test_a_file_stuck_beyond_the_timer_costs_only_itself() -> None:
-    """The parent gives up on the stuck task, replaces the pool and reads the other
+    """The parent gives up on the stuck task, replaces its worker and reads the other
     files of its chunk again one by one: only the stuck file is turned away."""
+
     async def nobody(candidate: Candidate) -> None:
         return None  # no issuer: the outcome tells whether the file itself was read
 
@@ -149,7 +151,7 @@ async def test_a_file_stuck_beyond_the_timer_costs_only_itself() -> None:
         Item(Source(name, data=factories.invoice_pdf(name)), factories.metadata(number=name))
         for name in names
     ]
-    with Sandbox(jobs=1, limits=Limits(seconds=1.0, grace=1.0)) as box:
+    with Workers(jobs=1, limits=Limits(seconds=1.0, grace=1.0)) as box:
         run = Ingest(nobody, BLOBS, "http://portal.test", box, LIMITS, TODAY, check=stuck_on_one)
         started = time.monotonic()
         outcomes = [outcome async for outcome in run.run(iter(items))]
@@ -159,3 +161,42 @@ async def test_a_file_stuck_beyond_the_timer_costs_only_itself() -> None:
     assert reasons["stuck.pdf"] == "Reading the file took too long; it was stopped."
     for name in ("a.pdf", "b.pdf", "c.pdf"):
         assert reasons[name].startswith("No issuer has this document's client number")
+
+
+def crash_on(name: str) -> str:
+    """A parse that takes its process down with it (as a crash in C code would)."""
+    if name == "crash":
+        os._exit(70)
+    return name.upper()
+
+
+async def test_a_worker_that_dies_costs_only_its_task() -> None:
+    """The task running in a worker that died fails with `TaskTimedOut`; the task
+    queued behind it in the same worker goes to its replacement."""
+    with Workers(jobs=1, limits=Limits(seconds=5.0, grace=1.0)) as box:
+        stuck = box.submit(crash_on, [("a",), ("crash",)])
+        queued = box.submit(crash_on, [("b",), ("c",)])
+        with pytest.raises(TaskTimedOut):
+            await stuck
+        assert await queued == ["B", "C"]
+        assert await box.submit(crash_on, [("d",)]) == ["D"]
+
+
+async def test_workers_run_tasks_under_the_limits_and_answer_in_order() -> None:
+    with Workers(jobs=2, limits=Limits(seconds=1.0, grace=5.0)) as box:
+        futures = [box.submit(crash_on, [(f"n{i}",), (f"m{i}",)]) for i in range(10)]
+        first = box.submit(answer_each, [()])
+        spun = box.submit(spin_each, [(), ()])
+        assert [await future for future in futures] == [[f"N{i}", f"M{i}"] for i in range(10)]
+        assert await first == [42]
+        # the timer stops each call; the worker lives on
+        assert [type(error) for error in await spun] == [TaskTimedOut, TaskTimedOut]
+        assert await box.submit(answer_each, [()]) == [42]
+
+
+def answer_each() -> int:
+    return answer()
+
+
+def spin_each() -> None:
+    spin()
