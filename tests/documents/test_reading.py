@@ -101,6 +101,30 @@ async def test_the_client_number_drop_down_offers_only_visible_numbers_escaped(
     assert "DL20000001" in select and "DL20000002" not in select and "selected" not in select
 
 
+async def test_the_rows_escape_what_issuers_wrote_and_mark_unread(
+    client: httpx.AsyncClient, world: dict[str, Any], settings: Any
+) -> None:
+    store = FolderBlobStore(settings.blob_dir)
+    number = await ClientNumber.select(ClientNumber.id).where(
+        ClientNumber.client_code == "DL20000001"
+    )
+    odd = await factories.document(
+        number[0]["id"],
+        number='<img src=x onerror="alert(1)">&',
+        issue_date=clock.today() - timedelta(days=1),
+        pdf_blob_hash=store.put(factories.invoice_pdf("X-1")),
+    )
+    await login(client, "anna@example.test")
+    page = (await client.get("/documents")).text
+    assert "<img src=x" not in page
+    before, after = page.split(f'value="{odd}"')
+    row = before.rsplit("<tr ", 1)[1] + after.split("</tr>")[0]
+    assert row.startswith('class="unread"') and "(unread)" in row
+    assert f'<td id="n{odd}">&lt;img src=x onerror=&#34;alert(1)&#34;&gt;&amp;</td>' in row
+    assert f'aria-labelledby="select-label n{odd}"' in row
+    assert f'href="/api/v1/documents/{odd}/pdf"' in row
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [

