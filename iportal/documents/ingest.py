@@ -22,9 +22,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from iportal.accounts.services import IssuerPrincipal
 from iportal.documents.blobs import BlobStore
 from iportal.documents.inspection import Candidate, FileLimits, Job, Rejection, Source, inspect
 from iportal.documents.publishing import (
@@ -39,6 +38,9 @@ from iportal.documents.publishing import (
 )
 from iportal.documents.sandbox import TaskTimedOut, Workers
 from iportal.i18n import N_
+
+if TYPE_CHECKING:
+    from iportal.accounts.services import IssuerPrincipal
 
 MANIFEST = "manifest.csv"
 MANIFEST_COLUMNS = (

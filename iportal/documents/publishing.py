@@ -7,27 +7,28 @@ conflict, the new documents' blobs are made durable, and the rows are written wi
 their notification events and, for a client number not yet opted in, an
 invitation with a fresh activation code. One document through the API is a
 batch of one.
+
+The accounts, database and e-mail modules are imported where they are used:
+`iportal ingest` hands its first files to the workers before it loads them.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from iportal.accounts.identifiers import normalise_client_code
-from iportal.accounts.services import IssuerPrincipal, issue_activation_code
-from iportal.accounts.services import resolve_client_number as resolve_reference
-from iportal.db import atomic
 from iportal.documents.blobs import BlobStore
 from iportal.documents.inspection import Candidate, Rejection
-from iportal.documents.recording import NewDocument, existing_documents, insert_documents
-from iportal.documents.tables import Document
 from iportal.errors import Conflict, InvalidInput
 from iportal.i18n import N_, translate
-from iportal.notifications.services import queue_email
+
+if TYPE_CHECKING:
+    from iportal.accounts.services import IssuerPrincipal
+    from iportal.documents.recording import NewDocument
 
 PUBLISHED = "published"
 ALREADY_PUBLISHED = "already_published"
@@ -66,6 +67,8 @@ class ClientNumbers:
     async def find(self, issuer_id: int, reference: str) -> dict[str, Any] | None:
         key = (issuer_id, reference)
         if key not in self._found:
+            from iportal.accounts.services import resolve_client_number as resolve_reference
+
             self._found[key] = await resolve_reference(issuer_id, reference)
         return self._found[key]
 
@@ -106,6 +109,8 @@ class _Accepted:
 
 
 def _new_document(client_number_id: int, candidate: Candidate) -> NewDocument:
+    from iportal.documents.recording import NewDocument
+
     return NewDocument(
         client_number_id,
         candidate.fields,
@@ -151,6 +156,8 @@ async def _record_or_isolate(
 ) -> None:
     """Record the batch; should the database refuse a row that passed every check, record
     its documents one by one, so that only that one is turned away, with the reason."""
+    from iportal.db import atomic
+
     try:
         async with atomic():
             await _record(accepted, outcomes, blobs, base_url)
@@ -173,6 +180,8 @@ async def _record_or_isolate(
 async def _record(
     accepted: list[_Accepted], outcomes: list[Outcome | None], blobs: BlobStore, base_url: str
 ) -> None:
+    from iportal.documents.recording import existing_documents, insert_documents
+
     ids = await insert_documents([a.document for a in accepted])
     new = [a for a, document_id in zip(accepted, ids, strict=True) if document_id is not None]
     repeats = [a for a, document_id in zip(accepted, ids, strict=True) if document_id is None]
@@ -248,6 +257,8 @@ async def invite_waiting(clients: list[dict[str, Any]], base_url: str) -> int:
     without_account = {c["id"]: c for c in clients if c["account_id"] is None}
     if not without_account:
         return 0
+    from iportal.documents.tables import Document
+
     rows = await Document.raw(TO_INVITE_SQL, list(without_account))
     for row in rows:
         await _queue_invitation(without_account[row["id"]], base_url)
@@ -255,6 +266,9 @@ async def invite_waiting(clients: list[dict[str, Any]], base_url: str) -> int:
 
 
 async def _queue_invitation(client: dict[str, Any], base_url: str) -> None:
+    from iportal.accounts.services import issue_activation_code
+    from iportal.notifications.services import queue_email
+
     issued = await issue_activation_code(client["id"])
     await queue_email(
         INVITATION,
@@ -303,6 +317,7 @@ class IssuerDirectory:
 
 
 async def all_issuers(prefix: str | None = None) -> list[IssuerPrincipal]:
+    from iportal.accounts.services import IssuerPrincipal
     from iportal.accounts.tables import Issuer
 
     query = Issuer.select(Issuer.id, Issuer.prefix, Issuer.name, Issuer.language)

@@ -197,6 +197,7 @@ class Workers:
         self._backlog: deque[_Task] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._starting: threading.Thread | None = None
+        self._failed: BaseException | None = None  # how the start went wrong
 
     def start_soon(self) -> None:
         """Start the processes from a thread: the server loads the PDF stack and the
@@ -206,7 +207,11 @@ class Workers:
             self._starting.start()
 
     def _start(self) -> None:
-        self._workers = [self._spawn() for _ in range(self.jobs)]
+        try:
+            for _ in range(self.jobs):
+                self._workers.append(self._spawn())
+        except BaseException as error:  # raised again by the first `submit`
+            self._failed = error
 
     def _spawn(self) -> _Worker:
         parent, child = self._context.Pipe()
@@ -227,6 +232,8 @@ class Workers:
             self.start_soon()
             assert self._starting is not None
             self._starting.join()
+            if self._failed is not None:
+                raise RuntimeError("the sandboxed workers did not start") from self._failed
             self._loop = asyncio.get_running_loop()
             for worker in self._workers:
                 self._loop.add_reader(worker.connection.fileno(), self._on_result, worker)
