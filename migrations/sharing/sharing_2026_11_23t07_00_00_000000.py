@@ -24,10 +24,14 @@ TABLES = [
         user_id integer NOT NULL REFERENCES portal_user (id) ON DELETE CASCADE,
         client_number_id integer NOT NULL REFERENCES client_number (id) ON DELETE CASCADE,
         since date NOT NULL,
+        client_code varchar(32) COLLATE "C" NOT NULL,
+        company_name varchar(200) NOT NULL,
         PRIMARY KEY (user_id, client_number_id)
     )
     """,
     "CREATE INDEX visible_client_number_number ON visible_client_number (client_number_id)",
+    # A client-code filter checks the code is the user's without reading `client_number`.
+    "CREATE INDEX visible_client_number_by_code ON visible_client_number (user_id, client_code)",
     """
     CREATE TABLE visible_document (
         user_id integer NOT NULL,
@@ -92,8 +96,11 @@ FUNCTIONS = [
               FROM entitled_client_numbers(u) e
              WHERE v.user_id = u AND v.client_number_id = e.client_number_id
                AND v.since <> e.since;
-            INSERT INTO visible_client_number (user_id, client_number_id, since)
-            SELECT u, e.client_number_id, e.since FROM entitled_client_numbers(u) e
+            INSERT INTO visible_client_number
+                   (user_id, client_number_id, since, client_code, company_name)
+            SELECT u, e.client_number_id, e.since, cn.client_code, cn.company_name
+              FROM entitled_client_numbers(u) e
+              JOIN client_number cn ON cn.id = e.client_number_id
             ON CONFLICT DO NOTHING;
         END LOOP;
     END
@@ -158,6 +165,17 @@ FUNCTIONS = [
                NEW.amount_incl_vat, NEW.due_date, NEW.currency
           FROM visible_client_number u
          WHERE u.client_number_id = NEW.client_number_id AND NEW.issue_date >= u.since;
+        RETURN NULL;
+    END
+    $$
+    """,
+    # The drop-down shows a number's code and company name as they are now.
+    """
+    CREATE FUNCTION client_number_renamed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE visible_client_number v
+           SET client_code = NEW.client_code, company_name = NEW.company_name
+         WHERE v.client_number_id = NEW.id;
         RETURN NULL;
     END
     $$
@@ -229,6 +247,10 @@ TRIGGERS = [
     "ON client_number_grant FOR EACH ROW EXECUTE FUNCTION grant_changed()",
     "CREATE TRIGGER client_number_added AFTER INSERT ON client_number FOR EACH ROW "
     "WHEN (NEW.account_id IS NOT NULL) EXECUTE FUNCTION client_number_moved()",
+    "CREATE TRIGGER client_number_renamed AFTER UPDATE OF client_code, company_name "
+    "ON client_number FOR EACH ROW WHEN (OLD.client_code IS DISTINCT FROM NEW.client_code "
+    "OR OLD.company_name IS DISTINCT FROM NEW.company_name) "
+    "EXECUTE FUNCTION client_number_renamed()",
     "CREATE TRIGGER client_number_moved AFTER UPDATE OF account_id, contract_start "
     "ON client_number FOR EACH ROW WHEN (OLD.account_id IS DISTINCT FROM NEW.account_id "
     "OR OLD.contract_start IS DISTINCT FROM NEW.contract_start) "
@@ -252,6 +274,7 @@ OLD_LIST_INDEXES = (
 
 DROPPED = [
     "DROP TRIGGER IF EXISTS client_number_moved ON client_number",
+    "DROP TRIGGER IF EXISTS client_number_renamed ON client_number",
     "DROP TRIGGER IF EXISTS client_number_added ON client_number",
     "DROP TRIGGER IF EXISTS grant_changed ON client_number_grant",
     "DROP TRIGGER IF EXISTS shared_user_changed ON shared_user",
@@ -260,8 +283,8 @@ DROPPED = [
     "DROP TRIGGER IF EXISTS document_published ON document",
     "DROP TABLE IF EXISTS visible_document",
     "DROP TABLE IF EXISTS visible_client_number",
-    "DROP FUNCTION IF EXISTS client_number_moved, grant_changed, membership_changed, "
-    "document_changed, document_published, visible_client_number_moved, "
+    "DROP FUNCTION IF EXISTS client_number_moved, client_number_renamed, grant_changed, "
+    "membership_changed, document_changed, document_published, visible_client_number_moved, "
     "visible_client_number_added, refresh_visibility, entitled_client_numbers",
     "CREATE INDEX document_list_by_issue_date ON document "
     "(client_number_id, issue_date DESC, id DESC) INCLUDE (type, amount_incl_vat, number)",

@@ -41,6 +41,7 @@ STEPS = st.lists(
         st.tuples(st.just("publish"), st.integers(0, NUMBERS - 1), st.integers(0, 12 * 365)),
         st.tuples(st.just("redate"), st.integers(0, 30), st.integers(0, 12 * 365)),
         st.tuples(st.just("delete_user"), st.integers(0, USERS - 1)),
+        st.tuples(st.just("rename"), st.integers(0, NUMBERS - 1), st.text("ab &<", max_size=5)),
     ),
     min_size=1,
     max_size=25,
@@ -131,6 +132,13 @@ class World:
                 self.documents[which % len(self.documents)],
             )
 
+    async def rename(self, number: int, name: str) -> None:
+        await sql(
+            "UPDATE client_number SET company_name = {} WHERE id = {}",
+            f"Company {name}",
+            self.numbers[number],
+        )
+
     async def delete_user(self, user: int) -> None:
         await sql("DELETE FROM portal_user WHERE id = {}", self.users[user])
 
@@ -145,7 +153,9 @@ async def expected() -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
     from; each number's documents from its contract start on."""
     numbers = {
         row["id"]: row
-        for row in await sql("SELECT id, account_id, contract_start FROM client_number")
+        for row in await sql(
+            "SELECT id, account_id, contract_start, client_code, company_name FROM client_number"
+        )
     }
     seen: set[tuple[int, int]] = set()
     for row in await sql("SELECT account_id, user_id FROM account_membership"):
@@ -158,7 +168,10 @@ async def expected() -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
     ):
         if numbers[row["client_number_id"]]["account_id"] == row["account_id"]:
             seen.add((row["user_id"], row["client_number_id"]))
-    client_numbers = {(u, n, numbers[n]["contract_start"]) for u, n in seen}
+    client_numbers = {
+        (u, n, numbers[n]["contract_start"], numbers[n]["client_code"], numbers[n]["company_name"])
+        for u, n in seen
+    }
     documents = {
         (u, d["id"], d["issue_date"], d["amount_incl_vat"], d["number"])
         for d in await sql("SELECT * FROM document")
@@ -170,7 +183,7 @@ async def expected() -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
 
 async def kept() -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
     client_numbers = {
-        (r["user_id"], r["client_number_id"], r["since"])
+        (r["user_id"], r["client_number_id"], r["since"], r["client_code"], r["company_name"])
         for r in await sql("SELECT * FROM visible_client_number")
     }
     documents = {
@@ -228,7 +241,8 @@ async def test_a_document_published_while_access_is_granted_is_seen(database: st
                 assert (
                     await setup.fetchval(
                         "SELECT count(*) FROM visible_document WHERE user_id = $1 "
-                        "AND document_id = (SELECT max(id) FROM document d WHERE d.client_number_id = $2)",
+                        "AND document_id = (SELECT max(id) FROM document d "
+                        "WHERE d.client_number_id = $2)",
                         ids["accountant"],
                         ids["number"],
                     )
