@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -340,8 +341,81 @@ async def _race(
 
 
 async def _forget(db: asyncpg.Connection, ids: dict[str, int]) -> None:
-    await db.execute("DELETE FROM document WHERE client_number_id = $1", ids.get("number"))
+    numbers = "SELECT id FROM client_number WHERE issuer_id = $1"
+    await db.execute(
+        f"DELETE FROM document_event WHERE client_number_id IN ({numbers})", ids["issuer"]
+    )
+    await db.execute(f"DELETE FROM document WHERE client_number_id IN ({numbers})", ids["issuer"])
     await db.execute("DELETE FROM client_number WHERE issuer_id = $1", ids.get("issuer"))
     await db.execute("DELETE FROM account WHERE login = 'race'")
     await db.execute("DELETE FROM portal_user WHERE email LIKE '%@race.test'")
     await db.execute("DELETE FROM issuer WHERE prefix = 'RAC'")
+
+
+async def test_publishing_and_a_refresh_take_their_locks_in_one_order(database: str) -> None:
+    """A batch with documents of numbers B then A, while a change of access holds A and
+    then needs B: publishing waits at A without holding B, so both finish (taken in
+    the batch's order, the two would deadlock and one would fail)."""
+    setup = await asyncpg.connect(database)
+    admin = await asyncpg.connect(database)
+    publisher = await asyncpg.connect(database)
+    ids = await _two_people(setup)
+    try:
+        second = await setup.fetchval(
+            "INSERT INTO client_number (issuer_id, client_code, company_name, email, "
+            "contract_start, account_id, delivery_channel) VALUES ($1, 'RAC0000002', "
+            "'Race Two BV', 'two@race.test', '2015-01-01', $2, 'electronic') RETURNING id",
+            ids["issuer"],
+            ids["account"],
+        )
+        first = ids["number"]
+        assert first < second
+        change = admin.transaction()
+        await change.start()
+        await admin.execute("SELECT 1 FROM client_number WHERE id = $1 FOR UPDATE", first)
+        text, args = _insert_sql([second, first])
+        batch = publisher.transaction()
+        await batch.start()
+        publishing = asyncio.ensure_future(publisher.fetch(text, *args))
+        await asyncio.sleep(0.3)  # the batch now waits for the first number
+        await admin.execute(
+            "UPDATE client_number SET contract_start = '2016-01-01' WHERE id = $1", second
+        )
+        await change.commit()
+        inserted = await asyncio.wait_for(publishing, timeout=10)
+        await batch.commit()
+        assert sorted(r["client_number_id"] for r in inserted) == [first, second]
+        assert await setup.fetchval(
+            "SELECT since FROM visible_client_number WHERE client_number_id = $1", second
+        ) == date(2016, 1, 1)
+    finally:
+        await admin.close()
+        await publisher.close()
+        await _forget(setup, ids)
+        await setup.close()
+
+
+def _insert_sql(numbers: list[int]) -> tuple[str, list[Any]]:
+    """`recording.insert_documents`' statement for one invoice per number, as asyncpg
+    takes it."""
+    from piccolo.querystring import QueryString
+
+    from iportal.documents.metadata import DocumentFields
+    from iportal.documents.recording import EVENTS_SQL, INSERT_SQL, NewDocument, _columns
+
+    fields = DocumentFields(
+        type="invoice",
+        type_code="380",
+        number="RACE-LOCK",
+        issue_date=date(2026, 1, 1),
+        due_date=None,
+        currency="EUR",
+        amount_excl_vat=Decimal("100.00"),
+        vat_amount=Decimal("21.00"),
+        amount_incl_vat=Decimal("121.00"),
+        amount_due=None,
+    )
+    documents = [NewDocument(n, fields, "0" * 64, 1000, 1) for n in numbers]
+    sql = INSERT_SQL.replace("{events}", EVENTS_SQL)
+    text, args = QueryString(sql, *_columns(documents)).compile_string(engine_type="postgres")
+    return text, list(args)
