@@ -4,11 +4,13 @@ first issue date shown) and `visible_document` (user, document, the list's colum
 The rule itself is one SQL function, `entitled_client_numbers(user)`: the numbers of
 the accounts the user is main contact of, and the numbers ticked for them as a shared
 user. Triggers keep both tables in step with memberships, shared users, grants, client
-numbers (account, contract start) and documents, whichever code path changes them, so
-that the document list is one index range per user. A user's refresh locks the client
-numbers whose visibility changes (FOR UPDATE), and publishing holds KEY SHARE on its
-documents' numbers until it commits: one always sees what the other committed, so a
-document published while access changes is neither lost nor leaked.
+numbers (account, contract start, code, name), documents, and TRUNCATE of the access
+tables, whichever code path changes them, so that the document list is one index range
+per user. A user's refresh locks the client numbers whose visibility changes (FOR
+UPDATE, in id order, before writing), and publishing holds KEY SHARE on its documents'
+numbers until it commits: one always sees what the other committed, so a document
+published while access changes is neither lost nor leaked. This needs READ COMMITTED
+(each statement sees what was committed before it); the functions refuse any other.
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
@@ -58,6 +60,18 @@ TABLES = [
 ]
 
 FUNCTIONS = [
+    # Each statement of these functions must see what others committed before it (a
+    # document published while a refresh waited for its lock): READ COMMITTED only.
+    """
+    CREATE FUNCTION visibility_needs_read_committed() RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN
+        IF current_setting('transaction_isolation') <> 'read committed' THEN
+            RAISE EXCEPTION 'who sees what is kept under READ COMMITTED only, not %',
+                current_setting('transaction_isolation');
+        END IF;
+    END
+    $$
+    """,
     """
     CREATE FUNCTION entitled_client_numbers(p_user integer)
     RETURNS TABLE (client_number_id integer, since date) LANGUAGE sql STABLE AS $$
@@ -78,8 +92,10 @@ FUNCTIONS = [
     DECLARE
         u integer;
     BEGIN
+        PERFORM visibility_needs_read_committed();
         FOR u IN SELECT DISTINCT x FROM unnest(p_users) x WHERE x IS NOT NULL ORDER BY x LOOP
-            PERFORM pg_advisory_xact_lock(1229870, u);
+            -- The numbers whose visibility changes, locked before anything is written:
+            -- publishing on them waits for this transaction, or this one for it.
             PERFORM 1 FROM client_number c
               WHERE c.id IN (
                     SELECT coalesce(e.client_number_id, v.client_number_id)
@@ -110,6 +126,7 @@ FUNCTIONS = [
     """
     CREATE FUNCTION visible_client_number_added() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
+        PERFORM visibility_needs_read_committed();
         INSERT INTO visible_document
         SELECT v.user_id, d.client_number_id, d.issue_date, d.id, d.type, d.number,
                d.amount_incl_vat, d.due_date, d.currency
@@ -141,6 +158,7 @@ FUNCTIONS = [
     """
     CREATE FUNCTION document_published() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
+        PERFORM visibility_needs_read_committed();
         INSERT INTO visible_document
         SELECT v.user_id, d.client_number_id, d.issue_date, d.id, d.type, d.number,
                d.amount_incl_vat, d.due_date, d.currency
@@ -155,6 +173,11 @@ FUNCTIONS = [
     """
     CREATE FUNCTION document_changed() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
+        -- As publishing does (its foreign key check): a refresh of these numbers
+        -- waits for this change, or this change for it.
+        PERFORM 1 FROM client_number c
+          WHERE c.id IN (OLD.client_number_id, NEW.client_number_id)
+          ORDER BY c.id FOR KEY SHARE;
         DELETE FROM visible_document v
          USING visible_client_number u
          WHERE u.client_number_id = OLD.client_number_id
@@ -208,6 +231,17 @@ FUNCTIONS = [
     END
     $$
     """,
+    # A table the rule reads was emptied at once (no row triggers): start again.
+    """
+    CREATE FUNCTION visibility_rebuilt() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        DELETE FROM visible_client_number;
+        PERFORM refresh_visibility(array(
+            SELECT user_id FROM account_membership UNION SELECT user_id FROM shared_user));
+        RETURN NULL;
+    END
+    $$
+    """,
     # Everyone who saw the number, and everyone who may see it now.
     """
     CREATE FUNCTION client_number_moved() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -227,6 +261,11 @@ FUNCTIONS = [
 ]
 
 TRIGGERS = [
+    *(
+        f"CREATE TRIGGER {table}_emptied AFTER TRUNCATE ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION visibility_rebuilt()"
+        for table in ("account_membership", "shared_user", "client_number_grant")
+    ),
     "CREATE TRIGGER visible_client_number_added AFTER INSERT ON visible_client_number "
     "REFERENCING NEW TABLE AS added FOR EACH STATEMENT "
     "EXECUTE FUNCTION visible_client_number_added()",
@@ -273,6 +312,10 @@ OLD_LIST_INDEXES = (
 )
 
 DROPPED = [
+    *(
+        f"DROP TRIGGER IF EXISTS {table}_emptied ON {table}"
+        for table in ("account_membership", "shared_user", "client_number_grant")
+    ),
     "DROP TRIGGER IF EXISTS client_number_moved ON client_number",
     "DROP TRIGGER IF EXISTS client_number_renamed ON client_number",
     "DROP TRIGGER IF EXISTS client_number_added ON client_number",
@@ -285,7 +328,8 @@ DROPPED = [
     "DROP TABLE IF EXISTS visible_client_number",
     "DROP FUNCTION IF EXISTS client_number_moved, client_number_renamed, grant_changed, "
     "membership_changed, document_changed, document_published, visible_client_number_moved, "
-    "visible_client_number_added, refresh_visibility, entitled_client_numbers",
+    "visible_client_number_added, visibility_rebuilt, refresh_visibility, "
+    "entitled_client_numbers, visibility_needs_read_committed",
     "CREATE INDEX document_list_by_issue_date ON document "
     "(client_number_id, issue_date DESC, id DESC) INCLUDE (type, amount_incl_vat, number)",
     "CREATE INDEX document_list_by_amount ON document "

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -361,13 +362,7 @@ async def test_publishing_and_a_refresh_take_their_locks_in_one_order(database: 
     publisher = await asyncpg.connect(database)
     ids = await _two_people(setup)
     try:
-        second = await setup.fetchval(
-            "INSERT INTO client_number (issuer_id, client_code, company_name, email, "
-            "contract_start, account_id, delivery_channel) VALUES ($1, 'RAC0000002', "
-            "'Race Two BV', 'two@race.test', '2015-01-01', $2, 'electronic') RETURNING id",
-            ids["issuer"],
-            ids["account"],
-        )
+        second = await _second_number(setup, ids)
         first = ids["number"]
         assert first < second
         change = admin.transaction()
@@ -419,3 +414,88 @@ def _insert_sql(numbers: list[int]) -> tuple[str, list[Any]]:
     sql = INSERT_SQL.replace("{events}", EVENTS_SQL)
     text, args = QueryString(sql, *_columns(documents)).compile_string(engine_type="postgres")
     return text, list(args)
+
+
+async def test_a_refresh_and_a_change_of_a_number_do_not_deadlock(database: str) -> None:
+    """One transaction grants a number and then revokes another, while a second changes
+    the other number's contract start: the second never waits for the first's user."""
+    setup = await asyncpg.connect(database)
+    granter, issuer_side = await asyncpg.connect(database), await asyncpg.connect(database)
+    ids = await _two_people(setup)
+    try:
+        other = await _second_number(setup, ids)
+        await setup.execute(
+            "INSERT INTO client_number_grant (shared_user_id, client_number_id) VALUES ($1, $2)",
+            ids["shared"],
+            ids["number"],
+        )
+        grants = granter.transaction()
+        await grants.start()
+        await granter.execute(
+            "INSERT INTO client_number_grant (shared_user_id, client_number_id) VALUES ($1, $2)",
+            ids["shared"],
+            other,
+        )
+        change = issuer_side.transaction()
+        await change.start()
+        await asyncio.wait_for(
+            issuer_side.execute(
+                "UPDATE client_number SET contract_start = '2016-01-01' WHERE id = $1",
+                ids["number"],
+            ),
+            timeout=5,
+        )
+        revoking = asyncio.ensure_future(
+            granter.execute(
+                "DELETE FROM client_number_grant WHERE shared_user_id = $1 "
+                "AND client_number_id = $2",
+                ids["shared"],
+                ids["number"],
+            )
+        )
+        await asyncio.sleep(0.3)
+        await change.commit()
+        await asyncio.wait_for(revoking, timeout=10)
+        await grants.commit()
+        seen = await setup.fetch(
+            "SELECT client_number_id, since FROM visible_client_number WHERE user_id = $1",
+            ids["accountant"],
+        )
+        assert [(r["client_number_id"], r["since"]) for r in seen] == [(other, date(2015, 1, 1))]
+    finally:
+        await granter.close()
+        await issuer_side.close()
+        await _forget(setup, ids)
+        await setup.close()
+
+
+async def test_emptying_an_access_table_at_once_is_followed(transaction: Any) -> None:
+    made = await world()
+    await made.share(0, 2)
+    await made.grant(0, 2, 0)
+    assert await kept() == await expected()
+    await sql("TRUNCATE client_number_grant")
+    assert await kept() == await expected()
+    assert not [r for r in (await kept())[0] if r[0] == made.users[2]]
+
+
+async def test_visibility_is_kept_under_read_committed_only(database: str) -> None:
+    db = await asyncpg.connect(database)
+    try:
+        with pytest.raises(asyncpg.RaiseError, match="READ COMMITTED only"):
+            async with db.transaction(isolation="repeatable_read"):
+                await db.execute("SELECT refresh_visibility(ARRAY[1])")
+    finally:
+        await db.close()
+
+
+async def _second_number(db: asyncpg.Connection, ids: dict[str, int]) -> int:
+    return int(
+        await db.fetchval(
+            "INSERT INTO client_number (issuer_id, client_code, company_name, email, "
+            "contract_start, account_id, delivery_channel) VALUES ($1, 'RAC0000002', "
+            "'Race Two BV', 'two@race.test', '2015-01-01', $2, 'electronic') RETURNING id",
+            ids["issuer"],
+            ids["account"],
+        )
+    )
