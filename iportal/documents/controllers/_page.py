@@ -12,7 +12,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from iportal.accounts.identifiers import normalise_client_code
 from iportal.accounts.services import SessionUser
 from iportal.documents import services
 from iportal.documents.controllers._files import (
@@ -64,7 +63,6 @@ async def documents_page(
     view = await services.list_view(reader, filters, sort, cursor, 50)
     listing = view.page
     query = {**query_of(request), "sort": sort.name}
-    chosen = query.get("client_code")  # valid by now: the filters were parsed
     return page(
         request,
         "documents/results.html" if partial else "documents/list.html",
@@ -72,7 +70,7 @@ async def documents_page(
         next_link=_link(query, cursor=listing.next_cursor) if listing.next_cursor else None,
         first_link=_link(query, cursor=None) if cursor else None,
         summary=view.overview,
-        client_options=client_options(view.numbers, chosen and normalise_client_code(chosen)),
+        client_options=client_options(view.numbers, filters.client_number_ids),
         document_rows=document_rows,
         query=query,
         sort=sort.name,

@@ -65,10 +65,10 @@ def _options(codes: tuple[str, ...], names: tuple[str, ...]) -> tuple[str, ...]:
     )
 
 
-def client_options(numbers: VisibleClientNumbers, chosen: str | None) -> Markup:
-    """The drop-down's options, the chosen client code selected."""
+def client_options(numbers: VisibleClientNumbers, chosen: tuple[int, ...] | None) -> Markup:
+    """The drop-down's options, the chosen client number (the filter's) selected."""
     options = list(_options(numbers.codes, numbers.company_names))
-    if chosen in numbers.codes:
-        at = numbers.codes.index(chosen)
+    for number_id in set(chosen or ()) & set(numbers.ids):
+        at = numbers.ids.index(number_id)
         options[at] = options[at].replace("<option ", "<option selected ", 1)
     return Markup("".join(options))  # noqa: S704 (every piece escaped in _options)

@@ -52,13 +52,16 @@ class Reader:
     """A user and the window of issue dates they are shown. Which documents they may
     see is the database's `visible_document`, which every query here reads."""
 
-    user_id: int
     scope: Scope
+
+    @property
+    def user_id(self) -> int:
+        return self.scope.user_id
 
 
 def reader_for(user_id: int, today: date | None = None) -> Reader:
     oldest = max(window_start(today or clock.today()), PORTAL_START)
-    return Reader(user_id, Scope(user_id, oldest))
+    return Reader(Scope(user_id, oldest))
 
 
 def _date(name: str, raw: str | None) -> date | None:
