@@ -304,6 +304,31 @@ async def test_the_summary_counts_and_totals_credit_notes_negatively(
     ]
 
 
+async def test_beyond_the_cap_the_count_is_more_than_and_no_totals(
+    world: dict[str, Any],
+) -> None:
+    from iportal.documents import services
+    from iportal.documents.listing import Filters
+
+    reader = services.reader_for(world["anna"])
+    assert await services.overview(reader, Filters(), cap=2) == services.Overview(2, True, [])
+    exact = await services.overview(reader, Filters(), cap=3)
+    assert (exact.count, exact.capped, len(exact.totals)) == (3, False, 1)
+
+
+async def test_a_second_click_on_a_column_reverses_its_sort(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    await login(client, "anna@example.test")
+    page = (await client.get("/documents?sort=amount_incl_vat")).text
+    header = page.split('aria-sort="ascending"')[1].split("</th>")[0]
+    assert "sort=-amount_incl_vat" in header
+    page = (await client.get("/documents?sort=-amount_incl_vat")).text
+    header = page.split('aria-sort="descending"')[1].split("</th>")[0]
+    assert "sort=amount_incl_vat" in header and "sort=-amount_incl_vat" not in header
+    assert page.count('aria-sort="none"') == 5
+
+
 async def test_structured_data_is_downloadable_and_in_the_zip(
     client: httpx.AsyncClient, world: dict[str, Any], settings: Any
 ) -> None:
