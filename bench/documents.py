@@ -47,7 +47,6 @@ from _portal import (
     migrate,
     portal_env,
 )
-from piccolo.querystring import QueryString
 
 from iportal.documents.listing import (
     COUNT_CAP,
@@ -138,7 +137,7 @@ class Bench:
             raw = decode_cursor(params.get("cursor"))
             after = None if raw is None else decode_cursor_values(sort, raw)
             sql = page_query(reader.scope, filters, sort, after, 50)
-        text, args = QueryString(sql.text, *sql.params).compile_string(engine_type="postgres")
+        text, args = sql.text, sql.args
         return text, list(args)
 
     def time_api(self, client: KeepAlive, path: str, params: Params) -> float:

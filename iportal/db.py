@@ -1,4 +1,11 @@
-"""Database set-up: an embedded PostgreSQL in the data folder, or `DATABASE_URL`.
+"""The database: an embedded PostgreSQL in the data folder, or `DATABASE_URL`, and the
+one query API every statement written in SQL goes through.
+
+The API (`fetch`, `fetchrow`, `fetchval`, `execute`, `stream`, `transaction`,
+`connection`, `together`) takes asyncpg's `$1, $2, …` placeholders and runs on the
+caller's transaction when there is one, so that a service's statements and piccolo's
+query builder see each other's rows (and a test's rolled-back transaction sees
+everything). Outside a transaction each call borrows a pooled connection.
 
 Piccolo finds its engine through `PICCOLO_CONF`, which points here: `DB` is
 built on first use (module `__getattr__`), so importing a table never starts a
@@ -19,9 +26,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
+from asyncpg import Record
 from piccolo.conf.apps import AppRegistry
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.querystring import QueryString
 
 from iportal.settings import Settings, get_settings
 
@@ -129,39 +136,6 @@ async def close_pool() -> None:
         _custom_plan_pool = None
 
 
-async def fetch_custom_planned(sql: str, params: list[Any]) -> list[asyncpg.Record]:
-    """Rows of a statement planned anew for its values on every call (`sql` with
-    piccolo's `{}` placeholders), for statements whose best plan depends on them.
-
-    The document list's plan depends on which client numbers and filters it gets, so
-    a generic plan, which PostgreSQL may pick for a statement prepared once and run
-    often, can be many times slower. Every other statement keeps its plan per session:
-    re-planning the session and visibility look-ups cost more than running them.
-    """
-    query, args = QueryString(sql, *params).compile_string(engine_type="postgres")
-    outer = get_engine().current_transaction.get()
-    if outer is not None:  # the caller's transaction (and the tests') must see its rows
-        rows: list[asyncpg.Record] = await outer.connection.fetch(query, *args)
-        return rows
-    assert _custom_plan_pool is not None, "the connection pool is not open"
-    async with _custom_plan_pool.acquire() as connection:
-        rows = await connection.fetch(query, *args)
-    return rows
-
-
-async def together(first: Coroutine[Any, Any, A], second: Coroutine[Any, Any, B]) -> tuple[A, B]:
-    """Two independent reads at once, each on a pooled connection of its own; inside
-    a transaction (the tests') one after the other, as they share its connection."""
-    if get_engine().current_transaction.get() is None:
-        return await asyncio.gather(first, second)
-    try:
-        done = await first
-    except BaseException:
-        second.close()
-        raise
-    return done, await second
-
-
 async def on_app_startup(_app: object) -> None:
     await open_pool()
 
@@ -196,15 +170,116 @@ async def migrate() -> list[str]:
 
 async def database_is_reachable() -> bool:
     try:
-        await get_engine().run_ddl("SELECT 1")
+        await fetchval("SELECT 1")
     except Exception as error:  # any failure means "not reachable"
         log.warning("database unreachable: %s", error)
         return False
     return True
 
 
+# --- the query API ---------------------------------------------------------------
+
+
+class Statement:
+    """SQL written piece by piece, each value bound as the next `$n`:
+    `s.add(f"AND v.type = {s.bind(kind)}")`."""
+
+    __slots__ = ("args", "parts")
+
+    def __init__(self, text: str = "") -> None:
+        self.parts: list[str] = [text] if text else []
+        self.args: list[Any] = []
+
+    def bind(self, value: Any) -> str:
+        self.args.append(value)
+        return f"${len(self.args)}"
+
+    def add(self, text: str) -> Statement:
+        self.parts.append(text)
+        return self
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.parts)
+
+
+def _outer() -> asyncpg.Connection | None:
+    """The connection of the caller's transaction, if one is open."""
+    transaction = get_engine().current_transaction.get()
+    return None if transaction is None else transaction.connection
+
+
 @asynccontextmanager
-async def atomic() -> AsyncIterator[None]:
+async def connection(*, custom_plan: bool = False) -> AsyncIterator[asyncpg.Connection]:
+    """One connection for a few statements in a row (each commits on its own unless the
+    caller opened a transaction): the caller's transaction's, else one borrowed from the
+    pool once for all of them. `custom_plan` borrows from the pool whose sessions plan
+    every statement for its values (see `fetch`)."""
+    outer = _outer()
+    if outer is not None:
+        yield outer
+        return
+    pool = _custom_plan_pool if custom_plan else get_engine().pool
+    if pool is None:  # a command that opened no pool: one connection of its own
+        single: asyncpg.Connection = await get_engine().get_new_connection()
+        try:
+            yield single
+        finally:
+            await single.close()
+        return
+    async with pool.acquire() as pooled:
+        yield pooled
+
+
+async def fetch(sql: str, *args: Any, custom_plan: bool = False) -> list[Record]:
+    """Every row of a statement.
+
+    `custom_plan=True` is for statements whose best plan depends on their values (the
+    document list, whose plan depends on the reader's numbers and filters): a generic
+    plan, which PostgreSQL may pick for a statement prepared once and run often, can be
+    many times slower. Every other statement keeps its plan per session: re-planning
+    the session and visibility look-ups would cost more than running them.
+    """
+    async with connection(custom_plan=custom_plan) as db:
+        rows: list[Record] = await db.fetch(sql, *args)
+    return rows
+
+
+async def fetchrow(sql: str, *args: Any) -> Record | None:
+    """The first row of a statement, or None."""
+    async with connection() as db:
+        row: Record | None = await db.fetchrow(sql, *args)
+    return row
+
+
+async def fetchval(sql: str, *args: Any) -> Any:
+    """The first column of the first row, or None."""
+    async with connection() as db:
+        return await db.fetchval(sql, *args)
+
+
+async def execute(sql: str, *args: Any) -> str:
+    """Run a statement for its effect; returns PostgreSQL's status (`UPDATE 3`)."""
+    async with connection() as db:
+        status: str = await db.execute(sql, *args)
+    return status
+
+
+async def stream(sql: str, *args: Any, prefetch: int = 200) -> AsyncIterator[Record]:
+    """Rows one by one through a server-side cursor, so an export of any size holds a
+    few hundred rows in memory; planned for its values, like `fetch(custom_plan=True)`."""
+    outer = _outer()
+    if outer is not None:
+        async for row in outer.cursor(sql, *args, prefetch=prefetch):
+            yield row
+        return
+    async with connection(custom_plan=True) as db, db.transaction():
+        async for row in db.cursor(sql, *args, prefetch=prefetch):
+            yield row
+
+
+@asynccontextmanager
+async def transaction() -> AsyncIterator[None]:
     """One transaction; inside a caller's transaction a savepoint, because piccolo's
     nested transaction is a no-op and a failure must still leave nothing behind."""
     engine = get_engine()
@@ -222,17 +297,14 @@ async def atomic() -> AsyncIterator[None]:
     await savepoint.release()
 
 
-async def stream_rows(sql: str, params: list[Any], prefetch: int = 200) -> AsyncIterator[Any]:
-    """Rows of a query one by one through a server-side cursor, so an export of any
-    size holds a few hundred rows in memory. `sql` uses piccolo's `{}` placeholders;
-    it is planned for its values, like `fetch_custom_planned`."""
-    query, args = QueryString(sql, *params).compile_string(engine_type="postgres")
-    outer = get_engine().current_transaction.get()
-    if outer is not None:  # the caller's transaction (and the tests') must see its rows
-        async for row in outer.connection.cursor(query, *args, prefetch=prefetch):
-            yield row
-        return
-    assert _custom_plan_pool is not None, "the connection pool is not open"
-    async with _custom_plan_pool.acquire() as connection, connection.transaction():
-        async for row in connection.cursor(query, *args, prefetch=prefetch):
-            yield row
+async def together(first: Coroutine[Any, Any, A], second: Coroutine[Any, Any, B]) -> tuple[A, B]:
+    """Two independent reads at once, each on a pooled connection of its own; inside
+    a transaction (the tests') one after the other, as they share its connection."""
+    if _outer() is None:
+        return await asyncio.gather(first, second)
+    try:
+        done = await first
+    except BaseException:
+        second.close()
+        raise
+    return done, await second

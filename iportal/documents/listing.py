@@ -11,11 +11,12 @@ repeat or skip a row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from iportal.db import Statement
 from iportal.errors import InvalidInput
 from iportal.i18n import N_
 
@@ -92,73 +93,55 @@ class Scope:
     oldest: date
 
 
-@dataclass
-class Sql:
-    """A statement with `{}` placeholders and its parameters, built piece by piece."""
-
-    parts: list[str] = field(default_factory=list)
-    params: list[Any] = field(default_factory=list)
-
-    def add(self, text: str, *params: Any) -> Sql:
-        self.parts.append(text)
-        self.params.extend(params)
-        return self
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.parts)
-
-
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _where(sql: Sql, scope: Scope, filters: Filters) -> None:
+def _where(sql: Statement, scope: Scope, filters: Filters) -> None:
     """The user's documents in the window, then the filters, on `visible_document v`."""
-    sql.add("WHERE v.user_id = {} AND v.issue_date >= {}", scope.user_id, scope.oldest)
+    user = sql.bind(scope.user_id)
+    sql.add(f"WHERE v.user_id = {user} AND v.issue_date >= {sql.bind(scope.oldest)}")
     if filters.client_number_ids is not None:
-        sql.add("AND v.client_number_id = ANY({}::int[])", list(filters.client_number_ids))
+        numbers = sql.bind(list(filters.client_number_ids))
+        sql.add(f"AND v.client_number_id = ANY({numbers}::int[])")
     if filters.type is not None:
-        sql.add("AND v.type = {}", filters.type)
+        sql.add(f"AND v.type = {sql.bind(filters.type)}")
     if filters.number is not None:
-        sql.add("AND v.number = {}", filters.number)
+        sql.add(f"AND v.number = {sql.bind(filters.number)}")
     if filters.number_prefix is not None:
-        sql.add("AND v.number LIKE {}", _escape_like(filters.number_prefix) + "%")
+        sql.add(f"AND v.number LIKE {sql.bind(_escape_like(filters.number_prefix) + '%')}")
     if filters.issued_from is not None:
-        sql.add("AND v.issue_date >= {}", filters.issued_from)
+        sql.add(f"AND v.issue_date >= {sql.bind(filters.issued_from)}")
     if filters.issued_to is not None:
-        sql.add("AND v.issue_date <= {}", filters.issued_to)
+        sql.add(f"AND v.issue_date <= {sql.bind(filters.issued_to)}")
     if filters.amount_min is not None:
-        sql.add("AND v.amount_incl_vat >= {}", filters.amount_min)
+        sql.add(f"AND v.amount_incl_vat >= {sql.bind(filters.amount_min)}")
     if filters.amount_max is not None:
-        sql.add("AND v.amount_incl_vat <= {}", filters.amount_max)
+        sql.add(f"AND v.amount_incl_vat <= {sql.bind(filters.amount_max)}")
     if filters.unread:
         sql.add(
             "AND NOT EXISTS (SELECT 1 FROM document_read_mark r "
-            "WHERE r.user_id = {} AND r.document_id = v.document_id)",
-            scope.user_id,
+            f"WHERE r.user_id = {user} AND r.document_id = v.document_id)"
         )
 
 
-def _after(keys: list[str], directions: list[bool], values: list[Any]) -> tuple[str, list[Any]]:
+def _after(sql: Statement, keys: list[str], directions: list[bool], values: list[Any]) -> str:
     """ "Comes after the cursor" in the list's order. Keys all in one direction are one
     row comparison, which the index seeks to; mixed directions spell it out."""
+    marks = [sql.bind(value) for value in values]
     if len(set(directions)) == 1:
         beyond = "<" if directions[0] else ">"
-        marks = ", ".join("{}" for _ in values)
-        return f"({', '.join(keys)}) {beyond} ({marks})", list(values)
-    return _spelled_out(keys, directions, values)
+        return f"({', '.join(keys)}) {beyond} ({', '.join(marks)})"
+    return _spelled_out(keys, directions, marks)
 
 
-def _spelled_out(
-    keys: list[str], directions: list[bool], values: list[Any]
-) -> tuple[str, list[Any]]:
-    key, descending, value = keys[0], directions[0], values[0]
+def _spelled_out(keys: list[str], directions: list[bool], marks: list[str]) -> str:
+    key, descending, mark = keys[0], directions[0], marks[0]
     beyond = "<" if descending else ">"
     if len(keys) == 1:
-        return f"{key} {beyond} {{}}", [value]
-    rest, rest_params = _spelled_out(keys[1:], directions[1:], values[1:])
-    return f"({key} {beyond} {{}} OR ({key} = {{}} AND {rest}))", [value, value, *rest_params]
+        return f"{key} {beyond} {mark}"
+    rest = _spelled_out(keys[1:], directions[1:], marks[1:])
+    return f"({key} {beyond} {mark} OR ({key} = {mark} AND {rest}))"
 
 
 def decode_cursor_values(sort: Sort, raw: list[Any]) -> list[Any]:
@@ -183,18 +166,17 @@ def _source(sort: Sort) -> str:
 
 def page_query(
     scope: Scope, filters: Filters, sort: Sort, after: list[Any] | None, limit: int
-) -> Sql:
+) -> Statement:
     """Ids and sort keys of the next `limit + 1` documents (one more tells if there is
     a next page), then their rows with the client code and this user's read mark."""
     keys = [k.sql for k in SORT_KEYS[sort.column]] + ["v.document_id"]
     directions = sort.directions()
     selected = ", ".join(f"{key} AS k{i}" for i, key in enumerate(keys[:-1]))
-    sql = Sql().add(f"WITH page AS (SELECT v.document_id AS id, {selected} {_source(sort)}")
+    sql = Statement(f"WITH page AS (SELECT v.document_id AS id, {selected} {_source(sort)}")
     _where(sql, scope, filters)
     if after is not None:
-        condition, params = _after(keys, directions, after)
-        sql.add(f"AND {condition}", *params)
-    sql.add(f"ORDER BY {_order(keys, directions)} LIMIT {{}})", limit + 1)
+        sql.add(f"AND {_after(sql, keys, directions, after)}")
+    sql.add(f"ORDER BY {_order(keys, directions)} LIMIT {sql.bind(limit + 1)})")
     outer = [f"page.k{i}" for i in range(len(keys) - 1)] + ["page.id"]
     sql.add(
         "SELECT d.id, c.client_code, d.type, d.type_code, d.number, d.issue_date, d.due_date, "
@@ -203,24 +185,24 @@ def page_query(
         + ", ".join(outer[:-1])
         + " FROM page JOIN document d ON d.id = page.id "
         "JOIN client_number c ON c.id = d.client_number_id "
-        "LEFT JOIN document_read_mark r ON r.user_id = {} AND r.document_id = d.id",
-        scope.user_id,
+        f"LEFT JOIN document_read_mark r ON r.user_id = {sql.bind(scope.user_id)} "
+        "AND r.document_id = d.id"
     )
     sql.add(f"ORDER BY {_order(outer, directions)}")
     return sql
 
 
-def count_query(scope: Scope, filters: Filters, cap: int = COUNT_CAP) -> Sql:
+def count_query(scope: Scope, filters: Filters, cap: int = COUNT_CAP) -> Statement:
     """How many documents match, counting no further than `cap + 1`."""
-    sql = Sql().add("SELECT count(*) AS n FROM (SELECT 1 FROM visible_document v")
+    sql = Statement("SELECT count(*) AS n FROM (SELECT 1 FROM visible_document v")
     _where(sql, scope, filters)
-    sql.add("LIMIT {}) counted", cap + 1)
+    sql.add(f"LIMIT {sql.bind(cap + 1)}) counted")
     return sql
 
 
-def totals_query(scope: Scope, filters: Filters) -> Sql:
+def totals_query(scope: Scope, filters: Filters) -> Statement:
     """Sum including VAT per currency, credit notes counted negatively."""
-    sql = Sql().add(
+    sql = Statement(
         "SELECT v.currency, count(*) AS n, sum(CASE WHEN v.type = 'credit_note' "
         "THEN -v.amount_incl_vat ELSE v.amount_incl_vat END) AS total FROM visible_document v"
     )
@@ -229,10 +211,10 @@ def totals_query(scope: Scope, filters: Filters) -> Sql:
     return sql
 
 
-def export_query(scope: Scope, filters: Filters, sort: Sort) -> Sql:
+def export_query(scope: Scope, filters: Filters, sort: Sort) -> Statement:
     """Every matching document in the list's order, for the CSV and ZIP exports."""
     keys = [k.sql for k in SORT_KEYS[sort.column]] + ["v.document_id"]
-    sql = Sql().add(
+    sql = Statement(
         "SELECT d.id, c.client_code, d.type, d.type_code, d.number, d.issue_date, "
         "d.due_date, d.currency, d.amount_excl_vat, d.vat_amount, d.amount_incl_vat, "
         "d.pdf_blob_hash, d.xml_blob_hash, d.structured_kind "

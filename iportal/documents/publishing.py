@@ -156,10 +156,10 @@ async def _record_or_isolate(
 ) -> None:
     """Record the batch; should the database refuse a row that passed every check, record
     its documents one by one, so that only that one is turned away, with the reason."""
-    from iportal.db import atomic
+    from iportal import db
 
     try:
-        async with atomic():
+        async with db.transaction():
             await _record(accepted, outcomes, blobs, base_url)
         return
     except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as error:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from iportal import clock
+from iportal import clock, db
 from iportal.accounts.identifiers import normalise_client_code
 from iportal.accounts.services._audit import record_audit_event
 from iportal.accounts.services._opt_in import (
@@ -25,7 +25,6 @@ from iportal.accounts.services._opt_in import (
 )
 from iportal.accounts.services._throttle import attempt, bucket, succeeded
 from iportal.accounts.tables import ClientNumber, PortalUser
-from iportal.db import atomic
 from iportal.errors import Conflict, Forbidden, InvalidInput, NotFound
 from iportal.i18n import N_
 from iportal.pagination import clamp_limit, decode_cursor, encode_cursor
@@ -178,7 +177,7 @@ async def opt_out(user_id: int, raw_client_code: str, *, ip: str = "") -> str:
     Returns the client code."""
     number = await _managed(user_id, raw_client_code)
     now = clock.utcnow()
-    async with atomic():
+    async with db.transaction():
         rows = await ClientNumber.raw(
             """
             UPDATE client_number AS cn
@@ -219,7 +218,7 @@ async def add_client_number(user_id: int, raw_code: str, *, ip: str = "") -> MyC
     state = await code_state(raw_code)
     accounts = await main_contact_accounts(user_id)
     refuse_unusable(state, tuple(int(account["id"]) for account in accounts))
-    async with atomic():
+    async with db.transaction():
         if accounts:
             account_id = int(accounts[0]["id"])
         else:

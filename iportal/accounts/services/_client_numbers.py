@@ -17,12 +17,11 @@ from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
 
-from iportal import clock
+from iportal import clock, db
 from iportal.accounts.identifiers import normalise_client_code, normalise_enterprise_number
 from iportal.accounts.services._issuers import IssuerPrincipal
 from iportal.accounts.tables import ClientNumber, Issuer
 from iportal.columns import LANGUAGES
-from iportal.db import atomic
 from iportal.errors import Conflict, DomainError, InvalidInput, NotFound
 from iportal.i18n import N_
 
@@ -357,7 +356,7 @@ async def upsert_client_number(
     client_code = client_code_of(prefix, raw_client_code)
     fields = check_client_number(data)
     try:
-        async with atomic():
+        async with db.transaction():
             await _check_code_is_no_alias(issuer_id, client_code)
             if fields.aliases:
                 await _check_aliases(issuer_id, client_code, fields.aliases)

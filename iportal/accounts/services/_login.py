@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from iportal import clock
+from iportal import clock, db
 from iportal.accounts.identifiers import looks_like_enterprise_number, normalise_enterprise_number
 from iportal.accounts.services._audit import record_audit_event
-from iportal.accounts.services._connection import one_connection
 from iportal.accounts.services._second_factor import verify_second_factor
 from iportal.accounts.services._sessions import (
     NewSession,
@@ -115,7 +114,7 @@ async def find_user_for_login(username: str) -> dict[str, Any] | None:
     login = normalise_login(username)
     if not login:
         return None
-    async with one_connection() as connection:
+    async with db.connection() as connection:
         row = await connection.fetchrow(_NAMED, login)
     return dict(row) if row else None
 
@@ -132,7 +131,7 @@ async def _named_and_tried(username: str, ip: str) -> tuple[dict[str, Any] | Non
         bucket("login", "ip", ip),
     ]
     now = clock.utcnow()
-    async with one_connection() as connection:
+    async with db.connection() as connection:
         row = dict(await connection.fetchrow(_NAMED_AND_TRIED, login, *buckets, now))
         tried = Attempt(tuple(row.pop("attempt_ids")))
         user = row if row["id"] is not None else None
@@ -143,7 +142,7 @@ async def _named_and_tried(username: str, ip: str) -> tuple[dict[str, Any] | Non
 
 async def record_login_failure(user_id: int, *, ip: str = "", reason: str) -> None:
     """One more consecutive failure; the hundredth locks the account until a reset."""
-    async with one_connection() as connection:
+    async with db.connection() as connection:
         await connection.execute(
             _FAILED, user_id, LOCK_AFTER_FAILURES, clock.utcnow(), ip[:45], reason
         )
@@ -195,7 +194,7 @@ async def _logged_in(
     """What a success writes, in one statement: the attempt withdrawn, the failure
     count reset, the audit event and a new session."""
     new = new_session_row(settings)
-    async with one_connection() as connection:
+    async with db.connection() as connection:
         session_id = await connection.fetchval(
             _LOGGED_IN,
             list(tried.ids),

@@ -11,13 +11,12 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from iportal import clock
+from iportal import clock, db
 from iportal.accounts.passwords import check_password
 from iportal.accounts.services._audit import record_audit_event
 from iportal.accounts.services._sessions import check_current_password, end_all_sessions
 from iportal.accounts.services._throttle import attempt, bucket, succeeded
 from iportal.accounts.tables import PasswordReset, PortalUser
-from iportal.db import atomic
 from iportal.errors import Gone, InvalidInput
 from iportal.i18n import N_
 from iportal.notifications.services import queue_email
@@ -60,7 +59,7 @@ async def request_password_reset(settings: Settings, email: str, *, ip: str = ""
         return
     token = new_token()
     now = clock.utcnow()
-    async with atomic():
+    async with db.transaction():
         await PasswordReset.insert(
             PasswordReset(
                 user=user["id"],
@@ -115,7 +114,7 @@ async def confirm_password_reset(
         raise Gone(LINK_INVALID)
     check_password(password, email=pending[0]["email"])  # a refused password keeps the link
     new_hash = await hash_password(password)
-    async with atomic():
+    async with db.transaction():
         now = clock.utcnow()
         consumed = await PasswordReset.raw(
             "UPDATE password_reset SET used_at = {} "
@@ -161,7 +160,7 @@ async def change_password(
         raise InvalidInput(SAME_PASSWORD)
     check_password(new_password, email=user["email"] if user else None)
     new_hash = await hash_password(new_password)
-    async with atomic():
+    async with db.transaction():
         await PortalUser.update(
             {PortalUser.password_hash: new_hash, PortalUser.failed_login_count: 0}
         ).where(PortalUser.id == user_id)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from iportal import clock
+from iportal import clock, db
 from iportal.accounts.passwords import check_password
 from iportal.accounts.services._audit import record_audit_event
 from iportal.accounts.services._client_numbers import _email as checked_email
@@ -40,7 +40,6 @@ from iportal.accounts.services._opt_in import (
 )
 from iportal.accounts.services._throttle import attempt, bucket, succeeded
 from iportal.accounts.tables import PortalUser, Registration
-from iportal.db import atomic
 from iportal.errors import Conflict, Gone, InvalidInput, NotAuthenticated, NotFound
 from iportal.i18n import N_
 from iportal.notifications.services import queue_email
@@ -193,7 +192,7 @@ async def start_registration(raw_code: str, raw_email: str, *, base_url: str, ip
     )
     token = new_token()
     now = clock.utcnow()
-    async with atomic():
+    async with db.transaction():
         await Registration.insert(
             Registration(
                 activation_code=state.code_id,
@@ -284,7 +283,7 @@ async def complete_registration(
     email = registration["email"]
     target = await resolve_target(state, email)
     password_hash = await _password_hash(target, password, email, ip=ip)
-    async with atomic():
+    async with db.transaction():
         now = clock.utcnow()
         claimed = await Registration.raw(
             "UPDATE registration SET completed_at = {}, confirmed_at = coalesce(confirmed_at, {})"

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from iportal import clock
-from iportal.accounts.services._connection import one_connection
+from iportal import clock, db
 from iportal.accounts.tables import ThrottleAttempt
 from iportal.errors import TooManyAttempts
 from iportal.i18n import N_
@@ -49,7 +48,7 @@ async def attempt(*buckets: str, limit: int = LIMIT, window: timedelta = WINDOW)
     """Count one attempt in every bucket; `TooManyAttempts` (with the seconds to wait)
     when any bucket holds more than `limit` within `window`."""
     now = clock.utcnow()
-    async with one_connection() as connection:
+    async with db.connection() as connection:
         rows = await connection.fetch(_RECORD, list(buckets), now)
         tried = Attempt(tuple(int(row["id"]) for row in rows))
         await refuse_when_full(connection, buckets, now, limit=limit, window=window)

@@ -13,7 +13,7 @@ from typing import Any
 import pyotp
 import segno
 
-from iportal import clock
+from iportal import clock, db
 from iportal.accounts.services._audit import record_audit_event
 from iportal.accounts.services._second_factor import (
     STEP_SECONDS,
@@ -27,7 +27,6 @@ from iportal.accounts.services._second_factor import (
 from iportal.accounts.services._sessions import check_current_password, end_all_sessions
 from iportal.accounts.services._throttle import attempt, bucket, succeeded
 from iportal.accounts.tables import PortalUser, RecoveryCode
-from iportal.db import atomic
 from iportal.errors import Conflict, InvalidInput, NotFound
 from iportal.i18n import N_
 
@@ -128,7 +127,7 @@ async def confirm_totp(
         raise InvalidInput(NOT_STARTED)
     tried = await attempt(bucket("totp", "account", user_id), bucket("totp", "ip", ip))
     step = matching_step(secret, "".join((code or "").split()))
-    async with atomic():
+    async with db.transaction():
         if step is None or not await consume_step(user_id, step):
             raise InvalidInput(WRONG_CODE)
         enabled = await PortalUser.raw(
@@ -153,7 +152,7 @@ async def disable_totp(
 ) -> None:
     """Turn TOTP off; asks for the password. Every other session ends."""
     await check_current_password(user_id, password, ip=ip)
-    async with atomic():
+    async with db.transaction():
         rows = await PortalUser.raw(
             "UPDATE portal_user SET totp_secret_encrypted = NULL, totp_enabled_at = NULL "
             "WHERE id = {} AND totp_enabled_at IS NOT NULL RETURNING id",

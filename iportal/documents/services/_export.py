@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from iportal.db import stream_rows
+from iportal import db
 from iportal.documents.blobs import BlobStore
 from iportal.documents.listing import Filters, Sort, export_query
 from iportal.documents.services._reading import Reader, file_name
@@ -91,7 +91,7 @@ def _csv_values(row: Any, pdf_name: str, xml_name: str) -> Sequence[str]:
 
 async def _rows(reader: Reader, filters: Filters, sort: Sort) -> AsyncIterator[Any]:
     sql = export_query(reader.scope, filters, sort)
-    async for row in stream_rows(sql.text, sql.params, prefetch=ROWS_AT_ONCE):
+    async for row in db.stream(sql.text, *sql.args, prefetch=ROWS_AT_ONCE):
         yield row
 
 

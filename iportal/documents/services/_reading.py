@@ -10,10 +10,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from iportal import clock
+from iportal import clock, db
 from iportal.accounts.identifiers import normalise_client_code
 from iportal.accounts.services import record_audit_event
-from iportal.db import fetch_custom_planned, together
 from iportal.documents.blobs import BlobStore
 from iportal.documents.listing import (
     COUNT_CAP,
@@ -137,7 +136,7 @@ async def list_documents(
         except (ValueError, TypeError, InvalidOperation):
             raise InvalidInput(BAD_CURSOR) from None
     sql = page_query(reader.scope, filters, sort, after, size)
-    rows = await fetch_custom_planned(sql.text, sql.params)
+    rows = await db.fetch(sql.text, *sql.args, custom_plan=True)
     if not rows:
         return DocumentPage([], None, sort)
     names = list(rows[0].keys())
@@ -167,11 +166,11 @@ async def overview(reader: Reader, filters: Filters, cap: int = COUNT_CAP) -> Ov
     """The number of matching documents when it is cheap (up to `cap`), and then the
     totals including VAT per currency, credit notes counted negatively."""
     sql = count_query(reader.scope, filters, cap)
-    count = int((await fetch_custom_planned(sql.text, sql.params))[0]["n"])
+    count = int((await db.fetch(sql.text, *sql.args, custom_plan=True))[0]["n"])
     if count > cap:
         return Overview(cap, True, [])
     sql = totals_query(reader.scope, filters)
-    totals = await fetch_custom_planned(sql.text, sql.params)
+    totals = await db.fetch(sql.text, *sql.args, custom_plan=True)
     return Overview(count, False, [dict(row) for row in totals])
 
 
@@ -189,8 +188,9 @@ async def list_view(
     reader: Reader, filters: Filters, sort: Sort, cursor: str | None, limit: int | None
 ) -> ListView:
     """The page's three reads at the same time, each on a connection of its own."""
-    (page, summary), numbers = await together(
-        together(list_documents(reader, filters, sort, cursor, limit), overview(reader, filters)),
+    listed = list_documents(reader, filters, sort, cursor, limit)
+    (page, summary), numbers = await db.together(
+        db.together(listed, overview(reader, filters)),
         visible_client_numbers(reader.user_id),
     )
     return ListView(page, summary, numbers)
