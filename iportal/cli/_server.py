@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import click
 
 from iportal.cli import load_settings, main, migrate_now, run, stop_on_signals
+
+if TYPE_CHECKING:
+    from iportal.notifications.services import OutboxEntry
 
 
 @main.command()
@@ -109,7 +113,7 @@ def outbox(retry_id: int | None, check_address: str | None) -> None:
     run(work)
 
 
-def _print_outbox(rows: list[dict[str, object]]) -> None:
+def _print_outbox(rows: list[OutboxEntry]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -118,13 +122,13 @@ def _print_outbox(rows: list[dict[str, object]]) -> None:
         table.add_column(column)
     for row in rows:
         table.add_row(
-            str(row["id"]),
-            str(row["state"]),
-            str(row["recipient"]),
-            str(row["template"]),
-            str(row["attempts"]),
-            f"{row['created_at']:%Y-%m-%d %H:%M}",
-            str(row["last_error"])[:60],
+            str(row.id),
+            row.state,
+            row.recipient,
+            row.template,
+            str(row.attempts),
+            f"{row.created_at:%Y-%m-%d %H:%M}",
+            row.last_error[:60],
         )
     Console().print(table)
 

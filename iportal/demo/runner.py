@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from iportal import db
-from iportal.demo.data import ACCOUNTS, DEMO_PASSWORD, USERS, demo_numbers, load_demo
+from iportal.demo.data import ACCOUNTS, DEMO_PASSWORD, USERS, demo_numbers
+from iportal.demo.loading import load_demo
 from iportal.demo.mailcatcher import start_mail_catcher
 from iportal.documents.blobs import FolderBlobStore
 from iportal.notifications.worker import run_worker

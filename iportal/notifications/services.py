@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
-from iportal import clock
+from iportal import clock, db
 from iportal.i18n import using_language
 from iportal.notifications.mailer import DeliveryFailed, Mailer
 from iportal.notifications.tables import OutboxEmail
@@ -26,6 +26,58 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=5)
+
+
+# A due message is claimed by pushing its next attempt past the lease: a worker that
+# dies mid-send leaves it to be claimed again when the lease runs out.
+CLAIM_DUE_SQL = """
+UPDATE outbox_email SET attempts = attempts + 1, next_attempt_at = $1
+ WHERE id IN (SELECT id FROM outbox_email
+               WHERE state = 'pending' AND next_attempt_at <= $2
+               ORDER BY next_attempt_at, id
+               LIMIT $3 FOR UPDATE SKIP LOCKED)
+RETURNING id, recipient, language, subject, body_text, body_html, attempts
+"""
+OVERVIEW_SQL = """
+SELECT id, recipient, template, state, attempts, created_at, next_attempt_at, sent_at,
+       last_error
+  FROM outbox_email
+ ORDER BY state = 'sent', created_at DESC
+ LIMIT $1
+"""
+RETRY_FAILED_SQL = """
+UPDATE outbox_email SET state = 'pending', attempts = 0, next_attempt_at = $1
+ WHERE id = $2 AND state = 'failed'
+RETURNING id
+"""
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A message claimed for sending."""
+
+    id: int
+    recipient: str
+    language: str
+    subject: str
+    body_text: str
+    body_html: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One line of the outbox as `iportal outbox` shows it."""
+
+    id: int
+    recipient: str
+    template: str
+    state: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    last_error: str
 
 
 @dataclass(frozen=True)
@@ -76,54 +128,44 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
 
 
-async def claim_due(limit: int = 50) -> list[dict[str, Any]]:
+async def claim_due(limit: int = 50) -> list[OutboxMessage]:
+    """Due messages, claimed for this worker until the lease runs out."""
     now = clock.utcnow()
-    return await OutboxEmail.raw(
-        """
-        UPDATE outbox_email SET attempts = attempts + 1, next_attempt_at = {}
-         WHERE id IN (SELECT id FROM outbox_email
-                       WHERE state = 'pending' AND next_attempt_at <= {}
-                       ORDER BY next_attempt_at, id
-                       LIMIT {} FOR UPDATE SKIP LOCKED)
-        RETURNING *
-        """,
-        now + LEASE,
-        now,
-        limit,
-    )
+    rows = await db.fetch(CLAIM_DUE_SQL, now + LEASE, now, limit)
+    return [OutboxMessage(**row) for row in rows]
 
 
-def build_message(row: dict[str, Any], sender: str) -> EmailMessage:
+def build_message(row: OutboxMessage, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = row["recipient"]
-    message["Subject"] = row["subject"]
-    message["Message-ID"] = make_msgid(idstring=f"outbox-{row['id']}", domain="iportal")
-    message.set_content(row["body_text"])
-    if row["body_html"]:
-        message.add_alternative(row["body_html"], subtype="html")
-    message["Content-Language"] = row["language"]  # after set_content, which drops Content-*
+    message["To"] = row.recipient
+    message["Subject"] = row.subject
+    message["Message-ID"] = make_msgid(idstring=f"outbox-{row.id}", domain="iportal")
+    message.set_content(row.body_text)
+    if row.body_html:
+        message.add_alternative(row.body_html, subtype="html")
+    message["Content-Language"] = row.language  # after set_content, which drops Content-*
     return message
 
 
-async def _settle(row: dict[str, Any], error: DeliveryFailed | None) -> str:
+async def _settle(row: OutboxMessage, error: DeliveryFailed | None) -> str:
     now = clock.utcnow()
     if error is None:
         await OutboxEmail.update(
             {OutboxEmail.state: "sent", OutboxEmail.sent_at: now, OutboxEmail.last_error: ""}
-        ).where(OutboxEmail.id == row["id"])
+        ).where(OutboxEmail.id == row.id)
         return "sent"
-    if error.permanent or row["attempts"] >= MAX_ATTEMPTS:
+    if error.permanent or row.attempts >= MAX_ATTEMPTS:
         await OutboxEmail.update(
             {OutboxEmail.state: "failed", OutboxEmail.last_error: str(error)[:2000]}
-        ).where(OutboxEmail.id == row["id"])
+        ).where(OutboxEmail.id == row.id)
         return "failed"
     await OutboxEmail.update(
         {
-            OutboxEmail.next_attempt_at: now + retry_delay(row["attempts"]),
+            OutboxEmail.next_attempt_at: now + retry_delay(row.attempts),
             OutboxEmail.last_error: str(error)[:2000],
         }
-    ).where(OutboxEmail.id == row["id"])
+    ).where(OutboxEmail.id == row.id)
     return "retry"
 
 
@@ -136,31 +178,16 @@ async def deliver_due(mailer: Mailer, sender: str, limit: int = 50) -> dict[str,
             await mailer.send(build_message(row, sender))
         except DeliveryFailed as failure:
             error = failure
-            log.warning("e-mail %s to %s not sent: %s", row["id"], row["recipient"], failure)
+            log.warning("e-mail %s to %s not sent: %s", row.id, row.recipient, failure)
         outcome[await _settle(row, error)] += 1
     return outcome
 
 
-async def outbox_overview(limit: int = 50) -> list[dict[str, Any]]:
+async def outbox_overview(limit: int = 50) -> list[OutboxEntry]:
     """Pending and failed e-mails first, then the most recent ones sent."""
-    return await OutboxEmail.raw(
-        """
-        SELECT id, recipient, template, state, attempts, created_at, next_attempt_at, sent_at,
-               last_error
-          FROM outbox_email
-         ORDER BY state = 'sent', created_at DESC
-         LIMIT {}
-        """,
-        limit,
-    )
+    return [OutboxEntry(**row) for row in await db.fetch(OVERVIEW_SQL, limit)]
 
 
 async def retry_failed(outbox_id: int) -> bool:
     """Put a failed e-mail back in the queue, due now; False when there is no such one."""
-    rows = await OutboxEmail.raw(
-        "UPDATE outbox_email SET state = 'pending', attempts = 0, next_attempt_at = {} "
-        "WHERE id = {} AND state = 'failed' RETURNING id",
-        clock.utcnow(),
-        outbox_id,
-    )
-    return bool(rows)
+    return await db.fetchval(RETRY_FAILED_SQL, clock.utcnow(), outbox_id) is not None
