@@ -1,5 +1,6 @@
-"""The one query API and its connection pools: document lists planned for their values, every other statement
-planned once per session, and released connections handed on without a reset query."""
+"""The one query API and its connection pools: document lists planned for their values,
+every other statement planned once per session, and released connections handed on
+without a reset query."""
 
 from __future__ import annotations
 
