@@ -55,8 +55,8 @@ def _validation_detail(error: ValidationException) -> str:
 
 
 def _ensure_language(request: Request[Any, Any, Any]) -> None:
-    if "user" not in request.state:  # failed before the request context was loaded
-        current_language.set(choose_language(request, None))
+    if "language" not in request.state:  # failed before the request context was loaded
+        current_language.set(choose_language(request, request.state.get("user")))
 
 
 def _respond(

@@ -66,24 +66,16 @@ from iportal.accounts.controllers._security import (
     totp_remove_form,
     totp_start_form,
 )
+from iportal.web.auth import LOGIN_GATE, PERSON
 
-router = Router(
+# A person's own pages: behind the login gate, each handler is given the `user`.
+people_pages = Router(
     path="/",
+    guards=LOGIN_GATE,
+    dependencies=PERSON,
     route_handlers=[
-        login_page,
-        login_form,
-        logout_form,
-        api_login,
-        api_logout,
-        me,
-        login_code_page,
-        login_code_form,
-        me_update,
         profile_page,
         profile_form,
-        api_token_create,
-        api_tokens,
-        api_token_revoke,
         tokens_page,
         token_create_form,
         token_revoke_form,
@@ -93,6 +85,26 @@ router = Router(
         totp_remove_form,
         password_page,
         password_change_form,
+        activity_page,
+    ],
+)
+
+router = Router(
+    path="/",
+    route_handlers=[
+        people_pages,
+        login_page,
+        login_form,
+        logout_form,
+        api_login,
+        api_logout,
+        me,
+        login_code_page,
+        login_code_form,
+        me_update,
+        api_token_create,
+        api_tokens,
+        api_token_revoke,
         api_totp_start,
         api_totp_confirm,
         api_totp_remove,
@@ -104,7 +116,6 @@ router = Router(
         api_password_reset,
         api_password_reset_confirm,
         api_audit_events,
-        activity_page,
         put_client_number,
         issue_activation_code,
         api_check,
