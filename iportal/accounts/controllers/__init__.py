@@ -13,17 +13,6 @@ from iportal.accounts.controllers._login import (
     login_page,
     logout_form,
 )
-from iportal.accounts.controllers._my_client_numbers import (
-    api_activate,
-    api_list,
-    api_opt_out,
-    api_patch,
-    client_numbers_add,
-    client_numbers_notifications,
-    client_numbers_opt_out,
-    client_numbers_opt_out_page,
-    client_numbers_page,
-)
 from iportal.accounts.controllers._password_reset import (
     api_password_reset,
     api_password_reset_confirm,
@@ -126,15 +115,6 @@ router = Router(
         activate_start,
         activate_confirm_page,
         activate_complete,
-        api_list,
-        api_activate,
-        api_patch,
-        api_opt_out,
-        client_numbers_page,
-        client_numbers_add,
-        client_numbers_notifications,
-        client_numbers_opt_out_page,
-        client_numbers_opt_out,
     ],
 )
 
