@@ -139,10 +139,10 @@ async def _list_page(
     done: dict[str, str] | None = None,
 ) -> Template:
     found = await services.my_client_numbers(user.user_id, limit=PAGE_SIZE)
-    context: dict[str, Any] = {"numbers": found.items, "code": code, "done": done or {}}
+    template, done = "sharing/client_numbers.html", done or {}
     if error is not None:
-        return refused_page(request, "sharing/client_numbers.html", error, **context)
-    return page(request, "sharing/client_numbers.html", error=None, **context)
+        return refused_page(request, template, error, numbers=found.items, code=code, done=done)
+    return page(request, template, error=None, numbers=found.items, code=code, done=done)
 
 
 @get("/client-numbers", name="accounts.client_numbers_page", include_in_schema=False)
