@@ -16,6 +16,7 @@ from iportal.accounts.controllers import router as accounts_router
 from iportal.documents.controllers import close_sandbox
 from iportal.documents.controllers import router as documents_router
 from iportal.settings import Settings
+from iportal.sharing.controllers import router as sharing_router
 from iportal.templating import environment
 from iportal.web.context import before_request
 from iportal.web.controllers import router as web_router
@@ -27,7 +28,7 @@ STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 def create_app(settings: Settings, *, manage_pool: bool = True) -> Litestar:
     """The web app and JSON API. `manage_pool=False` lets tests own the connection pool."""
-    routers = [web_router, accounts_router, documents_router]
+    routers = [web_router, accounts_router, sharing_router, documents_router]
     if settings.demo_mode:
         from iportal.demo.controllers import router as demo_router
 

@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from babel.core import negotiate_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -72,20 +73,29 @@ def using_language(language: str) -> Iterator[str]:
         current_language.reset(token)
 
 
-def negotiate(accept_language: str | None) -> str | None:
-    """The best of our languages for an `Accept-Language` header, or None."""
-    if not accept_language:
-        return None
+def _preferred(accept_language: str) -> list[str]:
+    """The header's language tags, most wanted first (by q-value, then by position);
+    tags with q=0, or a q-value that is not a number, are not wanted at all."""
     ranked: list[tuple[float, int, str]] = []
     for position, part in enumerate(accept_language.split(",")):
-        tag, _, params = part.strip().partition(";")
+        tag, *params = (piece.strip() for piece in part.split(";"))
         quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                quality = 0.0
-        primary = tag.strip().lower().split("-")[0]
-        if primary in LANGUAGES and quality > 0:
-            ranked.append((-quality, position, primary))
-    return min(ranked)[2] if ranked else None
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if tag and quality > 0:  # NaN is not > 0 either
+            ranked.append((-quality, position, tag))
+    return [tag for _, _, tag in sorted(ranked)]
+
+
+def negotiate(accept_language: str | None) -> str | None:
+    """The best of our languages for an `Accept-Language` header, or None: Babel's
+    negotiation (`nl-BE` is `nl`) over the tags in the order the header ranks them."""
+    if not accept_language:
+        return None
+    best = negotiate_locale(_preferred(accept_language), LANGUAGES, sep="-", aliases={})
+    return best.lower() if best else None

@@ -1,8 +1,11 @@
 """Who is calling: an issuer's billing system (API key) or a person (session, or a
 read-only personal API token).
 
-Controllers declare what they need as a dependency (`issuer` or `user`), so an
-unauthenticated call never reaches a handler.
+API controllers declare what they need as a dependency (`issuer` or `user`), so an
+unauthenticated call never reaches a handler. People's pages sit on routers behind
+one login gate (`guards=LOGIN_GATE, dependencies=PERSON`): a browser without a session
+is sent to the login page and back (see `iportal.web.errors`), and handlers are given
+the `user`.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.di import Provide
+from litestar.handlers import BaseRouteHandler
 
 from iportal.accounts.services import (
     KEY_REQUIRED,
@@ -22,7 +27,7 @@ from iportal.accounts.services import (
 )
 from iportal.errors import Forbidden, NotAuthenticated
 from iportal.i18n import N_, current_language, negotiate
-from iportal.web.context import current_user
+from iportal.web.context import current_user, load_user
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 TOKEN_REQUIRED = N_("Log in, or send a personal API token (Authorization: Bearer ipt_…).")
@@ -69,5 +74,22 @@ async def user_from_request(request: Request[Any, Any, Any]) -> SessionUser:
     return user
 
 
+async def logged_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """The login gate of people's pages: a browser session, or `NotAuthenticated`.
+    A personal API token opens the API only, never a page."""
+    if await load_user(connection) is None:
+        raise NotAuthenticated()
+
+
+async def person_from_request(request: Request[Any, Any, Any]) -> SessionUser:
+    """The person behind the gate, for the handler."""
+    user = current_user(request)
+    if user is None:  # a page put on a router without the gate
+        raise NotAuthenticated()
+    return user
+
+
 ISSUER = {"issuer": Provide(issuer_from_request)}
 USER = {"user": Provide(user_from_request)}
+LOGIN_GATE = [logged_in]
+PERSON = {"user": Provide(person_from_request)}

@@ -1,8 +1,9 @@
 """What every request needs before its handler runs: who is asking, in which
 language, and whether a state-changing request really comes from our own pages.
 
-CSRF: a logged-in browser must echo its session's token (form field
-`csrf_token` or header `X-CSRF-Token`); an anonymous form must echo the random
+CSRF is our own, not a library's: its token is bound to the server-side session and
+checked here, in one place. A logged-in browser must echo its session's token (form
+field `csrf_token` or header `X-CSRF-Token`); an anonymous form must echo the random
 value of its CSRF cookie. Requests with a bearer token carry no ambient
 authority and anonymous JSON calls cannot be sent cross-site without a CORS
 preflight, so neither needs a token.
@@ -14,6 +15,7 @@ import secrets
 from typing import Any
 
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 
 from iportal.accounts.services import SessionUser, session_user
@@ -33,8 +35,8 @@ CSRF_FAILED = N_(
 )
 
 
-def settings_of(request: Request[Any, Any, Any]) -> Settings:
-    return request.app.state.settings
+def settings_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Settings:
+    return connection.app.state.settings
 
 
 def session_cookie_name(settings: Settings) -> str:
@@ -59,6 +61,16 @@ def cookie(settings: Settings, key: str, value: str, max_age: int | None = None)
 
 def current_user(request: Request[Any, Any, Any]) -> SessionUser | None:
     return request.state.get("user")
+
+
+async def load_user(connection: ASGIConnection[Any, Any, Any, Any]) -> SessionUser | None:
+    """The session's user, read from the database once per request: the login gate
+    (a guard, which runs before `before_request`) and the hook both ask."""
+    if "user" not in connection.state:
+        settings = settings_of(connection)
+        cookie_value = connection.cookies.get(session_cookie_name(settings))
+        connection.state.user = await session_user(settings, cookie_value)
+    return connection.state.user
 
 
 def client_ip(request: Request[Any, Any, Any]) -> str:
@@ -101,9 +113,9 @@ async def before_request(request: Request[Any, Any, Any]) -> None:
     """Loads the session's user, picks the language and checks CSRF, in that order,
     so that even a CSRF refusal is written in the reader's language."""
     settings = settings_of(request)
-    user = await session_user(settings, request.cookies.get(session_cookie_name(settings)))
-    request.state.user = user
-    current_language.set(choose_language(request, user))
+    user = await load_user(request)
+    request.state.language = choose_language(request, user)
+    current_language.set(request.state.language)
     if user is None and not request.cookies.get(csrf_cookie_name(settings)):
         request.state.new_csrf_cookie = secrets.token_urlsafe(32)
     await _check_csrf(request, user)

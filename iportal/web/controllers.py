@@ -14,6 +14,7 @@ from iportal.db import database_is_reachable
 from iportal.errors import NotFound
 from iportal.web.context import LANGUAGE_COOKIE, cookie, current_user, settings_of
 from iportal.web.pages import page
+from iportal.web.redirects import safe_next
 
 
 @get("/", name="web.home", include_in_schema=False)
@@ -32,8 +33,7 @@ async def switch_language(
 ) -> Redirect:
     if code not in LANGUAGES:
         raise NotFound()
-    target = next_path if next_path.startswith("/") and not next_path.startswith("//") else "/"
-    response = Redirect(path=target, status_code=303)
+    response = Redirect(path=safe_next(next_path), status_code=303)
     response.set_cookie(cookie(settings_of(request), LANGUAGE_COOKIE, code, max_age=365 * 86400))
     return response
 

@@ -21,6 +21,7 @@ from iportal.errors import DomainError, NotAuthenticated, TooManyAttempts
 from iportal.i18n import N_, current_language, gettext
 from iportal.web.context import choose_language
 from iportal.web.pages import PRIVATE_PAGE_HEADERS, page
+from iportal.web.redirects import safe_next
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,8 @@ def _validation_detail(error: ValidationException) -> str:
 
 
 def _ensure_language(request: Request[Any, Any, Any]) -> None:
-    if "user" not in request.state:  # failed before the request context was loaded
-        current_language.set(choose_language(request, None))
+    if "language" not in request.state:  # failed before the request context was loaded
+        current_language.set(choose_language(request, request.state.get("user")))
 
 
 def _respond(
@@ -77,7 +78,7 @@ def _to_login(request: Request[Any, Any, Any]) -> Response[Any] | None:
     """A person who is not logged in is sent to the login page, and back after."""
     if _is_api(request) or request.method != "GET":
         return None
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    target = safe_next(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     return Redirect(path=f"/login?{urlencode({'next': target})}", status_code=303)
 
 

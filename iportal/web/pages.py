@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Request
 from litestar.response import Template
 
+from iportal.errors import DomainError, TooManyAttempts
 from iportal.i18n import current_language
 from iportal.web.context import csrf_token, current_user, set_csrf_cookie
 
@@ -32,4 +33,17 @@ def page(
         media_type="text/html",
     )
     set_csrf_cookie(request, response)
+    return response
+
+
+def refused_page(
+    request: Request[Any, Any, Any], template: str, error: DomainError, **context: Any
+) -> Template:
+    """The same page again with the reason, under the error's status (and `Retry-After`
+    when throttled)."""
+    response = page(
+        request, template, status_code=error.status_code, error=error.translated(), **context
+    )
+    if isinstance(error, TooManyAttempts):
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
     return response

@@ -45,5 +45,6 @@ def test_every_message_is_translated(language: str, in_source: set[str]) -> None
         if isinstance(msgstr, str):
             assert set(PLACEHOLDER.findall(msgstr)) == wanted, msgid
         else:  # plural forms: a form may leave out the number ("one code left")
-            assert all(set(PLACEHOLDER.findall(form)) - {"num"} == wanted - {"num"}
-                       for form in msgstr), msgid
+            assert all(
+                set(PLACEHOLDER.findall(form)) - {"num"} == wanted - {"num"} for form in msgstr
+            ), msgid

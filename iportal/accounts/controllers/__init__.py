@@ -13,17 +13,6 @@ from iportal.accounts.controllers._login import (
     login_page,
     logout_form,
 )
-from iportal.accounts.controllers._my_client_numbers import (
-    api_activate,
-    api_list,
-    api_opt_out,
-    api_patch,
-    client_numbers_add,
-    client_numbers_notifications,
-    client_numbers_opt_out,
-    client_numbers_opt_out_page,
-    client_numbers_page,
-)
 from iportal.accounts.controllers._password_reset import (
     api_password_reset,
     api_password_reset_confirm,
@@ -66,24 +55,16 @@ from iportal.accounts.controllers._security import (
     totp_remove_form,
     totp_start_form,
 )
+from iportal.web.auth import LOGIN_GATE, PERSON
 
-router = Router(
+# A person's own pages: behind the login gate, each handler is given the `user`.
+people_pages = Router(
     path="/",
+    guards=LOGIN_GATE,
+    dependencies=PERSON,
     route_handlers=[
-        login_page,
-        login_form,
-        logout_form,
-        api_login,
-        api_logout,
-        me,
-        login_code_page,
-        login_code_form,
-        me_update,
         profile_page,
         profile_form,
-        api_token_create,
-        api_tokens,
-        api_token_revoke,
         tokens_page,
         token_create_form,
         token_revoke_form,
@@ -93,6 +74,26 @@ router = Router(
         totp_remove_form,
         password_page,
         password_change_form,
+        activity_page,
+    ],
+)
+
+router = Router(
+    path="/",
+    route_handlers=[
+        people_pages,
+        login_page,
+        login_form,
+        logout_form,
+        api_login,
+        api_logout,
+        me,
+        login_code_page,
+        login_code_form,
+        me_update,
+        api_token_create,
+        api_tokens,
+        api_token_revoke,
         api_totp_start,
         api_totp_confirm,
         api_totp_remove,
@@ -104,7 +105,6 @@ router = Router(
         api_password_reset,
         api_password_reset_confirm,
         api_audit_events,
-        activity_page,
         put_client_number,
         issue_activation_code,
         api_check,
@@ -115,15 +115,6 @@ router = Router(
         activate_start,
         activate_confirm_page,
         activate_complete,
-        api_list,
-        api_activate,
-        api_patch,
-        api_opt_out,
-        client_numbers_page,
-        client_numbers_add,
-        client_numbers_notifications,
-        client_numbers_opt_out_page,
-        client_numbers_opt_out,
     ],
 )
 

@@ -12,10 +12,8 @@ from litestar.response import Template
 
 from iportal.accounts import services
 from iportal.accounts.services import AuditPage, SessionUser
-from iportal.errors import NotAuthenticated
 from iportal.i18n import N_
 from iportal.web.auth import USER
-from iportal.web.context import current_user
 from iportal.web.pages import page
 
 # How the page names each kind of event.
@@ -66,13 +64,11 @@ async def api_audit_events(
 @get("/me/activity", name="accounts.activity_page", include_in_schema=False)
 async def activity_page(
     request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
     client_code: Annotated[str | None, QueryParameter()] = None,
     kind: Annotated[str | None, QueryParameter()] = None,
     cursor: Annotated[str | None, QueryParameter()] = None,
 ) -> Template:
-    user = current_user(request)
-    if user is None:
-        raise NotAuthenticated()
     events = await services.audit_events(
         user.user_id, client_code=client_code or None, kind=kind or None, cursor=cursor
     )

@@ -4,7 +4,7 @@ and the JSON API for programs."""
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
 from litestar.params import JSONBody, QueryParameter, URLEncodedBody
@@ -23,16 +23,7 @@ from iportal.web.context import (
     settings_of,
 )
 from iportal.web.pages import page
-
-
-def safe_next(target: str | None) -> str:
-    """Only a path on this site: never an open redirect."""
-    if not target:
-        return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    return target
+from iportal.web.redirects import safe_next
 
 
 def pending_cookie_name(settings: Settings) -> str:

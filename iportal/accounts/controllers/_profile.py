@@ -18,19 +18,12 @@ from iportal.accounts.services import (
     SessionUser,
     TokenInfo,
 )
-from iportal.errors import InvalidInput, NotAuthenticated
+from iportal.errors import InvalidInput
 from iportal.web.auth import USER
-from iportal.web.context import client_ip, current_user
+from iportal.web.context import client_ip
 from iportal.web.pages import page
 
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _person(request: Request[Any, Any, Any]) -> SessionUser:
-    user = current_user(request)
-    if user is None:
-        raise NotAuthenticated()
-    return user
 
 
 @get("/api/v1/me", name="accounts.me", tags=["profile"], dependencies=USER)
@@ -56,17 +49,19 @@ async def me_update(
 
 
 @get("/me", name="accounts.profile_page", include_in_schema=False)
-async def profile_page(request: Request[Any, Any, Any]) -> Template:
-    user = _person(request)
+async def profile_page(
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser]
+) -> Template:
     profile = await services.get_profile(user.user_id)
     return page(request, "accounts/profile.html", profile=profile, error=None, saved=False)
 
 
 @post("/me", name="accounts.profile_save", include_in_schema=False)
 async def profile_form(
-    request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, str]]
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    data: URLEncodedBody[dict[str, str]],
 ) -> Template:
-    user = _person(request)
     try:
         profile = await services.update_profile(
             user.user_id,
@@ -120,17 +115,19 @@ async def api_token_revoke(
 
 
 @get("/me/tokens", name="accounts.tokens_page", include_in_schema=False)
-async def tokens_page(request: Request[Any, Any, Any]) -> Template:
-    user = _person(request)
+async def tokens_page(
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser]
+) -> Template:
     tokens = await services.list_personal_tokens(user.user_id)
     return page(request, "accounts/tokens.html", tokens=tokens, new_token=None, error=None)
 
 
 @post("/me/tokens", name="accounts.token_create", include_in_schema=False)
 async def token_create_form(
-    request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, str]]
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    data: URLEncodedBody[dict[str, str]],
 ) -> Template:
-    user = _person(request)
     new_token, error, status = None, None, 200
     try:
         new_token = await services.create_personal_token(
@@ -152,7 +149,8 @@ async def token_create_form(
 
 
 @post("/me/tokens/{token_id:int}/revoke", name="accounts.token_revoke", include_in_schema=False)
-async def token_revoke_form(request: Request[Any, Any, Any], token_id: FromPath[int]) -> Redirect:
-    user = _person(request)
+async def token_revoke_form(
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], token_id: FromPath[int]
+) -> Redirect:
     await services.revoke_personal_token(user.user_id, token_id, ip=client_ip(request))
     return Redirect(path="/me/tokens", status_code=303)

@@ -20,21 +20,14 @@ from iportal.accounts.schemas import (
     TotpEnrolment,
 )
 from iportal.accounts.services import SessionUser
-from iportal.errors import Conflict, DomainError, InvalidInput, NotAuthenticated, TooManyAttempts
+from iportal.errors import Conflict, DomainError, InvalidInput, TooManyAttempts
 from iportal.web.auth import USER
-from iportal.web.context import client_ip, current_user, settings_of
+from iportal.web.context import client_ip, settings_of
 from iportal.web.pages import page
 
 NO_STORE = {"Cache-Control": "no-store"}
 # What the page says after a change it redirected from (`?done=`).
 DONE = ("totp_removed",)
-
-
-def _person(request: Request[Any, Any, Any]) -> SessionUser:
-    user = current_user(request)
-    if user is None:
-        raise NotAuthenticated()
-    return user
 
 
 async def _security_page(
@@ -67,14 +60,16 @@ def _failed(error: DomainError) -> tuple[int, str]:
 @get("/me/security", name="accounts.security_page", include_in_schema=False)
 async def security_page(
     request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
     done: Annotated[str | None, QueryParameter()] = None,
 ) -> Template:
-    return await _security_page(request, _person(request), done=done)
+    return await _security_page(request, user, done=done)
 
 
 @post("/me/security/totp", name="accounts.totp_start", include_in_schema=False)
-async def totp_start_form(request: Request[Any, Any, Any]) -> Response[Any]:
-    user = _person(request)
+async def totp_start_form(
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser]
+) -> Response[Any]:
     try:
         await services.start_totp_enrolment(settings_of(request).secret_key, user.user_id)
     except Conflict as error:
@@ -85,9 +80,10 @@ async def totp_start_form(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @post("/me/security/totp/confirm", name="accounts.totp_confirm", include_in_schema=False)
 async def totp_confirm_form(
-    request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, str]]
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    data: URLEncodedBody[dict[str, str]],
 ) -> Template:
-    user = _person(request)
     try:
         codes = await services.confirm_totp(
             settings_of(request).secret_key,
@@ -104,9 +100,10 @@ async def totp_confirm_form(
 
 @post("/me/security/totp/remove", name="accounts.totp_remove", include_in_schema=False)
 async def totp_remove_form(
-    request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, str]]
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    data: URLEncodedBody[dict[str, str]],
 ) -> Response[Any]:
-    user = _person(request)
     try:
         await services.disable_totp(
             user.user_id,
@@ -122,15 +119,15 @@ async def totp_remove_form(
 
 @get("/me/password", name="accounts.password_page", include_in_schema=False)
 async def password_page(request: Request[Any, Any, Any]) -> Template:
-    _person(request)
     return page(request, "accounts/password_change.html", error=None, done=False)
 
 
 @post("/me/password", name="accounts.password_change", include_in_schema=False)
 async def password_change_form(
-    request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, str]]
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    data: URLEncodedBody[dict[str, str]],
 ) -> Template:
-    user = _person(request)
     try:
         await services.change_password(
             user.user_id,

@@ -24,7 +24,7 @@ from iportal.documents.controllers._files import (
 )
 from iportal.documents.controllers._rows import client_options, document_rows
 from iportal.documents.listing import SORT_KEYS
-from iportal.web.auth import USER
+from iportal.web.auth import LOGIN_GATE, PERSON
 from iportal.web.pages import page
 
 LIST_COLUMNS = ("client_code", "type", "number", "issue_date", "due_date", "amount_incl_vat")
@@ -107,5 +107,8 @@ async def duplicate_form(
 
 
 page_router = Router(
-    path="/", route_handlers=[documents_page, mark_read_form, duplicate_form], dependencies=USER
+    path="/",
+    route_handlers=[documents_page, mark_read_form, duplicate_form],
+    guards=LOGIN_GATE,
+    dependencies=PERSON,
 )

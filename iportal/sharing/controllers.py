@@ -1,20 +1,21 @@
 """A logged-in user's client numbers: the JSON API (`/api/v1/client-numbers`) and the
 page that lists them, adds one with a further code and opts one out (no JavaScript:
-the opt-out asks for confirmation on a page of its own)."""
+the opt-out asks for confirmation on a page of its own).
+
+The routes keep the names they had when they lived in `accounts` (`accounts.…`):
+links and clients know them by those."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from litestar import Request, Response, get, patch, post
+from litestar import Request, Response, Router, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_201_CREATED
 
-from iportal.accounts import services
-from iportal.accounts.controllers._registration import refused_page
 from iportal.accounts.schemas import (
     ClientNumberActivateRequest,
     ClientNumberPatch,
@@ -23,10 +24,12 @@ from iportal.accounts.schemas import (
     OptedOut,
     SharedUserSummary,
 )
+from iportal.accounts.services import SessionUser
 from iportal.errors import DomainError
-from iportal.web.auth import USER
-from iportal.web.context import client_ip, current_user
-from iportal.web.pages import page
+from iportal.sharing import services
+from iportal.web.auth import LOGIN_GATE, PERSON, USER
+from iportal.web.context import client_ip
+from iportal.web.pages import page, refused_page
 
 NO_STORE = {"Cache-Control": "no-store"}
 PAGE_SIZE = 200
@@ -58,7 +61,7 @@ def _item(number: services.MyClientNumber) -> MyClientNumberItem:
     dependencies=USER,
 )
 async def api_list(
-    user: NamedDependency[services.SessionUser],
+    user: NamedDependency[SessionUser],
     limit: Annotated[int | None, QueryParameter()] = None,
     cursor: Annotated[str | None, QueryParameter()] = None,
 ) -> Response[MyClientNumberPage]:
@@ -79,7 +82,7 @@ async def api_list(
 )
 async def api_activate(
     request: Request[Any, Any, Any],
-    user: NamedDependency[services.SessionUser],
+    user: NamedDependency[SessionUser],
     data: JSONBody[ClientNumberActivateRequest],
 ) -> Response[MyClientNumberItem]:
     """Adds the number of a further activation code to the user's account (the same
@@ -96,7 +99,7 @@ async def api_activate(
     dependencies=USER,
 )
 async def api_patch(
-    user: NamedDependency[services.SessionUser],
+    user: NamedDependency[SessionUser],
     client_code: FromPath[str],
     data: JSONBody[ClientNumberPatch],
 ) -> Response[MyClientNumberItem]:
@@ -115,7 +118,7 @@ async def api_patch(
 )
 async def api_opt_out(
     request: Request[Any, Any, Any],
-    user: NamedDependency[services.SessionUser],
+    user: NamedDependency[SessionUser],
     client_code: FromPath[str],
 ) -> Response[OptedOut]:
     """Back to paper: the number leaves the account (main contact only). To come back,
@@ -127,52 +130,45 @@ async def api_opt_out(
 # Pages ---------------------------------------------------------------------------------
 
 
-def _login_first(request: Request[Any, Any, Any]) -> Redirect:
-    return Redirect(path=f"/login?{urlencode({'next': request.url.path})}", status_code=303)
-
-
 async def _list_page(
     request: Request[Any, Any, Any],
+    user: SessionUser,
     *,
     code: str = "",
     error: DomainError | None = None,
     done: dict[str, str] | None = None,
 ) -> Template:
-    user = current_user(request)
-    assert user is not None
     found = await services.my_client_numbers(user.user_id, limit=PAGE_SIZE)
-    context: dict[str, Any] = {"numbers": found.items, "code": code, "done": done or {}}
+    template, done = "sharing/client_numbers.html", done or {}
     if error is not None:
-        return refused_page(request, "accounts/client_numbers.html", error, **context)
-    return page(request, "accounts/client_numbers.html", error=None, **context)
+        return refused_page(request, template, error, numbers=found.items, code=code, done=done)
+    return page(request, template, error=None, numbers=found.items, code=code, done=done)
 
 
 @get("/client-numbers", name="accounts.client_numbers_page", include_in_schema=False)
 async def client_numbers_page(
     request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
     code: Annotated[str, QueryParameter()] = "",
     added: Annotated[str, QueryParameter()] = "",
     opted_out: Annotated[str, QueryParameter()] = "",
     saved: Annotated[str, QueryParameter()] = "",
 ) -> Response[Any]:
-    if current_user(request) is None:
-        return _login_first(request)
     done = {"added": added[:40], "opted_out": opted_out[:40], "saved": saved[:40]}
-    return await _list_page(request, code=code.strip()[:64], done=done)
+    return await _list_page(request, user, code=code.strip()[:64], done=done)
 
 
 @post("/client-numbers/activate", name="accounts.client_numbers_add", include_in_schema=False)
 async def client_numbers_add(
-    request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, str]]
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    data: URLEncodedBody[dict[str, str]],
 ) -> Response[Any]:
-    user = current_user(request)
-    if user is None:
-        return _login_first(request)
     code = data.get("code", "")
     try:
         added = await services.add_client_number(user.user_id, code, ip=client_ip(request))
     except DomainError as error:
-        return await _list_page(request, code=code.strip()[:64], error=error)
+        return await _list_page(request, user, code=code.strip()[:64], error=error)
     query = urlencode({"added": added.client_code})
     return Redirect(path=f"/client-numbers?{query}", status_code=303)
 
@@ -183,13 +179,10 @@ async def client_numbers_add(
     include_in_schema=False,
 )
 async def client_numbers_notifications(
-    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
     client_code: FromPath[str],
     data: URLEncodedBody[dict[str, str]],
 ) -> Response[Any]:
-    user = current_user(request)
-    if user is None:
-        return _login_first(request)
     enabled = data.get("enabled") == "on"
     number = await services.set_notifications(user.user_id, client_code, enabled)
     query = urlencode({"saved": number.client_code})
@@ -202,14 +195,11 @@ async def client_numbers_notifications(
     include_in_schema=False,
 )
 async def client_numbers_opt_out_page(
-    request: Request[Any, Any, Any], client_code: FromPath[str]
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], client_code: FromPath[str]
 ) -> Response[Any]:
     """The confirmation step before going back to paper."""
-    user = current_user(request)
-    if user is None:
-        return _login_first(request)
     number = await services.my_client_number(user.user_id, client_code)
-    return page(request, "accounts/opt_out_confirm.html", number=number)
+    return page(request, "sharing/opt_out_confirm.html", number=number)
 
 
 @post(
@@ -218,10 +208,24 @@ async def client_numbers_opt_out_page(
     include_in_schema=False,
 )
 async def client_numbers_opt_out(
-    request: Request[Any, Any, Any], client_code: FromPath[str]
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], client_code: FromPath[str]
 ) -> Response[Any]:
-    user = current_user(request)
-    if user is None:
-        return _login_first(request)
     code = await services.opt_out(user.user_id, client_code, ip=client_ip(request))
     return Redirect(path=f"/client-numbers?{urlencode({'opted_out': code})}", status_code=303)
+
+
+# The pages sit behind the login gate; the API answers 401 by itself (`USER`).
+pages = Router(
+    path="/",
+    guards=LOGIN_GATE,
+    dependencies=PERSON,
+    route_handlers=[
+        client_numbers_page,
+        client_numbers_add,
+        client_numbers_notifications,
+        client_numbers_opt_out_page,
+        client_numbers_opt_out,
+    ],
+)
+
+router = Router(path="/", route_handlers=[api_list, api_activate, api_patch, api_opt_out, pages])
