@@ -68,7 +68,7 @@ async def forget_old_attempts(stop: asyncio.Event, every_seconds: float = 3600) 
     """Throttle rows outside every window are deleted once an hour."""
     import contextlib
 
-    from iportal.accounts.services._throttle import forget_old
+    from iportal.accounts.services import forget_old
 
     while not stop.is_set():
         with contextlib.suppress(OSError):  # the database is away for a moment: next time

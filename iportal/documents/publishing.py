@@ -69,7 +69,8 @@ class ClientNumbers:
         if key not in self._found:
             from iportal.accounts.services import resolve_client_number as resolve_reference
 
-            self._found[key] = await resolve_reference(issuer_id, reference)
+            row = await resolve_reference(issuer_id, reference)
+            self._found[key] = None if row is None else dict(vars(row))
         return self._found[key]
 
 
@@ -268,8 +269,9 @@ async def invite_waiting(clients: list[dict[str, Any]], base_url: str) -> int:
 async def _queue_invitation(client: dict[str, Any], base_url: str) -> None:
     from iportal.accounts.services import issue_activation_code
     from iportal.notifications.services import queue_email
+    from iportal.settings import get_settings
 
-    issued = await issue_activation_code(client["id"])
+    issued = await issue_activation_code(get_settings(), client["id"])
     await queue_email(
         INVITATION,
         client["email"],

@@ -28,7 +28,7 @@ from iportal.accounts.services import SessionUser
 from iportal.errors import DomainError
 from iportal.sharing import services
 from iportal.web.auth import LOGIN_GATE, PERSON, USER
-from iportal.web.context import client_ip
+from iportal.web.context import client_ip, settings_of
 from iportal.web.pages import page, refused_page
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -88,7 +88,9 @@ async def api_activate(
     """Adds the number of a further activation code to the user's account (the same
     password). 404 unknown code; 410 used, replaced or expired; 409 already active in an
     account (this one or another)."""
-    added = await services.add_client_number(user.user_id, data.code, ip=client_ip(request))
+    added = await services.add_client_number(
+        settings_of(request), user.user_id, data.code, ip=client_ip(request)
+    )
     return Response(_item(added), status_code=HTTP_201_CREATED, headers=NO_STORE)
 
 
@@ -166,7 +168,9 @@ async def client_numbers_add(
 ) -> Response[Any]:
     code = data.get("code", "")
     try:
-        added = await services.add_client_number(user.user_id, code, ip=client_ip(request))
+        added = await services.add_client_number(
+            settings_of(request), user.user_id, code, ip=client_ip(request)
+        )
     except DomainError as error:
         return await _list_page(request, user, code=code.strip()[:64], error=error)
     query = urlencode({"added": added.client_code})

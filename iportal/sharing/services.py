@@ -25,6 +25,7 @@ from iportal.accounts.identifiers import normalise_client_code
 from iportal.errors import Forbidden, InvalidInput, NotFound
 from iportal.i18n import N_
 from iportal.pagination import clamp_limit, decode_cursor, encode_cursor
+from iportal.settings import Settings
 
 NOT_YOURS = N_("Client number %(client_code)s is not one of yours.")
 MAIN_CONTACT_ONLY = N_("Only the main contact of client number %(client_code)s can do this.")
@@ -212,10 +213,12 @@ async def _managed(user_id: int, raw_client_code: str) -> MyClientNumber:
     return number
 
 
-async def add_client_number(user_id: int, raw_code: str, *, ip: str = "") -> MyClientNumber:
+async def add_client_number(
+    settings: Settings, user_id: int, raw_code: str, *, ip: str = ""
+) -> MyClientNumber:
     """A further activation code: its number joins the user's account (see
     `accounts.add_client_number` for what is refused and why)."""
-    client_code = await accounts.add_client_number(user_id, raw_code, ip=ip)
+    client_code = await accounts.add_client_number(settings, user_id, raw_code, ip=ip)
     return await my_client_number(user_id, client_code)
 
 

@@ -15,6 +15,7 @@ from iportal.accounts.services import issue_activation_code
 from iportal.accounts.tables import ClientNumber, ClientNumberAlias, Issuer
 from iportal.notifications.mailer import SmtpMailer
 from iportal.notifications.services import deliver_due
+from iportal.settings import get_settings
 from tests import factories
 from tests.conftest import Mailbox
 
@@ -60,12 +61,12 @@ async def invited(
         await ClientNumberAlias.insert(
             ClientNumberAlias(issuer=await issuer_id(prefix), client_number=number, reference=alias)
         )
-    issued = await issue_activation_code(number)
+    issued = await issue_activation_code(get_settings(), number)
     return Invited(number, client_code, issued.code)
 
 
 async def new_code(client_number_id: int) -> str:
-    return (await issue_activation_code(client_number_id)).code
+    return (await issue_activation_code(get_settings(), client_number_id)).code
 
 
 async def confirmation_link(settings: Any, mailbox: Mailbox, address: str) -> str:

@@ -28,6 +28,7 @@ from iportal.accounts.services._activation_codes import (
 )
 from iportal.accounts.tables import ActivationCode
 from iportal.security import keyed_hash
+from iportal.settings import get_settings
 from tests import factories
 from tests.accounts.conftest import Cli
 from tests.conftest import TEST_SECRET_KEY
@@ -87,9 +88,9 @@ async def test_the_issuer_api_issues_a_code_valid_15_weeks(
     expires_at = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
     assert expires_at == (now + FIFTEEN_WEEKS).replace(microsecond=0)
     assert response.headers["cache-control"] == "no-store"
-    found = await find_activation_code(body["code"])
-    assert found is not None and found["client_code"] == "DL20012345"
-    assert found["communicated_at"] == now and found["redeemed_at"] is None
+    found = await find_activation_code(get_settings(), body["code"])
+    assert found is not None and found.client_code == "DL20012345"
+    assert found.communicated_at == now and found.redeemed_at is None
 
 
 async def test_another_issuers_number_is_not_found_like_an_unknown_one(
@@ -109,7 +110,7 @@ async def test_another_issuers_number_is_not_found_like_an_unknown_one(
 
 async def test_only_a_keyed_hash_is_stored(transaction: Any) -> None:
     number = await factories.client_number(await factories.issuer("DL2"))
-    issued = await issue_activation_code(number)
+    issued = await issue_activation_code(get_settings(), number)
     plain = issued.code.replace("-", "")
     rows = await ActivationCode.raw("SELECT * FROM activation_code")
     assert len(rows) == 1
@@ -122,33 +123,33 @@ async def test_only_a_keyed_hash_is_stored(transaction: Any) -> None:
 async def test_validity_counts_from_when_the_code_was_communicated(transaction: Any) -> None:
     number = await factories.client_number(await factories.issuer("DL2"))
     letter_day = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
-    issued = await issue_activation_code(number, communicated_at=letter_day)
+    issued = await issue_activation_code(get_settings(), number, communicated_at=letter_day)
     assert issued.expires_at == letter_day + FIFTEEN_WEEKS
     assert issued.expires_at == datetime(2026, 4, 20, 8, 0, tzinfo=UTC)
-    found = await find_activation_code(issued.code)
+    found = await find_activation_code(get_settings(), issued.code)
     assert found is not None
-    assert found["communicated_at"] == letter_day and found["expires_at"] == issued.expires_at
+    assert found.communicated_at == letter_day and found.expires_at == issued.expires_at
 
 
 async def test_lookup_forgives_case_and_spacing_but_nothing_else(transaction: Any) -> None:
     number = await factories.client_number(await factories.issuer("DL2"))
-    issued = await issue_activation_code(number)
+    issued = await issue_activation_code(get_settings(), number)
     spaced = " ".join(issued.code.lower().split("-"))
-    found = await find_activation_code(f"  {spaced}  ")
-    assert found is not None and found["client_number_id"] == number
-    assert "code_hash" not in found
+    found = await find_activation_code(get_settings(), f"  {spaced}  ")
+    assert found is not None and found.client_number_id == number
+    assert not hasattr(found, "code_hash")
     plain = issued.code.replace("-", "")
     other_symbol = ALPHABET[(ALPHABET.index(plain[0]) + 1) % len(ALPHABET)]
-    assert await find_activation_code(other_symbol + plain[1:]) is None
-    assert await find_activation_code(new_activation_code()) is None
-    assert await find_activation_code(plain[:-1]) is None
-    assert await find_activation_code("") is None
-    assert await find_activation_code(plain.replace(plain[0], "0")) is None
+    assert await find_activation_code(get_settings(), other_symbol + plain[1:]) is None
+    assert await find_activation_code(get_settings(), new_activation_code()) is None
+    assert await find_activation_code(get_settings(), plain[:-1]) is None
+    assert await find_activation_code(get_settings(), "") is None
+    assert await find_activation_code(get_settings(), plain.replace(plain[0], "0")) is None
 
 
 async def test_every_code_issued_for_a_number_is_kept(transaction: Any) -> None:
     number = await factories.client_number(await factories.issuer("DL2"))
-    codes = {(await issue_activation_code(number)).code for _ in range(5)}
+    codes = {(await issue_activation_code(get_settings(), number)).code for _ in range(5)}
     assert len(codes) == 5
     assert await ActivationCode.count().where(ActivationCode.client_number == number) == 5
 

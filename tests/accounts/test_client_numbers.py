@@ -256,8 +256,8 @@ async def test_resolving_a_buyer_reference(transaction: Any) -> None:
     by_code = await resolve_client_number(dl2, " dl2-0000001 ")
     by_alias = await resolve_client_number(dl2, "  0208:0417000129 ")
     assert by_code is not None and by_alias is not None
-    assert by_code["client_code"] == by_alias["client_code"] == "DL20000001"
-    assert by_code["id"] == by_alias["id"] and by_code["issuer_id"] == dl2
+    assert by_code.client_code == by_alias.client_code == "DL20000001"
+    assert by_code.id == by_alias.id and by_code.issuer_id == dl2
     assert await resolve_client_number(dl2, "DL50000001") is None  # another issuer's
     assert await resolve_client_number(dl5, "0208:0417000129") is None  # not its alias
     assert await resolve_client_number(dl2, "Brouwerij Peeters BV") is None  # never a name

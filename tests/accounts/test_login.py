@@ -183,3 +183,29 @@ async def test_the_next_page_is_only_ever_on_this_site(
     await b2b_main_contact()
     response = await form_login(client, LOGIN, factories.PASSWORD, next="https://evil.example/")
     assert response.headers["location"] == "/"
+
+
+@pytest.mark.parametrize("typed", ["de 811 907 980", "DE 811.907.980", "de811907980"])
+async def test_a_foreign_vat_login_is_found_however_it_is_typed(
+    client: httpx.AsyncClient, transaction: Any, typed: str
+) -> None:
+    issuer_id = await factories.issuer("DL5")
+    number = await factories.client_number(issuer_id, "DL50000104", company_name="Schmidt GmbH")
+    user_id = await factories.user("eva@schmidt.example", first_name="Eva")
+    await factories.account(user_id, number, kind="b2c", login="DE811907980")
+    response = await client.post(
+        "/api/v1/auth/login", json={"username": typed, "password": factories.PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["email"] == "eva@schmidt.example"
+
+
+async def test_a_vat_login_with_a_wrong_check_digit_finds_nobody(
+    client: httpx.AsyncClient, transaction: Any
+) -> None:
+    user_id = await factories.user("eva@schmidt.example")
+    await factories.account(user_id, kind="b2c", login="DE811907980")
+    response = await client.post(
+        "/api/v1/auth/login", json={"username": "de 811 907 981", "password": factories.PASSWORD}
+    )
+    assert response.status_code == 401

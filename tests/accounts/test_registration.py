@@ -116,11 +116,24 @@ async def test_without_an_enterprise_number_the_login_is_the_confirmed_email(
 async def test_a_client_outside_belgium_logs_in_with_its_vat_number(
     client: httpx.AsyncClient, transaction: Any, settings: Any, mailbox: Mailbox
 ) -> None:
-    number = await invited("DL20000103", email="info@dutch.example", aliases=("nl 8590.48673.B01",))
+    number = await invited("DL20000103", email="info@dutch.example", aliases=("nl 0044.95445.B01",))
     checked = (await client.post(CHECK, json={"code": number.code})).json()
-    assert (checked["login_kind"], checked["login"]) == ("b2c", "NL859048673B01")
+    assert (checked["login_kind"], checked["login"]) == ("b2c", "NL004495445B01")
     done = await register(client, settings, mailbox, number.code, "info@dutch.example")
-    assert done.json() == {"login": "NL859048673B01"}
+    assert done.json() == {"login": "NL004495445B01"}
+
+
+async def test_a_vat_alias_with_a_wrong_check_digit_is_no_login(
+    client: httpx.AsyncClient, transaction: Any
+) -> None:
+    """`DE811907981` looks like a German VAT number, but its check digit is wrong: the
+    login falls back to the e-mail address rather than an identifier nobody can type."""
+    number = await invited("DL20000105", email="eva@schmidt.example", aliases=("DE811907981",))
+    checked = (await client.post(CHECK, json={"code": number.code})).json()
+    assert (checked["login_kind"], checked["login"]) == ("b2c", "eva@schmidt.example")
+    valid = await invited("DL20000106", email="info@other.example", aliases=("9944:DE811907980",))
+    checked = (await client.post(CHECK, json={"code": valid.code})).json()
+    assert (checked["login_kind"], checked["login"]) == ("b2c", "DE811907980")
 
 
 def later(monkeypatch: pytest.MonkeyPatch, delta: timedelta) -> None:

@@ -19,6 +19,7 @@ from iportal.accounts.services import issue_activation_code
 from iportal.accounts.tables import ActivationCode, Registration, ThrottleAttempt
 from iportal.app import create_app
 from iportal.security import keyed_hash, new_token
+from iportal.settings import get_settings
 from tests import factories
 from tests.accounts.opt_in_helpers import NEW_PASSWORD
 from tests.conftest import TEST_SECRET_KEY
@@ -60,7 +61,7 @@ async def committed(database: str) -> AsyncIterator[Committed]:
     prefix = "R" + secrets.token_hex(2).upper().replace("0", "A")
     issuer_id = await factories.issuer(prefix)
     number = await factories.client_number(issuer_id, f"{prefix}0000001", email=EMAILS[0])
-    await issue_activation_code(number)
+    await issue_activation_code(get_settings(), number)
     code = await ActivationCode.select(ActivationCode.id).where(
         ActivationCode.client_number == number
     )

@@ -328,8 +328,9 @@ async def test_a_number_that_opted_out_gets_no_invitation(
 ) -> None:
     from iportal.accounts.services import issue_activation_code
     from iportal.accounts.tables import ActivationCode
+    from iportal.settings import get_settings
 
-    issued = await issue_activation_code(issuer["number_id"])
+    issued = await issue_activation_code(get_settings(), issuer["number_id"])
     await ActivationCode.update({ActivationCode.redeemed_at: clock.utcnow()}).where(
         ActivationCode.client_number == issuer["number_id"]
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from litestar import Response, post, put
+from typing import Any
+
+from litestar import Request, Response, post, put
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
@@ -12,6 +14,7 @@ from iportal.accounts import services
 from iportal.accounts.identifiers import normalise_client_code
 from iportal.accounts.schemas import ClientNumberRequest, ClientNumberSaved, IssuedActivationCode
 from iportal.web.auth import ISSUER
+from iportal.web.context import settings_of
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -61,11 +64,15 @@ async def put_client_number(
     status_code=HTTP_201_CREATED,
 )
 async def issue_activation_code(
-    issuer: NamedDependency[services.IssuerPrincipal], client_code: FromPath[str]
+    request: Request[Any, Any, Any],
+    issuer: NamedDependency[services.IssuerPrincipal],
+    client_code: FromPath[str],
 ) -> Response[IssuedActivationCode]:
     """A new activation code for one of the issuer's client numbers, valid 15 weeks; the
     plain code is in this answer only. Another issuer's number is 404, like an unknown one."""
-    issued = await services.issue_activation_code_for(client_code, issuer_id=issuer.issuer_id)
+    issued = await services.issue_activation_code_for(
+        settings_of(request), client_code, issuer_id=issuer.issuer_id
+    )
     return Response(
         IssuedActivationCode(issued.client_code, issued.code, issued.expires_at),
         status_code=HTTP_201_CREATED,

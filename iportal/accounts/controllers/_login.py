@@ -31,7 +31,9 @@ def pending_cookie_name(settings: Settings) -> str:
     return "__Host-iportal_login" if settings.secure_cookies else "iportal_login"
 
 
-def _with_session(request: Request[Any, Any, Any], response: Response[Any], new: Any) -> None:
+def _with_session(
+    request: Request[Any, Any, Any], response: Response[Any], new: services.NewSession
+) -> None:
     settings = settings_of(request)
     response.set_cookie(
         cookie(

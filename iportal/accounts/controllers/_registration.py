@@ -21,7 +21,6 @@ from iportal.accounts.schemas import (
     ActivationStarted,
     ActivationStartRequest,
 )
-from iportal.accounts.services._registration import LINK_VALIDITY
 from iportal.errors import DomainError, InvalidInput, NotAuthenticated, TooManyAttempts
 from iportal.i18n import N_, gettext
 from iportal.web.context import client_ip, cookie, current_user, session_cookie_name, settings_of
@@ -79,7 +78,9 @@ async def api_check(
     """Step 1: the client number an activation code opts in, its e-mail address and the
     login the account will have. 404 unknown code; 410 expired, already used, or replaced
     by a newer code of the same number; 409 the number is already active in an account."""
-    checked = await services.check_activation_code(data.code, ip=client_ip(request))
+    checked = await services.check_activation_code(
+        settings_of(request), data.code, ip=client_ip(request)
+    )
     return Response(
         ActivationCheck(
             checked.client_code,
@@ -105,7 +106,7 @@ async def api_start(
     which may differ from the one on file. Always 202 with the same body, whatever the
     code: only a malformed address is refused (422)."""
     await services.start_registration(
-        data.code, data.email, base_url=settings_of(request).base_url, ip=client_ip(request)
+        settings_of(request), data.code, data.email, ip=client_ip(request)
     )
     return Response(
         ActivationStarted(gettext(STARTED)), status_code=HTTP_202_ACCEPTED, headers=NO_STORE
@@ -125,7 +126,9 @@ async def api_complete(
     the number is opted in. 422 for a password the rules refuse; 401 when the address
     already has a login and this is not its password; 404/410 for a link that is unknown,
     used or expired; 409/410 when the code can no longer be used."""
-    done = await services.complete_registration(data.token, data.password, ip=client_ip(request))
+    done = await services.complete_registration(
+        settings_of(request), data.token, data.password, ip=client_ip(request)
+    )
     return Response(ActivationCompleted(done.login), status_code=HTTP_201_CREATED, headers=NO_STORE)
 
 
@@ -150,7 +153,9 @@ async def activate_check(
 ) -> Template:
     code = data.get("code", "")
     try:
-        checked = await services.check_activation_code(code, ip=client_ip(request))
+        checked = await services.check_activation_code(
+            settings_of(request), code, ip=client_ip(request)
+        )
     except DomainError as error:
         return refused_page(request, "accounts/activate.html", error, code=code.strip()[:64])
     return page(
@@ -169,11 +174,11 @@ async def activate_start(
 ) -> Template:
     code, email = data.get("code", ""), data.get("email", "")
     try:
-        await services.start_registration(
-            code, email, base_url=settings_of(request).base_url, ip=client_ip(request)
-        )
+        await services.start_registration(settings_of(request), code, email, ip=client_ip(request))
     except InvalidInput as error:
-        checked = await services.check_activation_code(code, ip=client_ip(request))
+        checked = await services.check_activation_code(
+            settings_of(request), code, ip=client_ip(request)
+        )
         return refused_page(
             request,
             "accounts/activate_details.html",
@@ -183,7 +188,10 @@ async def activate_start(
             email=email,
         )
     return page(
-        request, "accounts/activate_sent.html", email=email.strip(), days=LINK_VALIDITY.days
+        request,
+        "accounts/activate_sent.html",
+        email=email.strip(),
+        days=services.LINK_VALIDITY.days,
     )
 
 
@@ -193,7 +201,9 @@ async def activate_confirm_page(
 ) -> Template:
     """Step 3: the link from the e-mail; choose the password (or enter the existing one)."""
     try:
-        pending = await services.pending_registration(token, ip=client_ip(request))
+        pending = await services.pending_registration(
+            settings_of(request), token, ip=client_ip(request)
+        )
     except DomainError as error:
         response = refused_page(request, "accounts/activate_refused.html", error)
     else:
@@ -203,9 +213,15 @@ async def activate_confirm_page(
 
 
 def _password_page(
-    request: Request[Any, Any, Any], pending: Any, error: DomainError | None
+    request: Request[Any, Any, Any],
+    pending: services.PendingRegistration,
+    error: DomainError | None,
 ) -> Template:
-    context = {"pending": pending, "min_length": MIN_LENGTH, "good_length": RECOMMENDED_LENGTH}
+    context: dict[str, Any] = {
+        "pending": pending,
+        "min_length": MIN_LENGTH,
+        "good_length": RECOMMENDED_LENGTH,
+    }
     if error is None:
         return page(request, "accounts/activate_password.html", error=None, **context)
     return refused_page(request, "accounts/activate_password.html", error, **context)
@@ -216,13 +232,13 @@ async def activate_complete(
     request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, str]]
 ) -> Response[Any]:
     token, password = data.get("token", ""), data.get("password", "")
-    ip = client_ip(request)
+    settings, ip = settings_of(request), client_ip(request)
     error: DomainError
     if data.get("mode") == "choose" and password != data.get("password_repeat", ""):
         error = InvalidInput(PASSWORDS_DIFFER)
     else:
         try:
-            done = await services.complete_registration(token, password, ip=ip)
+            done = await services.complete_registration(settings, token, password, ip=ip)
         except (InvalidInput, NotAuthenticated, TooManyAttempts) as refused:
             error = refused
         except DomainError as refused:
@@ -230,13 +246,15 @@ async def activate_complete(
         else:
             return await _logged_in(request, done)
     try:  # the password page again, with the reason
-        pending = await services.pending_registration(token, ip=ip)
+        pending = await services.pending_registration(settings, token, ip=ip)
     except DomainError as refused:
         return refused_page(request, "accounts/activate_refused.html", refused)
     return _password_page(request, pending, error)
 
 
-async def _logged_in(request: Request[Any, Any, Any], done: Any) -> Response[Any]:
+async def _logged_in(
+    request: Request[Any, Any, Any], done: services.CompletedRegistration
+) -> Response[Any]:
     if not done.may_log_in:  # a second factor is on: the login page asks for it
         return Redirect(path="/login?next=/", status_code=303)
     new = await services.start_session(

@@ -4,6 +4,8 @@ The rules live in the `_part` modules; this package re-exports what other layers
 """
 
 from iportal.accounts.services._activation_codes import (
+    ClientNumberRef,
+    FoundActivationCode,
     IssuedCode,
     client_number_by_code,
     find_activation_code,
@@ -22,11 +24,11 @@ from iportal.accounts.services._client_number_access import (
     opt_out,
     set_notifications,
 )
+from iportal.accounts.services._client_number_fields import ClientNumberInput, InvalidFields
 from iportal.accounts.services._client_numbers import (
     CREATED,
     UPDATED,
-    ClientNumberInput,
-    InvalidFields,
+    ClientNumberRow,
     issuer_for_client_code,
     resolve_client_number,
     upsert_client_number,
@@ -35,6 +37,7 @@ from iportal.accounts.services._issuers import (
     KEY_REQUIRED,
     ApiKeyInfo,
     IssuerPrincipal,
+    IssuerRow,
     authenticate_issuer,
     create_api_key,
     create_issuer,
@@ -62,6 +65,7 @@ from iportal.accounts.services._password_reset import (
 )
 from iportal.accounts.services._profile import ProfileInfo, get_profile, update_profile
 from iportal.accounts.services._registration import (
+    LINK_VALIDITY,
     CheckedCode,
     CompletedRegistration,
     PendingRegistration,
@@ -79,7 +83,7 @@ from iportal.accounts.services._sessions import (
     session_user,
     start_session,
 )
-from iportal.accounts.services._throttle import Attempt, attempt, bucket, succeeded
+from iportal.accounts.services._throttle import Attempt, attempt, bucket, forget_old, succeeded
 from iportal.accounts.services._tokens import (
     NewPersonalToken,
     TokenInfo,
@@ -97,10 +101,12 @@ from iportal.accounts.services._totp import (
     start_totp_enrolment,
     totp_status,
 )
+from iportal.accounts.services._users import UserRow
 
 __all__ = [
     "CREATED",
     "KEY_REQUIRED",
+    "LINK_VALIDITY",
     "LOGIN_FAILED",
     "PENDING_LOGIN_LIFETIME",
     "UPDATED",
@@ -110,10 +116,14 @@ __all__ = [
     "AuditPage",
     "CheckedCode",
     "ClientNumberInput",
+    "ClientNumberRef",
+    "ClientNumberRow",
     "CompletedRegistration",
+    "FoundActivationCode",
     "InvalidFields",
     "IssuedCode",
     "IssuerPrincipal",
+    "IssuerRow",
     "NewPersonalToken",
     "NewSession",
     "PendingLogin",
@@ -123,6 +133,7 @@ __all__ = [
     "TokenInfo",
     "TotpEnrolment",
     "TotpStatus",
+    "UserRow",
     "add_client_number",
     "attempt",
     "audit_events",
@@ -147,6 +158,7 @@ __all__ = [
     "find_activation_code",
     "find_user_for_login",
     "finish_login",
+    "forget_old",
     "get_profile",
     "is_personal_token",
     "issue_activation_code",

@@ -12,16 +12,15 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from iportal import clock
+from iportal import clock, db
 from iportal.accounts.identifiers import normalise_client_code
 from iportal.accounts.services._client_numbers import UNKNOWN_CLIENT_NUMBER
-from iportal.accounts.tables import ActivationCode, ClientNumber
+from iportal.accounts.tables import ClientNumber
 from iportal.errors import InvalidInput, NotFound
 from iportal.i18n import N_
 from iportal.security import keyed_hash, same
-from iportal.settings import get_settings
+from iportal.settings import Settings
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 16
@@ -36,6 +35,20 @@ _WELL_FORMED = re.compile(f"^[{ALPHABET}]{{{CODE_LENGTH}}}$")
 NO_SUCH_CLIENT_NUMBER = N_("There is no client number %(client_code)s.")
 HASH_ATTEMPTS = 3
 
+# A new code; nothing when its hash is taken (then another is drawn).
+ISSUE_SQL = """
+INSERT INTO activation_code (client_number_id, code_hash, communicated_at, expires_at)
+VALUES ($1, $2, $3, $4) ON CONFLICT (code_hash) DO NOTHING RETURNING id
+"""
+# A code by its keyed hash, with its client number.
+FIND_SQL = """
+SELECT a.id, a.code_hash, a.client_number_id, a.communicated_at, a.expires_at,
+       a.redeemed_at, a.redeemed_by_id, c.issuer_id, c.client_code, c.company_name,
+       c.enterprise_number, c.email, c.account_id
+  FROM activation_code a JOIN client_number c ON c.id = a.client_number_id
+ WHERE a.code_hash = $1
+"""
+
 
 @dataclass(frozen=True)
 class IssuedCode:
@@ -44,6 +57,33 @@ class IssuedCode:
     code: str
     expires_at: datetime
     client_code: str
+
+
+@dataclass(frozen=True)
+class ClientNumberRef:
+    """A client number as an activation code names it."""
+
+    id: int
+    client_code: str
+
+
+@dataclass(frozen=True)
+class FoundActivationCode:
+    """An issued code (never its hash) and its client number, whatever its expiry or
+    redemption."""
+
+    id: int
+    client_number_id: int
+    communicated_at: datetime
+    expires_at: datetime
+    redeemed_at: datetime | None
+    redeemed_by_id: int | None
+    issuer_id: int
+    client_code: str
+    company_name: str
+    enterprise_number: str | None
+    email: str
+    account_id: int | None
 
 
 def new_activation_code() -> str:
@@ -58,14 +98,12 @@ def normalise_activation_code(raw: str) -> str:
     return _SEPARATORS.sub("", raw or "").upper()
 
 
-def activation_code_hash(raw: str) -> str:
-    return keyed_hash(
-        get_settings().secret_key, normalise_activation_code(raw), purpose=HASH_PURPOSE
-    )
+def activation_code_hash(secret_key: str, raw: str) -> str:
+    return keyed_hash(secret_key, normalise_activation_code(raw), purpose=HASH_PURPOSE)
 
 
 async def issue_activation_code(
-    client_number_id: int, *, communicated_at: datetime | None = None
+    settings: Settings, client_number_id: int, *, communicated_at: datetime | None = None
 ) -> IssuedCode:
     """A new code for one client number, valid 15 weeks from `communicated_at` (the
     letter's or e-mail's date; now by default). Only its hash is stored."""
@@ -83,22 +121,18 @@ async def issue_activation_code(
         raise NotFound(N_("There is no client number with id %(id)s."), id=client_number_id)
     for _ in range(HASH_ATTEMPTS):  # a repeated code is all but impossible; draw again
         code = new_activation_code()
-        rows = await ActivationCode.raw(
-            "INSERT INTO activation_code (client_number_id, code_hash, communicated_at, expires_at)"
-            " VALUES ({}, {}, {}, {}) ON CONFLICT (code_hash) DO NOTHING RETURNING id",
-            client_number_id,
-            activation_code_hash(code),
-            communicated_at,
-            expires_at,
+        code_hash = activation_code_hash(settings.secret_key, code)
+        issued = await db.fetchval(
+            ISSUE_SQL, client_number_id, code_hash, communicated_at, expires_at
         )
-        if rows:
+        if issued is not None:
             return IssuedCode(code, expires_at, str(number["client_code"]))
     raise RuntimeError("no unused activation code after several draws: check the generator")
 
 
 async def client_number_by_code(
     raw_client_code: str, issuer_id: int | None = None
-) -> dict[str, Any]:
+) -> ClientNumberRef:
     """The client number with this code (of this issuer, when given); `NotFound` otherwise,
     also for what is not a client code at all."""
     unknown = UNKNOWN_CLIENT_NUMBER if issuer_id is not None else NO_SUCH_CLIENT_NUMBER
@@ -114,10 +148,11 @@ async def client_number_by_code(
     row = await query.first()
     if row is None:
         raise NotFound(unknown, client_code=code)
-    return dict(row)
+    return ClientNumberRef(**row)
 
 
 async def issue_activation_code_for(
+    settings: Settings,
     raw_client_code: str,
     *,
     issuer_id: int | None = None,
@@ -126,28 +161,19 @@ async def issue_activation_code_for(
     """`issue_activation_code` by client code. With `issuer_id`, another issuer's number
     answers `NotFound`, exactly like one that does not exist."""
     number = await client_number_by_code(raw_client_code, issuer_id)
-    return await issue_activation_code(int(number["id"]), communicated_at=communicated_at)
+    return await issue_activation_code(settings, number.id, communicated_at=communicated_at)
 
 
-FIND_SQL = """
-SELECT a.id, a.code_hash, a.client_number_id, a.communicated_at, a.expires_at,
-       a.redeemed_at, a.redeemed_by_id, c.issuer_id, c.client_code, c.company_name,
-       c.enterprise_number, c.email, c.account_id
-  FROM activation_code a JOIN client_number c ON c.id = a.client_number_id
- WHERE a.code_hash = {}
-"""
-
-
-async def find_activation_code(raw: str) -> dict[str, Any] | None:
+async def find_activation_code(settings: Settings, raw: str) -> FoundActivationCode | None:
     """The code's row and its client number, whatever its expiry or redemption (the
     caller decides about those); None for a code that was never issued."""
     normalised = normalise_activation_code(raw)
     if not _WELL_FORMED.match(normalised):
         return None  # cannot be one of ours: spare the database
-    wanted = activation_code_hash(normalised)
-    rows = await ActivationCode.raw(FIND_SQL, wanted)
-    if not rows or not same(rows[0]["code_hash"], wanted):
+    wanted = activation_code_hash(settings.secret_key, normalised)
+    row = await db.fetchrow(FIND_SQL, wanted)
+    if row is None or not same(row["code_hash"], wanted):
         return None
-    found = dict(rows[0])
+    found = dict(row)
     del found["code_hash"]
-    return found
+    return FoundActivationCode(**found)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from iportal import db
 from iportal.accounts.identifiers import normalise_client_code
 from iportal.accounts.tables import AUDIT_KINDS, AuditEvent
 from iportal.errors import InvalidInput, NotFound
@@ -28,6 +29,8 @@ async def record_audit_event(
     ip: str = "",
     detail: dict[str, Any] | None = None,
 ) -> None:
+    """One event, inside the caller's transaction when there is one; `detail` is kept
+    as JSON."""
     await AuditEvent.insert(
         AuditEvent(
             kind=kind,
@@ -57,42 +60,39 @@ class AuditPage:
     next_cursor: str | None
 
 
-# What a user may read: what they did themselves, and everything that happened to
-# the accounts they are main contact of (events kept per account, or per client
-# number while the number is in one of those accounts).
-_VISIBLE = """
-(e.actor_id = {}
- OR e.account_id IN (SELECT m.account_id FROM account_membership m
-                      WHERE m.user_id = {} AND m.role = 'main_contact')
- OR (e.account_id IS NULL AND e.client_number_id IN (
-      SELECT c.id FROM client_number c
-        JOIN account_membership m ON m.account_id = c.account_id AND m.role = 'main_contact'
-       WHERE m.user_id = {})))
-"""
-_SELECT = """
+# What a user may read ($1): what they did themselves, and everything that happened to
+# the accounts they are main contact of (events kept per account, or per client number
+# while the number is in one of those accounts).
+VISIBLE_SQL = """
 SELECT e.id, e.at, e.kind, e.document_id, e.detail, u.email AS actor, c.client_code
   FROM audit_event e
   LEFT JOIN portal_user u ON u.id = e.actor_id
   LEFT JOIN client_number c ON c.id = e.client_number_id
- WHERE
+ WHERE (e.actor_id = $1
+        OR e.account_id IN (SELECT m.account_id FROM account_membership m
+                             WHERE m.user_id = $1 AND m.role = 'main_contact')
+        OR (e.account_id IS NULL AND e.client_number_id IN (
+             SELECT c.id FROM client_number c
+               JOIN account_membership m
+                 ON m.account_id = c.account_id AND m.role = 'main_contact'
+              WHERE m.user_id = $1)))
 """
-_ORDER = " ORDER BY e.at DESC, e.id DESC LIMIT {}"
+# A client number of an account this user is main contact of.
+OWN_CLIENT_NUMBER_SQL = """
+SELECT c.id FROM client_number c
+  JOIN account_membership m ON m.account_id = c.account_id AND m.role = 'main_contact'
+ WHERE m.user_id = $1 AND c.client_code = $2
+"""
 NOT_YOURS = N_("None of your accounts holds client number %(client_code)s.")
 UNKNOWN_KIND = N_("“%(kind)s” is not a kind of event. Use one of: %(kinds)s.")
 
 
 async def _own_client_number(user_id: int, client_code: str) -> int:
     code = normalise_client_code(client_code)
-    rows = await AuditEvent.raw(
-        "SELECT c.id FROM client_number c "
-        "JOIN account_membership m ON m.account_id = c.account_id AND m.role = 'main_contact' "
-        "WHERE m.user_id = {} AND c.client_code = {}",
-        user_id,
-        code,
-    )
-    if not rows:
+    client_number_id = await db.fetchval(OWN_CLIENT_NUMBER_SQL, user_id, code)
+    if client_number_id is None:
         raise NotFound(NOT_YOURS, client_code=code)
-    return int(rows[0]["id"])
+    return int(client_number_id)
 
 
 def _after(cursor: str | None) -> tuple[datetime, int] | None:
@@ -120,22 +120,20 @@ async def audit_events(
     otherwise, like a number that does not exist).
     """
     size = clamp_limit(limit)
-    conditions = [_VISIBLE]
-    params: list[Any] = [user_id, user_id, user_id]
+    query = db.Statement(VISIBLE_SQL)
+    query.bind(user_id)  # $1
     if client_code:
-        conditions.append("e.client_number_id = {}")
-        params.append(await _own_client_number(user_id, client_code))
+        own = await _own_client_number(user_id, client_code)
+        query.add(f"AND e.client_number_id = {query.bind(own)}")
     if kind:
         if kind not in AUDIT_KINDS:
             raise InvalidInput(UNKNOWN_KIND, kind=kind, kinds=", ".join(AUDIT_KINDS))
-        conditions.append("e.kind = {}")
-        params.append(kind)
+        query.add(f"AND e.kind = {query.bind(kind)}")
     after = _after(cursor)
     if after is not None:
-        conditions.append("(e.at, e.id) < ({}, {})")
-        params.extend(after)
-    sql = _SELECT + " AND ".join(conditions) + _ORDER
-    rows = await AuditEvent.raw(sql, *params, size + 1)
+        query.add(f"AND (e.at, e.id) < ({query.bind(after[0])}, {query.bind(after[1])})")
+    query.add(f"ORDER BY e.at DESC, e.id DESC LIMIT {query.bind(size + 1)}")
+    rows = await db.fetch(query.text, *query.args)
     items = [
         AuditItem(
             at=row["at"],

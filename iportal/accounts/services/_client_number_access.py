@@ -24,6 +24,7 @@ from iportal.accounts.services._throttle import attempt, bucket, succeeded
 from iportal.accounts.tables import PortalUser
 from iportal.errors import Conflict, NotFound
 from iportal.i18n import N_
+from iportal.settings import Settings
 
 NOT_YOURS = N_("Client number %(client_code)s is not one of yours.")
 
@@ -77,19 +78,21 @@ async def opt_out(user_id: int, client_code: str, *, ip: str = "") -> int:
     return client_number_id
 
 
-async def add_client_number(user_id: int, raw_code: str, *, ip: str = "") -> str:
+async def add_client_number(
+    settings: Settings, user_id: int, raw_code: str, *, ip: str = ""
+) -> str:
     """A further activation code, entered by a logged-in user: its number joins the
     account they are main contact of (a new account of theirs when they have none, with
     the login that number gives), with the same password. Refused like at registration:
     unknown 404; used, replaced or expired 410; active in an account 409. Returns the
     number's client code."""
     tried = await attempt(bucket("activation", "ip", ip))
-    state = await code_state(raw_code)
+    state = await code_state(raw_code, settings)
     accounts = await main_contact_accounts(user_id)
-    refuse_unusable(state, tuple(int(account["id"]) for account in accounts))
+    refuse_unusable(state, tuple(account.id for account in accounts))
     async with db.transaction():
         if accounts:
-            account_id = int(accounts[0]["id"])
+            account_id = accounts[0].id
         else:
             user = await PortalUser.select(PortalUser.email).where(PortalUser.id == user_id).first()
             kind, login = login_for(state, str(user["email"]) if user else "")

@@ -12,10 +12,9 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from iportal import clock
-from iportal.accounts.tables import Issuer, IssuerApiKey
+from iportal import clock, db
+from iportal.accounts.tables import IssuerApiKey
 from iportal.columns import LANGUAGES
 from iportal.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from iportal.i18n import N_
@@ -25,6 +24,33 @@ KEY_PATTERN = re.compile(r"^ipk_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$")
 PREFIX_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,7}$")
 LAST_USED_PRECISION = timedelta(minutes=1)
 KEY_REQUIRED = N_("A valid issuer API key is required (Authorization: Bearer ipk_…).")
+# Another issuer whose prefix starts this one, or that this one starts.
+OVERLAPPING_PREFIX_SQL = """
+SELECT prefix FROM issuer
+ WHERE prefix <> $1 AND (starts_with($1, prefix) OR starts_with(prefix, $1))
+ LIMIT 1
+"""
+NEW_ISSUER_SQL = """
+INSERT INTO issuer (prefix, name, language) VALUES ($1, $2, $3)
+ON CONFLICT (prefix) DO NOTHING RETURNING id
+"""
+ISSUER_BY_PREFIX_SQL = "SELECT id, prefix, name, language FROM issuer WHERE prefix = $1"
+# A live key by its public id, with its issuer.
+LIVE_KEY_SQL = """
+SELECT k.key_hash, k.last_used_at, i.id, i.prefix, i.name, i.language
+  FROM issuer_api_key k JOIN issuer i ON i.id = k.issuer_id
+ WHERE k.key_id = $1 AND k.revoked_at IS NULL
+"""
+
+
+@dataclass(frozen=True)
+class IssuerRow:
+    """An issuer entity, known by the prefix of its client codes."""
+
+    id: int
+    prefix: str
+    name: str
+    language: str
 
 
 @dataclass(frozen=True)
@@ -68,46 +94,36 @@ async def create_issuer(prefix: str, name: str, language: str = "en") -> tuple[i
         raise InvalidInput(N_("The issuer needs a name."))
     if language not in LANGUAGES:
         raise InvalidInput(N_("The language must be one of nl, fr, en, de."))
-    nested = await Issuer.raw(
-        "SELECT prefix FROM issuer WHERE prefix <> {} AND (starts_with({}, prefix) "
-        "OR starts_with(prefix, {}))",
-        prefix,
-        prefix,
-        prefix,
-    )
-    if nested:
+    overlapping = await db.fetchval(OVERLAPPING_PREFIX_SQL, prefix)
+    if overlapping is not None:
         # A client code must name exactly one issuer: DL2 and DL20 cannot both exist.
         raise Conflict(
             N_("The prefix %(prefix)s overlaps issuer prefix %(other)s."),
             prefix=prefix,
-            other=nested[0]["prefix"],
+            other=overlapping,
         )
-    rows = await Issuer.raw(
-        "INSERT INTO issuer (prefix, name, language) VALUES ({}, {}, {}) "
-        "ON CONFLICT (prefix) DO NOTHING RETURNING id",
-        prefix,
-        name.strip(),
-        language,
-    )
-    if not rows:
+    issuer_id = await db.fetchval(NEW_ISSUER_SQL, prefix, name.strip(), language)
+    if issuer_id is None:
         raise Conflict(N_("An issuer with prefix %(prefix)s already exists."), prefix=prefix)
-    return int(rows[0]["id"]), await create_api_key(prefix, "first key")
+    return int(issuer_id), await create_api_key(prefix, "first key")
 
 
-async def issuer_by_prefix(prefix: str) -> dict[str, Any]:
-    row = await Issuer.select().where(Issuer.prefix == normalise_prefix(prefix)).first()
+async def issuer_by_prefix(prefix: str) -> IssuerRow:
+    """The issuer with this prefix; `NotFound` otherwise."""
+    row = await db.fetchrow(ISSUER_BY_PREFIX_SQL, normalise_prefix(prefix))
     if row is None:
         raise NotFound(N_("There is no issuer with prefix %(prefix)s."), prefix=prefix)
-    return row
+    return IssuerRow(**row)
 
 
 async def create_api_key(prefix: str, name: str = "") -> str:
+    """A new key for the issuer; the plain key is returned only here."""
     issuer = await issuer_by_prefix(prefix)
     key_id = "".join(secrets.choice("abcdefghijkmnpqrstuvwxyz23456789") for _ in range(12))
     plain_key = f"ipk_{key_id}_{secrets.token_urlsafe(32)}"
     await IssuerApiKey.insert(
         IssuerApiKey(
-            issuer=issuer["id"], key_id=key_id, key_hash=_key_hash(plain_key), name=name[:100]
+            issuer=issuer.id, key_id=key_id, key_hash=_key_hash(plain_key), name=name[:100]
         )
     )
     return plain_key
@@ -123,7 +139,7 @@ async def list_api_keys(prefix: str) -> list[ApiKeyInfo]:
             IssuerApiKey.last_used_at,
             IssuerApiKey.revoked_at,
         )
-        .where(IssuerApiKey.issuer == issuer["id"])
+        .where(IssuerApiKey.issuer == issuer.id)
         .order_by(IssuerApiKey.created_at)
     )
     return [ApiKeyInfo(**row) for row in rows]
@@ -134,7 +150,7 @@ async def revoke_api_key(prefix: str, key_id: str) -> None:
     rows = (
         await IssuerApiKey.update({IssuerApiKey.revoked_at: clock.utcnow()})
         .where(
-            (IssuerApiKey.issuer == issuer["id"])
+            (IssuerApiKey.issuer == issuer.id)
             & (IssuerApiKey.key_id == key_id)
             & IssuerApiKey.revoked_at.is_null()
         )
@@ -143,7 +159,7 @@ async def revoke_api_key(prefix: str, key_id: str) -> None:
     if not rows:
         raise NotFound(
             N_("Issuer %(prefix)s has no active key %(key_id)s."),
-            prefix=issuer["prefix"],
+            prefix=issuer.prefix,
             key_id=key_id,
         )
 
@@ -153,17 +169,9 @@ async def authenticate_issuer(plain_key: str) -> IssuerPrincipal:
     match = KEY_PATTERN.match(plain_key.strip())
     if not match:
         raise NotAuthenticated(KEY_REQUIRED)
-    rows = await IssuerApiKey.raw(
-        """
-        SELECT k.key_hash, k.last_used_at, i.id, i.prefix, i.name, i.language
-          FROM issuer_api_key k JOIN issuer i ON i.id = k.issuer_id
-         WHERE k.key_id = {} AND k.revoked_at IS NULL
-        """,
-        match.group(1),
-    )
-    if not rows or not same(rows[0]["key_hash"], _key_hash(plain_key.strip())):
+    row = await db.fetchrow(LIVE_KEY_SQL, match.group(1))
+    if row is None or not same(row["key_hash"], _key_hash(plain_key.strip())):
         raise NotAuthenticated(KEY_REQUIRED)
-    row = rows[0]
     now = clock.utcnow()
     if row["last_used_at"] is None or now - row["last_used_at"] > LAST_USED_PRECISION:
         await IssuerApiKey.update({IssuerApiKey.last_used_at: now}).where(

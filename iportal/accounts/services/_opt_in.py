@@ -23,9 +23,10 @@ first client number:
 
 - a Belgian enterprise number → that number (`BE0123456789`), a **B2B** account;
 - no enterprise number but a foreign VAT number among the number's aliases (how
-  the issuer tells us the client is outside Belgium: `NL859048673B01`, also as a
-  Peppol id `9944:NL859048673B01`) → that VAT number, compact and in capitals,
-  the client's unique identifier; a **B2C** account, as the design asks;
+  the issuer tells us the client is outside Belgium: `NL004495445B01`, also as a
+  Peppol id `9944:NL004495445B01`), its check digits right → that VAT number,
+  compact and in capitals, the client's unique identifier; a **B2C** account, as
+  the design asks;
 - otherwise the e-mail address of the person registering; a **B2C** account.
 
 Numbers added later join the account whatever they carry: the account keeps its
@@ -34,17 +35,18 @@ kind and login (the main contact can always log in with their e-mail too).
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from iportal import clock
+from iportal import clock, db
+from iportal.accounts.identifiers import foreign_vat_number
 from iportal.accounts.services._activation_codes import find_activation_code
 from iportal.accounts.services._audit import record_audit_event
-from iportal.accounts.tables import ActivationCode
 from iportal.errors import Conflict, DomainError, Gone, InvalidInput, NotFound
 from iportal.i18n import N_
+from iportal.settings import Settings
 
 UNKNOWN_CODE = N_(
     "This activation code is not known. Please check it against your letter or e-mail."
@@ -73,13 +75,7 @@ LOGIN_TAKEN = N_(
 )
 CHANGED_MEANWHILE = N_("Something changed at the same time in another window. Please try again.")
 
-# VAT numbers of the EU (VIES prefixes, Greece is EL) and the neighbours we see.
-_VAT_COUNTRIES = (
-    "AT|BG|CY|CZ|DE|DK|EE|EL|ES|FI|FR|HR|HU|IE|IT|LT|LU|LV|MT|NL|PL|PT|RO|SE|SI|SK|XI|GB|CH|NO"
-)
-_FOREIGN_VAT = re.compile(rf"^(?:\d{{4}}:)?((?:{_VAT_COUNTRIES})[0-9A-Z]{{7,12}})$")
-_VAT_SEPARATORS = re.compile(r"[\s.\-/]+")
-
+# A code, whether a newer one replaced it, its client number and the number's aliases.
 CODE_STATE_SQL = """
 SELECT a.id, a.client_number_id, a.expires_at, a.redeemed_at,
        EXISTS (SELECT 1 FROM activation_code n
@@ -89,22 +85,41 @@ SELECT a.id, a.client_number_id, a.expires_at, a.redeemed_at,
        ARRAY(SELECT reference FROM client_number_alias WHERE client_number_id = c.id
               ORDER BY id) AS aliases
   FROM activation_code a JOIN client_number c ON c.id = a.client_number_id
- WHERE a.id = {}
+ WHERE a.id = $1
 """
-
+# The code consumed ($1: now), only while it is unused, unexpired and the latest one.
 REDEEM_SQL = """
-UPDATE activation_code AS a SET redeemed_at = {}, redeemed_by_id = {}
- WHERE a.id = {} AND a.redeemed_at IS NULL AND a.expires_at > {}
+UPDATE activation_code AS a SET redeemed_at = $1, redeemed_by_id = $2
+ WHERE a.id = $3 AND a.redeemed_at IS NULL AND a.expires_at > $1
    AND NOT EXISTS (SELECT 1 FROM activation_code n
                     WHERE n.client_number_id = a.client_number_id AND n.id > a.id)
 RETURNING a.id, a.client_number_id
 """
 
+# The number into the account ($2: now), only when it is in none.
 OPT_IN_SQL = """
 UPDATE client_number
-   SET account_id = {}, delivery_channel = 'electronic', activated_at = {}, updated_at = {}
- WHERE id = {} AND account_id IS NULL
+   SET account_id = $1, delivery_channel = 'electronic', activated_at = $2, updated_at = $2
+ WHERE id = $3 AND account_id IS NULL
 RETURNING id
+"""
+MAIN_CONTACT_ACCOUNTS_SQL = """
+SELECT a.id, a.kind, a.login FROM account a
+  JOIN account_membership m ON m.account_id = a.id AND m.role = 'main_contact'
+ WHERE m.user_id = $1
+ ORDER BY a.id
+"""
+# A new account and its main contact ($3), in one statement; no row when the login
+# was taken meanwhile.
+NEW_ACCOUNT_SQL = """
+WITH created AS (
+    INSERT INTO account (kind, login) VALUES ($1, $2)
+    ON CONFLICT (login) DO NOTHING RETURNING id
+), membership AS (
+    INSERT INTO account_membership (account_id, user_id, role)
+    SELECT id, $3, 'main_contact' FROM created
+)
+SELECT id FROM created
 """
 
 
@@ -128,13 +143,22 @@ class CodeState:
     aliases: tuple[str, ...]
 
 
-def foreign_vat_number(aliases: tuple[str, ...] | list[str]) -> str | None:
-    """The first alias that is a VAT number of a country other than Belgium, compact
-    and in capitals (`nl 8590.48673.B01` → `NL859048673B01`); None when there is none."""
+@dataclass(frozen=True)
+class AccountRef:
+    """An account as its main contact knows it: its kind and its login."""
+
+    id: int
+    kind: str
+    login: str
+
+
+def vat_number_among(aliases: Sequence[str]) -> str | None:
+    """The first alias that is a foreign VAT number with the right check digits, compact
+    and in capitals (`nl 0044.95445.B01` → `NL004495445B01`); None when there is none."""
     for alias in aliases:
-        match = _FOREIGN_VAT.match(_VAT_SEPARATORS.sub("", alias).upper())
-        if match and sum(ch.isdigit() for ch in match.group(1)) >= 7:
-            return match.group(1)
+        vat_number = foreign_vat_number(alias)
+        if vat_number:
+            return vat_number
     return None
 
 
@@ -142,17 +166,17 @@ def login_for(state: CodeState, email: str) -> tuple[str, str]:
     """(kind, login) of a new account opened with this number by the person at `email`."""
     if state.enterprise_number:
         return "b2b", state.enterprise_number
-    vat_number = foreign_vat_number(state.aliases)
+    vat_number = vat_number_among(state.aliases)
     if vat_number:
         return "b2c", vat_number
     return "b2c", email
 
 
 async def code_state_by_id(code_id: int) -> CodeState:
-    rows = await ActivationCode.raw(CODE_STATE_SQL, code_id)
-    if not rows:
+    """The code's state by its id; `NotFound` when there is no such code."""
+    row = await db.fetchrow(CODE_STATE_SQL, code_id)
+    if row is None:
         raise NotFound(UNKNOWN_CODE)
-    row = rows[0]
     return CodeState(
         code_id=row["id"],
         client_number_id=row["client_number_id"],
@@ -171,15 +195,15 @@ async def code_state_by_id(code_id: int) -> CodeState:
     )
 
 
-async def code_state(raw_code: str) -> CodeState:
+async def code_state(raw_code: str, settings: Settings) -> CodeState:
     """The code's state, whatever it is; `NotFound` for a code never issued (or not even
     well-formed: the same answer, so that nothing tells the two apart)."""
     if not (raw_code or "").strip():
         raise InvalidInput(CODE_REQUIRED)
-    found = await find_activation_code(raw_code)
+    found = await find_activation_code(settings, raw_code)
     if found is None:
         raise NotFound(UNKNOWN_CODE)
-    return await code_state_by_id(int(found["id"]))
+    return await code_state_by_id(found.id)
 
 
 def refusal(state: CodeState, own_account_ids: tuple[int, ...] = ()) -> DomainError | None:
@@ -210,13 +234,13 @@ async def redeem_and_opt_in(
     two requests at once, exactly one wins), then opt the number in, only if it is in no
     account. Any refusal raises, so that the caller's transaction leaves nothing behind."""
     now = clock.utcnow()
-    redeemed = await ActivationCode.raw(REDEEM_SQL, now, user_id, state.code_id, now)
-    if not redeemed:
+    redeemed = await db.fetchrow(REDEEM_SQL, now, user_id, state.code_id)
+    if redeemed is None:
         # Tell why from what is committed now: used, replaced or expired meanwhile.
         refuse_unusable(await code_state_by_id(state.code_id))
         raise Conflict(CHANGED_MEANWHILE)
-    opted_in = await ActivationCode.raw(OPT_IN_SQL, account_id, now, now, state.client_number_id)
-    if not opted_in:
+    opted_in = await db.fetchval(OPT_IN_SQL, account_id, now, state.client_number_id)
+    if opted_in is None:
         raise Conflict(ACTIVE_ELSEWHERE, client_code=state.client_code)
     common: dict[str, Any] = {
         "actor_id": user_id,
@@ -229,31 +253,12 @@ async def redeem_and_opt_in(
     return now
 
 
-async def main_contact_accounts(user_id: int) -> list[dict[str, Any]]:
+async def main_contact_accounts(user_id: int) -> list[AccountRef]:
     """The accounts this user is main contact of, oldest first."""
-    return await ActivationCode.raw(
-        "SELECT a.id, a.kind, a.login FROM account a "
-        "JOIN account_membership m ON m.account_id = a.id AND m.role = 'main_contact' "
-        "WHERE m.user_id = {} ORDER BY a.id",
-        user_id,
-    )
+    return [AccountRef(**row) for row in await db.fetch(MAIN_CONTACT_ACCOUNTS_SQL, user_id)]
 
 
 async def create_account(kind: str, login: str, main_contact_id: int) -> int | None:
     """A new account with its main contact; None when the login was taken meanwhile."""
-    rows = await ActivationCode.raw(
-        "INSERT INTO account (kind, login) VALUES ({}, {}) "
-        "ON CONFLICT (login) DO NOTHING RETURNING id",
-        kind,
-        login,
-    )
-    if not rows:
-        return None
-    account_id = int(rows[0]["id"])
-    await ActivationCode.raw(
-        "INSERT INTO account_membership (account_id, user_id, role) "
-        "VALUES ({}, {}, 'main_contact')",
-        account_id,
-        main_contact_id,
-    )
-    return account_id
+    account_id = await db.fetchval(NEW_ACCOUNT_SQL, kind, login, main_contact_id)
+    return None if account_id is None else int(account_id)

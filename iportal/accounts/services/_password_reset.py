@@ -30,6 +30,16 @@ LINK_INVALID = N_(
     "Ask for a new one."
 )
 SAME_PASSWORD = N_("Choose a password different from the current one.")
+# The address of the user a live link is for (to refuse a password built from it).
+LINK_EMAIL_SQL = """
+SELECT u.email FROM password_reset r JOIN portal_user u ON u.id = r.user_id
+ WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2
+"""
+# The link used up, once: of two requests with the same token, one wins.
+LINK_USED_SQL = """
+UPDATE password_reset SET used_at = $1
+ WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id
+"""
 
 
 def _token_hash(settings: Settings, token: str) -> str:
@@ -104,28 +114,16 @@ async def confirm_password_reset(
     conditional UPDATE, the account unlocked, every session and pending link ended."""
     tried = await attempt(bucket("reset", "ip", ip))
     token_hash = _token_hash(settings, token or "")
-    pending = await PasswordReset.raw(
-        "SELECT r.user_id, u.email FROM password_reset r JOIN portal_user u ON u.id = r.user_id "
-        "WHERE r.token_hash = {} AND r.used_at IS NULL AND r.expires_at > {}",
-        token_hash,
-        clock.utcnow(),
-    )
-    if not pending:
+    email = await db.fetchval(LINK_EMAIL_SQL, token_hash, clock.utcnow())
+    if email is None:
         raise Gone(LINK_INVALID)
-    check_password(password, email=pending[0]["email"])  # a refused password keeps the link
+    check_password(password, email=email)  # a refused password keeps the link
     new_hash = await hash_password(password)
     async with db.transaction():
         now = clock.utcnow()
-        consumed = await PasswordReset.raw(
-            "UPDATE password_reset SET used_at = {} "
-            "WHERE token_hash = {} AND used_at IS NULL AND expires_at > {} RETURNING user_id",
-            now,
-            token_hash,
-            now,
-        )
-        if not consumed:
+        user_id = await db.fetchval(LINK_USED_SQL, now, token_hash)
+        if user_id is None:
             raise Gone(LINK_INVALID)
-        user_id = consumed[0]["user_id"]
         await PortalUser.update(
             {
                 PortalUser.password_hash: new_hash,

@@ -18,13 +18,12 @@ whatever the code: it sends an e-mail only for a code that can be used.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from iportal import clock, db
+from iportal.accounts.identifiers import email_address
 from iportal.accounts.passwords import check_password
 from iportal.accounts.services._audit import record_audit_event
-from iportal.accounts.services._client_numbers import _email as checked_email
 from iportal.accounts.services._login import record_login_failure
 from iportal.accounts.services._opt_in import (
     CHANGED_MEANWHILE,
@@ -39,12 +38,19 @@ from iportal.accounts.services._opt_in import (
     refuse_unusable,
 )
 from iportal.accounts.services._throttle import attempt, bucket, succeeded
-from iportal.accounts.tables import PortalUser, Registration
+from iportal.accounts.services._users import (
+    USER_COLUMNS,
+    UserRow,
+    user_by_email,
+    user_by_id,
+    user_from,
+)
+from iportal.accounts.tables import Registration
 from iportal.errors import Conflict, Gone, InvalidInput, NotAuthenticated, NotFound
 from iportal.i18n import N_
 from iportal.notifications.services import queue_email
 from iportal.security import hash_password, keyed_hash, new_token, verify_password
-from iportal.settings import get_settings
+from iportal.settings import Settings
 
 LINK_VALIDITY = timedelta(days=5)
 TOKEN_PURPOSE = "registration"  # noqa: S105 - a hash purpose, not a secret
@@ -72,6 +78,37 @@ WRONG_PASSWORD = N_(
 )
 PASSWORD_REQUIRED = N_("Please enter your password.")
 
+# The account with this login, and its main contact.
+ACCOUNT_BY_LOGIN_SQL = f"""
+SELECT a.id AS account_id, a.kind, {USER_COLUMNS}
+  FROM account a
+  JOIN account_membership m ON m.account_id = a.id AND m.role = 'main_contact'
+  JOIN portal_user u ON u.id = m.user_id
+ WHERE a.login = $1
+"""  # noqa: S608 (constant text only)
+REGISTRATION_SQL = """
+SELECT id, activation_code_id, email, language, expires_at, completed_at
+  FROM registration WHERE token_hash = $1
+"""
+# The link spent ($1: now), once: of two requests with the same link, one wins.
+CLAIM_SQL = """
+UPDATE registration SET completed_at = $1, confirmed_at = coalesce(confirmed_at, $1)
+ WHERE id = $2 AND completed_at IS NULL AND expires_at > $1
+RETURNING id
+"""
+# A user known without a password (an invited shared user) gets the new one.
+FIRST_HASH_SQL = """
+UPDATE portal_user SET password_hash = $1, email_confirmed_at = $2
+ WHERE id = $3 AND password_hash IS NULL
+RETURNING id
+"""
+NEW_USER_SQL = """
+INSERT INTO portal_user (email, first_name, last_name, language, password_hash,
+                         email_confirmed_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (email) DO NOTHING RETURNING id
+"""
+
 
 @dataclass(frozen=True)
 class CheckedCode:
@@ -92,8 +129,20 @@ class Target:
     kind: str
     login: str
     account_id: int | None
-    user: dict[str, Any] | None
+    user: UserRow | None
     existing_password: bool
+
+
+@dataclass(frozen=True)
+class RegistrationLink:
+    """A confirmation link sent at step 2, as stored (its token only as a hash)."""
+
+    id: int
+    activation_code_id: int
+    email: str
+    language: str
+    expires_at: datetime
+    completed_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -113,57 +162,37 @@ class PendingRegistration:
 class CompletedRegistration:
     login: str
     client_code: str
-    user: dict[str, Any]
+    user: UserRow
 
     @property
     def may_log_in(self) -> bool:
         """A session may start at once only without a second factor: with TOTP on, the
         login page asks for the code, so registration is no way around it."""
-        return self.user["totp_enabled_at"] is None
-
-
-async def _user_by_email(email: str) -> dict[str, Any] | None:
-    rows = await PortalUser.raw("SELECT * FROM portal_user WHERE email = lower({})", email)
-    return rows[0] if rows else None
-
-
-async def _account_by_login(login: str) -> dict[str, Any] | None:
-    rows = await PortalUser.raw(
-        """
-        SELECT a.id AS account_id, a.kind, a.login, u.id, u.email, u.password_hash,
-               u.locked_at
-          FROM account a
-          JOIN account_membership m ON m.account_id = a.id AND m.role = 'main_contact'
-          JOIN portal_user u ON u.id = m.user_id
-         WHERE a.login = {}
-        """,
-        login,
-    )
-    return rows[0] if rows else None
+        return not self.user.totp_required
 
 
 async def resolve_target(state: CodeState, email: str) -> Target:
     """The account this number will join when `email` registers it (see the module)."""
-    user = await _user_by_email(email)
-    if user is not None and user["password_hash"]:
-        accounts = await main_contact_accounts(user["id"])
+    user = await user_by_email(email)
+    if user is not None and user.password_hash:
+        accounts = await main_contact_accounts(user.id)
         if accounts:
             account = accounts[0]
-            return Target(account["kind"], account["login"], account["id"], user, True)
+            return Target(account.kind, account.login, account.id, user, True)
     kind, login = login_for(state, email)
-    existing = await _account_by_login(login)
-    if existing is not None:  # its main contact's row (id, email, password_hash, locked_at)
-        return Target(existing["kind"], login, existing["account_id"], existing, True)
-    if user is not None and user["password_hash"]:
+    existing = await db.fetchrow(ACCOUNT_BY_LOGIN_SQL, login)
+    if existing is not None:  # step 3 asks for its main contact's password
+        return Target(existing["kind"], login, existing["account_id"], user_from(existing), True)
+    if user is not None and user.password_hash:
         return Target(kind, login, None, user, True)
     return Target(kind, login, None, user, False)
 
 
-async def check_activation_code(raw_code: str, *, ip: str = "") -> CheckedCode:
+async def check_activation_code(settings: Settings, raw_code: str, *, ip: str = "") -> CheckedCode:
     """Step 1: the number a code opts in, its e-mail address and its login; `NotFound`,
     `Gone` or `Conflict` with a clear reason otherwise (see `_opt_in`)."""
     tried = await attempt(bucket("activation", "ip", ip))
-    state = await code_state(raw_code)
+    state = await code_state(raw_code, settings)
     refuse_unusable(state)
     target = await resolve_target(state, state.email)
     await succeeded(tried)
@@ -172,15 +201,17 @@ async def check_activation_code(raw_code: str, *, ip: str = "") -> CheckedCode:
     )
 
 
-async def start_registration(raw_code: str, raw_email: str, *, base_url: str, ip: str = "") -> None:
+async def start_registration(
+    settings: Settings, raw_code: str, raw_email: str, *, ip: str = ""
+) -> None:
     """Step 2: queue the confirmation e-mail (in the number's language) with a link valid
     5 days. Returns the same for any code: nothing tells a caller whether it exists; only
     a bad e-mail address is refused (`InvalidInput`), and throttling (`TooManyAttempts`:
     per address, and beyond five e-mails a day for one code, so none floods an inbox)."""
-    email = checked_email(raw_email)
+    email = email_address(raw_email)
     tried = await attempt(bucket("activation", "ip", ip))
     try:
-        state = await code_state(raw_code)
+        state = await code_state(raw_code, settings)
     except (NotFound, InvalidInput):
         return
     if refusal(state) is not None:
@@ -192,13 +223,14 @@ async def start_registration(raw_code: str, raw_email: str, *, base_url: str, ip
     )
     token = new_token()
     now = clock.utcnow()
+    base_url = settings.base_url
     async with db.transaction():
         await Registration.insert(
             Registration(
                 activation_code=state.code_id,
                 email=email,
                 language=state.language,
-                token_hash=_token_hash(token),
+                token_hash=_token_hash(settings, token),
                 created_at=now,
                 expires_at=now + LINK_VALIDITY,
             )
@@ -226,44 +258,44 @@ async def start_registration(raw_code: str, raw_email: str, *, base_url: str, ip
     await succeeded(tried)
 
 
-def _token_hash(token: str) -> str:
-    return keyed_hash(get_settings().secret_key, token, purpose=TOKEN_PURPOSE)
+def _token_hash(settings: Settings, token: str) -> str:
+    return keyed_hash(settings.secret_key, token, purpose=TOKEN_PURPOSE)
 
 
-async def _live_registration(raw_token: str) -> dict[str, Any]:
+async def _live_registration(settings: Settings, raw_token: str) -> RegistrationLink:
     token = (raw_token or "").strip()
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise NotFound(LINK_UNKNOWN)
-    rows = await Registration.raw(
-        "SELECT * FROM registration WHERE token_hash = {}", _token_hash(token)
-    )
-    if not rows:
+    row = await db.fetchrow(REGISTRATION_SQL, _token_hash(settings, token))
+    if row is None:
         raise NotFound(LINK_UNKNOWN)
-    registration = rows[0]
-    if registration["completed_at"] is not None:
+    registration = RegistrationLink(**row)
+    if registration.completed_at is not None:
         raise Gone(LINK_USED)
-    if registration["expires_at"] <= clock.utcnow():
+    if registration.expires_at <= clock.utcnow():
         raise Gone(LINK_EXPIRED)
     return registration
 
 
-async def pending_registration(raw_token: str, *, ip: str = "") -> PendingRegistration:
+async def pending_registration(
+    settings: Settings, raw_token: str, *, ip: str = ""
+) -> PendingRegistration:
     """Step 3, before the password: the link opened from the e-mail proves the address.
     Refuses a link that is unknown, used or expired, and a code no longer usable."""
     tried = await attempt(bucket("activation", "ip", ip))
-    registration = await _live_registration(raw_token)
-    state = await code_state_by_id(registration["activation_code_id"])
+    registration = await _live_registration(settings, raw_token)
+    state = await code_state_by_id(registration.activation_code_id)
     refuse_unusable(state)
     await Registration.update({Registration.confirmed_at: clock.utcnow()}).where(
-        (Registration.id == registration["id"]) & Registration.confirmed_at.is_null()
+        (Registration.id == registration.id) & Registration.confirmed_at.is_null()
     )
-    target = await resolve_target(state, registration["email"])
+    target = await resolve_target(state, registration.email)
     await succeeded(tried)
     return PendingRegistration(
         token=raw_token.strip(),
         client_code=state.client_code,
         company_name=state.company_name,
-        email=registration["email"],
+        email=registration.email,
         login_kind=target.kind,
         login=target.login,
         existing_password=target.existing_password,
@@ -271,29 +303,21 @@ async def pending_registration(raw_token: str, *, ip: str = "") -> PendingRegist
 
 
 async def complete_registration(
-    raw_token: str, password: str, *, ip: str = ""
+    settings: Settings, raw_token: str, password: str, *, ip: str = ""
 ) -> CompletedRegistration:
     """Step 3: with a new password (the password rules apply, argon2id) or the existing
     user's password, redeem the code atomically and opt the number in. Afterwards the
     account exists, the person is its main contact and the link is spent."""
     tried = await attempt(bucket("activation", "ip", ip))
-    registration = await _live_registration(raw_token)
-    state = await code_state_by_id(registration["activation_code_id"])
+    registration = await _live_registration(settings, raw_token)
+    state = await code_state_by_id(registration.activation_code_id)
     refuse_unusable(state)
-    email = registration["email"]
+    email = registration.email
     target = await resolve_target(state, email)
     password_hash = await _password_hash(target, password, email, ip=ip)
     async with db.transaction():
-        now = clock.utcnow()
-        claimed = await Registration.raw(
-            "UPDATE registration SET completed_at = {}, confirmed_at = coalesce(confirmed_at, {})"
-            " WHERE id = {} AND completed_at IS NULL AND expires_at > {} RETURNING id",
-            now,
-            now,
-            registration["id"],
-            now,
-        )
-        if not claimed:
+        claimed = await db.fetchval(CLAIM_SQL, clock.utcnow(), registration.id)
+        if claimed is None:
             raise Gone(LINK_USED)
         user_id = await _main_contact(target, state, registration, password_hash)
         account_id = target.account_id
@@ -303,8 +327,9 @@ async def complete_registration(
                 raise Conflict(CHANGED_MEANWHILE)
         await redeem_and_opt_in(state, user_id=user_id, account_id=account_id, ip=ip)
     await succeeded(tried)
-    user = await PortalUser.raw("SELECT * FROM portal_user WHERE id = {}", user_id)
-    return CompletedRegistration(login=target.login, client_code=state.client_code, user=user[0])
+    user = await user_by_id(user_id)
+    assert user is not None  # just written, in this request's transaction or committed
+    return CompletedRegistration(login=target.login, client_code=state.client_code, user=user)
 
 
 async def _password_hash(target: Target, password: str, email: str, *, ip: str) -> str | None:
@@ -318,45 +343,37 @@ async def _password_hash(target: Target, password: str, email: str, *, ip: str) 
         raise InvalidInput(PASSWORD_REQUIRED)
     assert target.user is not None  # an existing password always names its user
     # The same bucket as logins: registration is no second way to guess a password.
-    tried = await attempt(bucket("login", "account", target.user["id"]))
-    matches, _ = await verify_password(target.user["password_hash"], password)
-    if not matches or target.user["locked_at"] is not None:
-        reason = "locked" if target.user["locked_at"] is not None else "password"
-        await record_login_failure(target.user["id"], ip=ip, reason=reason)
+    tried = await attempt(bucket("login", "account", target.user.id))
+    matches, _ = await verify_password(target.user.password_hash, password)
+    if not matches or target.user.locked_at is not None:
+        reason = "locked" if target.user.locked_at is not None else "password"
+        await record_login_failure(target.user.id, ip=ip, reason=reason)
         raise NotAuthenticated(WRONG_PASSWORD)
     await succeeded(tried)
     return None
 
 
 async def _main_contact(
-    target: Target, state: CodeState, registration: dict[str, Any], password_hash: str | None
+    target: Target, state: CodeState, registration: RegistrationLink, password_hash: str | None
 ) -> int:
     """The user who will be main contact: the existing one, or a new one with the new
     password (a user known without a password, such as an invited shared user, gets it)."""
     now = clock.utcnow()
     if password_hash is None:
         assert target.user is not None  # an existing password was verified
-        return int(target.user["id"])
+        return target.user.id
     if target.user is not None:
-        rows = await PortalUser.raw(
-            "UPDATE portal_user SET password_hash = {}, email_confirmed_at = {} "
-            "WHERE id = {} AND password_hash IS NULL RETURNING id",
-            password_hash,
-            now,
-            target.user["id"],
-        )
+        user_id = await db.fetchval(FIRST_HASH_SQL, password_hash, now, target.user.id)
     else:
-        rows = await PortalUser.raw(
-            "INSERT INTO portal_user (email, first_name, last_name, language, password_hash,"
-            " email_confirmed_at) VALUES ({}, {}, {}, {}, {}, {})"
-            " ON CONFLICT (email) DO NOTHING RETURNING id",
-            registration["email"],
+        user_id = await db.fetchval(
+            NEW_USER_SQL,
+            registration.email,
             state.first_name,
             state.last_name,
-            registration["language"],
+            registration.language,
             password_hash,
             now,
         )
-    if not rows:  # the same address registered at the same instant in another window
+    if user_id is None:  # the same address registered at the same instant in another window
         raise Conflict(CHANGED_MEANWHILE)
-    return int(rows[0]["id"])
+    return int(user_id)

@@ -14,7 +14,6 @@ import os
 import re
 import secrets
 from functools import cache
-from typing import Any
 
 import pyotp
 from cryptography.exceptions import InvalidTag
@@ -22,10 +21,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from iportal import clock
+from iportal import clock, db
 from iportal.accounts.services._audit import record_audit_event
 from iportal.accounts.services._throttle import attempt, bucket, succeeded
-from iportal.accounts.tables import PortalUser, RecoveryCode
+from iportal.accounts.services._users import UserRow
+from iportal.accounts.tables import RecoveryCode
 from iportal.security import keyed_hash, same
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,15 @@ RECOVERY_PURPOSE = "recovery-code"
 _CIPHER_VERSION = "v1"
 _TOTP_CODE = re.compile(r"^\d{6}$")
 _CROCKFORD_ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+# A time step's code accepted once: only a step later than the last one used.
+CONSUME_STEP_SQL = """
+UPDATE portal_user SET totp_last_step = $1
+ WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1) RETURNING id
+"""
+CONSUME_RECOVERY_CODE_SQL = """
+UPDATE recovery_code SET used_at = $1
+ WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL RETURNING id
+"""
 
 
 @cache
@@ -95,14 +104,7 @@ def matching_step(secret: str, code: str) -> int | None:
 async def consume_step(user_id: int, step: int) -> bool:
     """Accept the code of `step` once: True for the one request that raised
     `totp_last_step`, False for every replay (the same or an older step)."""
-    rows = await PortalUser.raw(
-        "UPDATE portal_user SET totp_last_step = {} "
-        "WHERE id = {} AND (totp_last_step IS NULL OR totp_last_step < {}) RETURNING id",
-        step,
-        user_id,
-        step,
-    )
-    return bool(rows)
+    return await db.fetchval(CONSUME_STEP_SQL, step, user_id) is not None
 
 
 def normalise_recovery_code(raw: str) -> str:
@@ -135,14 +137,10 @@ async def replace_recovery_codes(secret_key: str, user_id: int) -> list[str]:
 
 
 async def consume_recovery_code(secret_key: str, user_id: int, code: str) -> bool:
-    rows = await RecoveryCode.raw(
-        "UPDATE recovery_code SET used_at = {} "
-        "WHERE user_id = {} AND code_hash = {} AND used_at IS NULL RETURNING id",
-        clock.utcnow(),
-        user_id,
-        recovery_code_hash(secret_key, code),
+    used = await db.fetchval(
+        CONSUME_RECOVERY_CODE_SQL, clock.utcnow(), user_id, recovery_code_hash(secret_key, code)
     )
-    return bool(rows)
+    return used is not None
 
 
 async def remaining_recovery_codes(user_id: int) -> int:
@@ -153,27 +151,25 @@ async def remaining_recovery_codes(user_id: int) -> int:
     )
 
 
-async def verify_second_factor(
-    secret_key: str, user: dict[str, Any], code: str, *, ip: str = ""
-) -> bool:
+async def verify_second_factor(secret_key: str, user: UserRow, code: str, *, ip: str = "") -> bool:
     """Check and consume a TOTP code or a recovery code of a user who has TOTP on.
 
     Throttled per account and per address like logins (`TooManyAttempts`); a right
     code withdraws its attempt. The code is accepted at most once, ever.
     """
-    tried = await attempt(bucket("totp", "account", user["id"]), bucket("totp", "ip", ip))
+    tried = await attempt(bucket("totp", "account", user.id), bucket("totp", "ip", ip))
     compact = "".join((code or "").split())
     accepted = False
     if _TOTP_CODE.match(compact):
-        secret = decrypt_totp_secret(secret_key, user["id"], user["totp_secret_encrypted"])
+        secret = decrypt_totp_secret(secret_key, user.id, user.totp_secret_encrypted)
         step = matching_step(secret, compact) if secret else None
-        accepted = step is not None and await consume_step(user["id"], step)
+        accepted = step is not None and await consume_step(user.id, step)
     elif len(normalise_recovery_code(compact)) == RECOVERY_CODE_LENGTH:
-        accepted = await consume_recovery_code(secret_key, user["id"], compact)
+        accepted = await consume_recovery_code(secret_key, user.id, compact)
         if accepted:
-            left = await remaining_recovery_codes(user["id"])
+            left = await remaining_recovery_codes(user.id)
             await record_audit_event(
-                "recovery_code_used", actor_id=user["id"], ip=ip, detail={"remaining": left}
+                "recovery_code_used", actor_id=user.id, ip=ip, detail={"remaining": left}
             )
     if accepted:
         await succeeded(tried)

@@ -3,17 +3,20 @@ logout or after a password change.
 
 Sessions live in PostgreSQL so that any number of web processes share them; the
 cookie carries a random id of 256 bits and the table only its keyed hash.
+
+Kept over Litestar's double-submit cookie: each session's own CSRF token, read with the
+session row every request already fetches (no extra statement), dies with the session.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from iportal import clock
+from iportal import clock, db
 from iportal.accounts.services._audit import record_audit_event
 from iportal.accounts.services._throttle import attempt, bucket, succeeded
+from iportal.accounts.services._users import UserRow
 from iportal.accounts.tables import PortalUser, UserSession
 from iportal.errors import InvalidInput
 from iportal.i18n import N_
@@ -24,6 +27,14 @@ SESSION_PURPOSE = "session"
 # last_seen_at is written at most this often, not on every request.
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
 WRONG_PASSWORD = N_("Your current password is not correct.")
+# A live session and its user: not revoked, not past its lifetime ($2) nor idle since $3.
+SESSION_USER_SQL = """
+SELECT s.id, s.csrf_token, s.last_seen_at, u.id AS user_id, u.email,
+       u.first_name, u.last_name, u.language
+  FROM user_session s JOIN portal_user u ON u.id = s.user_id
+ WHERE s.token_hash = $1 AND s.revoked_at IS NULL
+   AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.locked_at IS NULL
+"""
 
 
 @dataclass(frozen=True)
@@ -92,13 +103,13 @@ def new_session_row(settings: Settings) -> NewSessionRow:
     )
 
 
-def opened_session(row: NewSessionRow, user: dict[str, Any], session_id: int) -> NewSession:
+def opened_session(row: NewSessionRow, user: UserRow, session_id: int) -> NewSession:
     session_user = SessionUser(
-        user_id=user["id"],
-        email=user["email"],
-        first_name=user["first_name"],
-        last_name=user["last_name"],
-        language=user["language"],
+        user_id=user.id,
+        email=user.email,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        language=user.language,
         session_id=session_id,
         csrf_token=row.csrf_token,
     )
@@ -106,7 +117,7 @@ def opened_session(row: NewSessionRow, user: dict[str, Any], session_id: int) ->
 
 
 async def start_session(
-    settings: Settings, user: dict[str, Any], *, ip: str = "", user_agent: str = ""
+    settings: Settings, user: UserRow, *, ip: str = "", user_agent: str = ""
 ) -> NewSession:
     """A new session for a user who just proved who they are (a login has its own,
     written together with its audit event)."""
@@ -114,7 +125,7 @@ async def start_session(
     rows = await UserSession.insert(
         UserSession(
             token_hash=row.token_hash,
-            user=user["id"],
+            user=user.id,
             csrf_token=row.csrf_token,
             created_at=row.created_at,
             last_seen_at=row.created_at,
@@ -133,21 +144,11 @@ async def session_user(settings: Settings, cookie_value: str | None) -> SessionU
         return None
     now = clock.utcnow()
     idle_limit = now - timedelta(minutes=settings.session_idle_minutes)
-    rows = await UserSession.raw(
-        """
-        SELECT s.id, s.csrf_token, s.last_seen_at, u.id AS user_id, u.email,
-               u.first_name, u.last_name, u.language
-          FROM user_session s JOIN portal_user u ON u.id = s.user_id
-         WHERE s.token_hash = {} AND s.revoked_at IS NULL
-           AND s.expires_at > {} AND s.last_seen_at > {} AND u.locked_at IS NULL
-        """,
-        _session_hash(settings, cookie_value),
-        now,
-        idle_limit,
+    row = await db.fetchrow(
+        SESSION_USER_SQL, _session_hash(settings, cookie_value), now, idle_limit
     )
-    if not rows:
+    if row is None:
         return None
-    row = rows[0]
     if now - row["last_seen_at"] > SESSION_TOUCH_INTERVAL:
         await UserSession.update({UserSession.last_seen_at: now}).where(UserSession.id == row["id"])
     return SessionUser(

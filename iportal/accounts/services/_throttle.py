@@ -1,6 +1,9 @@
 """Throttling guesses (logins, TOTP codes, activation codes, resets), counted in
 PostgreSQL so that every web process shares the count.
 
+Kept over a limiter library (they count in process memory or Redis): here the count
+is two statements in the PostgreSQL every process already shares, taken before the check.
+
 An attempt is counted *before* it is checked: each request inserts its rows and
 then counts (two statements on one connection, whatever the number of buckets), so
 concurrent requests cannot all slip under the limit. A success withdraws its own

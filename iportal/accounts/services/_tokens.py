@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from iportal import clock
+from iportal import clock, db
 from iportal.accounts.services._audit import record_audit_event
 from iportal.accounts.services._sessions import SessionUser
 from iportal.accounts.tables import PersonalToken
@@ -32,6 +32,18 @@ TOKEN_INVALID = N_("This API token is not valid, or it was revoked.")
 NAME_NEEDED = N_("Give the token a name, so that you recognise it later (at most 100 characters).")
 TOO_MANY = N_("You have %(max)s API tokens already. Revoke one you no longer use first.")
 NO_SUCH_TOKEN = N_("You have no API token with this id.")
+# Only the owner's live token: another user's, or one already revoked, changes nothing.
+REVOKE_SQL = """
+UPDATE personal_token SET revoked_at = $1
+ WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL RETURNING name
+"""
+# A live token by its public id, with its user (whose account must not be locked).
+AUTHENTICATE_SQL = """
+SELECT t.id AS token_id, t.token_hash, t.last_used_at, u.id AS user_id, u.email,
+       u.first_name, u.last_name, u.language
+  FROM personal_token t JOIN portal_user u ON u.id = t.user_id
+ WHERE t.token_id = $1 AND t.revoked_at IS NULL AND u.locked_at IS NULL
+"""
 
 
 @dataclass(frozen=True)
@@ -90,18 +102,10 @@ async def list_personal_tokens(user_id: int) -> list[TokenInfo]:
 
 async def revoke_personal_token(user_id: int, token_id: int, *, ip: str = "") -> None:
     """Revoked at once; another user's token, or one already revoked, is `NotFound`."""
-    rows = await PersonalToken.raw(
-        "UPDATE personal_token SET revoked_at = {} "
-        "WHERE id = {} AND user_id = {} AND revoked_at IS NULL RETURNING name",
-        clock.utcnow(),
-        token_id,
-        user_id,
-    )
-    if not rows:
+    name = await db.fetchval(REVOKE_SQL, clock.utcnow(), token_id, user_id)
+    if name is None:
         raise NotFound(NO_SUCH_TOKEN)
-    await record_audit_event(
-        "token_revoked", actor_id=user_id, ip=ip, detail={"name": rows[0]["name"]}
-    )
+    await record_audit_event("token_revoked", actor_id=user_id, ip=ip, detail={"name": name})
 
 
 def is_personal_token(plain: str) -> bool:
@@ -114,18 +118,9 @@ async def authenticate_personal_token(plain: str) -> SessionUser:
     match = TOKEN_PATTERN.match(plain.strip())
     if not match:
         raise NotAuthenticated(TOKEN_INVALID)
-    rows = await PersonalToken.raw(
-        """
-        SELECT t.id AS token_id, t.token_hash, t.last_used_at, u.id AS user_id, u.email,
-               u.first_name, u.last_name, u.language
-          FROM personal_token t JOIN portal_user u ON u.id = t.user_id
-         WHERE t.token_id = {} AND t.revoked_at IS NULL AND u.locked_at IS NULL
-        """,
-        match.group(1),
-    )
-    if not rows or not same(rows[0]["token_hash"], _token_hash(plain.strip())):
+    row = await db.fetchrow(AUTHENTICATE_SQL, match.group(1))
+    if row is None or not same(row["token_hash"], _token_hash(plain.strip())):
         raise NotAuthenticated(TOKEN_INVALID)
-    row = rows[0]
     now = clock.utcnow()
     if row["last_used_at"] is None or now - row["last_used_at"] > LAST_USED_PRECISION:
         await PersonalToken.update({PersonalToken.last_used_at: now}).where(

@@ -8,7 +8,6 @@ password. Turning it on or off ends every other session of the user.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pyotp
 import segno
@@ -26,7 +25,8 @@ from iportal.accounts.services._second_factor import (
 )
 from iportal.accounts.services._sessions import check_current_password, end_all_sessions
 from iportal.accounts.services._throttle import attempt, bucket, succeeded
-from iportal.accounts.tables import PortalUser, RecoveryCode
+from iportal.accounts.services._users import UserRow, user_by_id
+from iportal.accounts.tables import RecoveryCode
 from iportal.errors import Conflict, InvalidInput, NotFound
 from iportal.i18n import N_
 
@@ -38,6 +38,19 @@ WRONG_CODE = N_(
     "This code is not correct. Enter the six digits your app shows now; check that the "
     "time on your phone is right."
 )
+# A new secret, not in force yet: never over one that is.
+ENROL_SQL = """
+UPDATE portal_user SET totp_secret_encrypted = $1, totp_last_step = NULL
+ WHERE id = $2 AND totp_enabled_at IS NULL RETURNING id
+"""
+TURN_ON_SQL = """
+UPDATE portal_user SET totp_enabled_at = $1
+ WHERE id = $2 AND totp_enabled_at IS NULL RETURNING id
+"""
+TURN_OFF_SQL = """
+UPDATE portal_user SET totp_secret_encrypted = NULL, totp_enabled_at = NULL
+ WHERE id = $1 AND totp_enabled_at IS NOT NULL RETURNING id
+"""
 
 
 @dataclass(frozen=True)
@@ -70,47 +83,33 @@ def _enrolment(email: str, secret: str) -> TotpEnrolment:
     return TotpEnrolment(otpauth_uri=uri, secret=secret, qr_svg=svg)
 
 
-async def _user(user_id: int) -> dict[str, Any]:
-    row = (
-        await PortalUser.select(
-            PortalUser.id,
-            PortalUser.email,
-            PortalUser.totp_secret_encrypted,
-            PortalUser.totp_enabled_at,
-        )
-        .where(PortalUser.id == user_id)
-        .first()
-    )
-    if row is None:
+async def _user(user_id: int) -> UserRow:
+    user = await user_by_id(user_id)
+    if user is None:
         raise NotFound()
-    return row
+    return user
 
 
 async def start_totp_enrolment(secret_key: str, user_id: int) -> TotpEnrolment:
     """A new secret for the user, stored encrypted and not yet in force; starting
     again replaces it."""
     user = await _user(user_id)
-    if user["totp_enabled_at"] is not None:
+    if user.totp_required:
         raise Conflict(ALREADY_ON)
     secret = pyotp.random_base32(32)  # 160 bits, RFC 4226's recommended length
-    rows = await PortalUser.raw(
-        "UPDATE portal_user SET totp_secret_encrypted = {}, totp_last_step = NULL "
-        "WHERE id = {} AND totp_enabled_at IS NULL RETURNING id",
-        encrypt_totp_secret(secret_key, user_id, secret),
-        user_id,
-    )
-    if not rows:
+    stored = await db.fetchval(ENROL_SQL, encrypt_totp_secret(secret_key, user_id, secret), user_id)
+    if stored is None:
         raise Conflict(ALREADY_ON)
-    return _enrolment(user["email"], secret)
+    return _enrolment(user.email, secret)
 
 
 async def totp_status(secret_key: str, user_id: int) -> TotpStatus:
     """On, off, or being set up (then with the pending secret to show again)."""
     user = await _user(user_id)
-    if user["totp_enabled_at"] is not None:
+    if user.totp_required:
         return TotpStatus(True, None, await remaining_recovery_codes(user_id))
-    secret = decrypt_totp_secret(secret_key, user_id, user["totp_secret_encrypted"])
-    pending = _enrolment(user["email"], secret) if secret else None
+    secret = decrypt_totp_secret(secret_key, user_id, user.totp_secret_encrypted)
+    pending = _enrolment(user.email, secret) if secret else None
     return TotpStatus(False, pending, 0)
 
 
@@ -120,9 +119,9 @@ async def confirm_totp(
     """Turn TOTP on with a first code from the app; returns the ten recovery codes,
     shown this once. Every other session of the user ends."""
     user = await _user(user_id)
-    if user["totp_enabled_at"] is not None:
+    if user.totp_required:
         raise Conflict(ALREADY_ON)
-    secret = decrypt_totp_secret(secret_key, user_id, user["totp_secret_encrypted"])
+    secret = decrypt_totp_secret(secret_key, user_id, user.totp_secret_encrypted)
     if secret is None:
         raise InvalidInput(NOT_STARTED)
     tried = await attempt(bucket("totp", "account", user_id), bucket("totp", "ip", ip))
@@ -130,13 +129,8 @@ async def confirm_totp(
     async with db.transaction():
         if step is None or not await consume_step(user_id, step):
             raise InvalidInput(WRONG_CODE)
-        enabled = await PortalUser.raw(
-            "UPDATE portal_user SET totp_enabled_at = {} "
-            "WHERE id = {} AND totp_enabled_at IS NULL RETURNING id",
-            clock.utcnow(),
-            user_id,
-        )
-        if not enabled:
+        enabled = await db.fetchval(TURN_ON_SQL, clock.utcnow(), user_id)
+        if enabled is None:
             raise Conflict(ALREADY_ON)
         codes = await replace_recovery_codes(secret_key, user_id)
         ended = await end_all_sessions(user_id, except_session_id=session_id)
@@ -153,12 +147,8 @@ async def disable_totp(
     """Turn TOTP off; asks for the password. Every other session ends."""
     await check_current_password(user_id, password, ip=ip)
     async with db.transaction():
-        rows = await PortalUser.raw(
-            "UPDATE portal_user SET totp_secret_encrypted = NULL, totp_enabled_at = NULL "
-            "WHERE id = {} AND totp_enabled_at IS NOT NULL RETURNING id",
-            user_id,
-        )
-        if not rows:
+        turned_off = await db.fetchval(TURN_OFF_SQL, user_id)
+        if turned_off is None:
             raise Conflict(NOT_ON)
         await RecoveryCode.delete().where(RecoveryCode.user == user_id)
         ended = await end_all_sessions(user_id, except_session_id=session_id)

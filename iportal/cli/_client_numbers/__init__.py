@@ -139,13 +139,13 @@ def issue_command(client_codes: tuple[str, ...]) -> None:
     from iportal.accounts.services import issue_activation_code_for
     from iportal.errors import NotFound
 
-    load_settings()
+    settings = load_settings()
 
     async def issue_all() -> list[str]:
         unknown = []
         for raw in client_codes:
             try:
-                issued = await issue_activation_code_for(raw)
+                issued = await issue_activation_code_for(settings, raw)
             except NotFound as error:
                 click.echo(f"iportal: {error.translated()}", err=True)
                 unknown.append(raw)

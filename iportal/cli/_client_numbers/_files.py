@@ -230,7 +230,7 @@ async def import_rows(
     the issuer whose prefix it starts with. A code that appears again further down the
     file is rejected rather than silently overwriting the first.
     """
-    issuer_id = int((await issuer_by_prefix(issuer_prefix))["id"]) if issuer_prefix else None
+    issuer_id = (await issuer_by_prefix(issuer_prefix)).id if issuer_prefix else None
     seen: dict[str, int] = {}
     results = []
     for row in rows:
