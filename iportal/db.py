@@ -292,16 +292,17 @@ async def transaction() -> AsyncIterator[None]:
     try:
         yield
     except BaseException:
-        await savepoint.rollback_to()
+        await savepoint.rollback_to()  # type: ignore[no-untyped-call]  # piccolo's, unannotated
         raise
-    await savepoint.release()
+    await savepoint.release()  # type: ignore[no-untyped-call]
 
 
 async def together(first: Coroutine[Any, Any, A], second: Coroutine[Any, Any, B]) -> tuple[A, B]:
     """Two independent reads at once, each on a pooled connection of its own; inside
     a transaction (the tests') one after the other, as they share its connection."""
     if _outer() is None:
-        return await asyncio.gather(first, second)
+        both: tuple[A, B] = await asyncio.gather(first, second)
+        return both
     try:
         done = await first
     except BaseException:

@@ -76,7 +76,7 @@ def money(amount: Decimal, currency: str = "EUR") -> str:
     parts = _money_parts(locale, currency)
     if parts is None:
         pattern, parsed, unfilled = _currency_pattern(locale, currency)
-        return pattern.apply(amount, parsed, currency=unfilled)
+        return str(pattern.apply(amount, parsed, currency=unfilled))
     prefixes, suffixes, digits, separators = parts
     negative = amount.is_signed()
     text = f"{abs(amount):,.{digits}f}".translate(separators)

@@ -72,7 +72,7 @@ def foreign_vat_number(raw: str) -> str | None:
     if neighbour is not None:
         if not neighbour.is_valid(compact):
             return None
-        return country + neighbour.compact(compact).removeprefix(country)
+        return country + str(neighbour.compact(compact)).removeprefix(country)
     if country not in _EU_PREFIXES or not eu_vat.is_valid(compact):
         return None
     return str(eu_vat.compact(compact))

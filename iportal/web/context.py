@@ -36,7 +36,8 @@ CSRF_FAILED = N_(
 
 
 def settings_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Settings:
-    return connection.app.state.settings
+    settings: Settings = connection.app.state.settings
+    return settings
 
 
 def session_cookie_name(settings: Settings) -> str:
@@ -60,7 +61,8 @@ def cookie(settings: Settings, key: str, value: str, max_age: int | None = None)
 
 
 def current_user(request: Request[Any, Any, Any]) -> SessionUser | None:
-    return request.state.get("user")
+    user: SessionUser | None = request.state.get("user")
+    return user
 
 
 async def load_user(connection: ASGIConnection[Any, Any, Any, Any]) -> SessionUser | None:
@@ -70,7 +72,8 @@ async def load_user(connection: ASGIConnection[Any, Any, Any, Any]) -> SessionUs
         settings = settings_of(connection)
         cookie_value = connection.cookies.get(session_cookie_name(settings))
         connection.state.user = await session_user(settings, cookie_value)
-    return connection.state.user
+    user: SessionUser | None = connection.state.user
+    return user
 
 
 def client_ip(request: Request[Any, Any, Any]) -> str:

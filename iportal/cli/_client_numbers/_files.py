@@ -118,7 +118,8 @@ def _contract_start(value: Any) -> date | str:
     if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 2958466:
         from openpyxl.utils.datetime import from_excel
 
-        return from_excel(value).date()  # a date cell that lost its date format
+        found: datetime = from_excel(value)  # a date cell that lost its date format
+        return found.date()
     return _text(value)
 
 
