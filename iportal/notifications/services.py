@@ -10,11 +10,11 @@ with a growing delay; a worker that dies mid-send leaves a lease that expires.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import Any
 
 from iportal import clock, db
 from iportal.i18n import using_language
@@ -87,7 +87,7 @@ class RenderedEmail:
     body_html: str
 
 
-def render_email(template: str, language: str, context: dict[str, Any]) -> RenderedEmail:
+def render_email(template: str, language: str, context: Mapping[str, object]) -> RenderedEmail:
     env = environment()
     folder = f"notifications/email/{template}" if "/" not in template else template
     with using_language(language):
@@ -101,7 +101,7 @@ async def queue_email(
     template: str,
     recipient: str,
     language: str,
-    context: dict[str, Any],
+    context: Mapping[str, object],
     *,
     user_id: int | None = None,
     client_number_id: int | None = None,

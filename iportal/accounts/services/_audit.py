@@ -7,9 +7,9 @@ Recorded by the services that act; read back, newest first, by the main contact
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from iportal import db
 from iportal.accounts.identifiers import normalise_client_code
@@ -27,7 +27,7 @@ async def record_audit_event(
     client_number_id: int | None = None,
     document_id: int | None = None,
     ip: str = "",
-    detail: dict[str, Any] | None = None,
+    detail: Mapping[str, object] | None = None,
 ) -> None:
     """One event, inside the caller's transaction when there is one; `detail` is kept
     as JSON."""
@@ -39,7 +39,7 @@ async def record_audit_event(
             client_number=client_number_id,
             document_id=document_id,
             ip=ip[:45],
-            detail=detail or {},
+            detail=dict(detail or {}),
         )
     )
 
@@ -51,7 +51,7 @@ class AuditItem:
     actor: str | None  # the e-mail address of who did it, when known
     client_code: str | None
     document_id: int | None
-    detail: dict[str, Any]
+    detail: dict[str, object]  # the event's JSON, as recorded
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ told about new documents."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ class ProfileInfo:
     totp_enabled: bool
 
 
-def _profile(row: dict[str, Any]) -> ProfileInfo:
+def _profile(row: Mapping[str, Any]) -> ProfileInfo:
     return ProfileInfo(
         id=row["id"],
         email=row["email"],
