@@ -48,14 +48,14 @@ from _portal import (
     portal_env,
 )
 
-from iportal.documents.listing import (
+from iportal.documents.reading import parse_filters, reader_for
+from iportal.documents.reading.listing import (
     COUNT_CAP,
     Sort,
     count_query,
     decode_cursor_values,
     page_query,
 )
-from iportal.documents.services import parse_filters, reader_for
 from iportal.pagination import decode_cursor
 
 NAME = "iportal_bench_documents"

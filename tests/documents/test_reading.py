@@ -21,7 +21,7 @@ from pypdf import PdfReader
 
 from iportal import clock
 from iportal.accounts.tables import AuditEvent, ClientNumber
-from iportal.documents.blobs import FolderBlobStore, blob_hash
+from iportal.documents.storage import FolderBlobStore, blob_hash
 from iportal.documents.tables import DuplicateRequest
 from tests import factories
 from tests.helpers import form_login
@@ -53,7 +53,7 @@ async def world(transaction: Any, settings: Any) -> dict[str, Any]:
     ):
         pdf = factories.invoice_pdf(values["number"])
         values.setdefault("issue_date", clock.today() - timedelta(days=30))
-        docs[key] = await factories.document(number, pdf_blob_hash=store.put(pdf), **values)
+        docs[key] = await factories.document(number, pdf_blob_hash=await store.put(pdf), **values)
     return {"docs": docs, "anna": anna, "luc": luc, "bert": bert}
 
 
@@ -112,7 +112,7 @@ async def test_the_rows_escape_what_issuers_wrote_and_mark_unread(
         number[0]["id"],
         number='<img src=x onerror="alert(1)">&',
         issue_date=clock.today() - timedelta(days=1),
-        pdf_blob_hash=store.put(factories.invoice_pdf("X-1")),
+        pdf_blob_hash=await store.put(factories.invoice_pdf("X-1")),
     )
     await login(client, "anna@example.test")
     page = (await client.get("/documents")).text
@@ -307,12 +307,12 @@ async def test_the_summary_counts_and_totals_credit_notes_negatively(
 async def test_beyond_the_cap_the_count_is_more_than_and_no_totals(
     world: dict[str, Any],
 ) -> None:
-    from iportal.documents import services
-    from iportal.documents.listing import Filters
+    from iportal.documents import reading
+    from iportal.documents.reading import Filters
 
-    reader = services.reader_for(world["anna"])
-    assert await services.overview(reader, Filters(), cap=2) == services.Overview(2, True, [])
-    exact = await services.overview(reader, Filters(), cap=3)
+    reader = reading.reader_for(world["anna"])
+    assert await reading.overview(reader, Filters(), cap=2) == reading.Overview(2, True, [])
+    exact = await reading.overview(reader, Filters(), cap=3)
     assert (exact.count, exact.capped, len(exact.totals)) == (3, False, 1)
 
 
@@ -345,7 +345,7 @@ async def test_structured_data_is_downloadable_and_in_the_zip(
         number,
         number="UBL-1",
         structured_kind="ubl",
-        xml_blob_hash=store.put(xml),
+        xml_blob_hash=await store.put(xml),
         pdf_blob_hash=None,
         issue_date=clock.today(),
     )
@@ -379,8 +379,8 @@ async def test_zip_export_is_a_valid_archive_of_the_pdfs_xml_and_csv(
         number,
         number="É-3/a",
         structured_kind="factur_x",
-        pdf_blob_hash=store.put(pdf),
-        xml_blob_hash=store.put(xml),
+        pdf_blob_hash=await store.put(pdf),
+        xml_blob_hash=await store.put(xml),
         amount_excl_vat=Decimal("1234.5"),
         vat_amount=Decimal("259.25"),
         issue_date=clock.today(),
@@ -409,7 +409,7 @@ async def test_zip_export_is_a_valid_archive_of_the_pdfs_xml_and_csv(
         content = archive.read(name)
         assert zlib.crc32(content) == info.CRC and info.file_size == len(content)
         if name.endswith(".pdf"):  # every PDF exactly as stored
-            assert store.exists(blob_hash(content)) and content.startswith(b"%PDF")
+            assert await store.exists(blob_hash(content)) and content.startswith(b"%PDF")
     assert archive.read(pdf_name) == pdf and archive.read(xml_name) == xml
 
     table = archive.read("documents.csv")
