@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import struct
 import subprocess
+import time
 import zipfile
 import zlib
 from datetime import date, timedelta
@@ -17,10 +19,13 @@ from typing import Any
 
 import httpx
 import pytest
-from pypdf import PdfReader
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import ArrayObject, NameObject, StreamObject
 
 from iportal import clock
 from iportal.accounts.tables import AuditEvent, ClientNumber
+from iportal.documents.publishing import Candidate, FileLimits, Job, Source, inspect
+from iportal.documents.sandbox import Sandbox
 from iportal.documents.storage import FolderBlobStore, blob_hash
 from iportal.documents.tables import DuplicateRequest
 from tests import factories
@@ -279,6 +284,69 @@ async def test_a_duplicate_is_stamped_logged_and_audited(
     assert "DUPLICATE" in text and clock.today().isoformat() in text and "F-1" in text
     assert await DuplicateRequest.count() == 1
     assert await AuditEvent.count().where(AuditEvent.kind == "duplicate_requested") == 1
+
+
+def zeros_deflated(size: int = 1 << 30) -> bytes:
+    """`size` zero bytes, zlib-compressed (~1,000:1) in a fraction of a second: once the
+    window is all zeros, every further mebibyte compresses to the same bytes."""
+    mebibyte = bytes(1 << 20)
+    compressor = zlib.compressobj(9)
+    first = compressor.compress(mebibyte) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    steady = compressor.compress(mebibyte) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    end = compressor.flush()[:-4]  # the checksum is of the two mebibytes compressed
+    checksum = 1
+    for _ in range(size >> 20):
+        checksum = zlib.adler32(mebibyte, checksum)
+    return first + steady * ((size >> 20) - 1) + end + struct.pack(">I", checksum)
+
+
+def flate_bomb_pdf() -> bytes:
+    """An invoice whose page has a second content stream: a gibibyte of zeros (white
+    space to a PDF reader) in a megabyte. Publishing reads no page's content: it takes
+    it; stamping the page inflates it."""
+    writer = PdfWriter(clone_from=io.BytesIO(factories.invoice_pdf("BOMB-1")))
+    page = writer.pages[0]
+    bomb = StreamObject()
+    bomb._data = zeros_deflated()  # as stored: already encoded
+    bomb[NameObject("/Filter")] = NameObject("/FlateDecode")
+    contents = page.raw_get("/Contents")  # the reference: a stream is never direct
+    page[NameObject("/Contents")] = ArrayObject([contents, writer._add_object(bomb)])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+async def test_a_flate_bomb_is_refused_as_a_duplicate_not_a_server_error(
+    client: httpx.AsyncClient, world: dict[str, Any], settings: Any, sandbox: Sandbox
+) -> None:
+    """A PDF that publishing accepts but whose page inflates to a gibibyte: stamping it
+    runs under the sandbox's limits, and the reader gets a 422 with the reason."""
+    store = FolderBlobStore(settings.blob_dir)
+    pdf = flate_bomb_pdf()
+    job = Job(
+        Source("bomb.pdf", data=pdf), factories.metadata(), FileLimits(), clock.today(), store
+    )
+    accepted = await sandbox.run(inspect, job)
+    assert isinstance(accepted, Candidate)  # publishing takes it
+    await store.discard(accepted.staged)
+    number = (
+        await ClientNumber.select(ClientNumber.id)
+        .where(ClientNumber.client_code == "DL20000001")
+        .first()
+    )["id"]
+    bomb_id = await factories.document(
+        number, number="BOMB-1", issue_date=clock.today(), pdf_blob_hash=await store.put(pdf)
+    )
+    await login(client, "anna@example.test")
+    csrf = {"X-CSRF-Token": _csrf(await client.get("/documents"))}
+    started = time.monotonic()
+    response = await client.post(f"/api/v1/documents/{bomb_id}/duplicate", headers=csrf)
+    assert response.status_code == 422, response.text
+    assert "duplicate" in response.json()["detail"]
+    assert time.monotonic() - started < 30
+    assert await DuplicateRequest.count() == 0
+    mine = await client.post(f"/api/v1/documents/{world['docs']['mine']}/duplicate", headers=csrf)
+    assert mine.status_code == 200 and mine.content.startswith(b"%PDF")
 
 
 async def test_csv_export_is_utf8_with_bom_and_decimal_amounts(

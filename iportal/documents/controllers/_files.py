@@ -10,6 +10,7 @@ from litestar import Request, Response
 from iportal.accounts.services import SessionUser
 from iportal.documents import reading
 from iportal.documents.reading import DocumentFile, Filters, ListedDocument, Reader, Sort
+from iportal.documents.sandbox import Sandbox
 from iportal.documents.schemas import DocumentItem
 from iportal.documents.storage import BlobStore, FolderBlobStore
 from iportal.web.context import client_ip, settings_of
@@ -72,6 +73,12 @@ def blobs_of(request: Request[Any, Any, Any]) -> BlobStore:
     return FolderBlobStore(settings_of(request).blob_dir)
 
 
+def sandbox_of(request: Request[Any, Any, Any]) -> Sandbox:
+    """The web process's sandboxed workers, which the app's lifespan owns."""
+    sandbox: Sandbox = request.app.state.sandbox
+    return sandbox
+
+
 def file_response(file: DocumentFile, media_type: str, download: bool) -> Response[bytes]:
     disposition = "attachment" if download else "inline"
     return Response(
@@ -91,7 +98,7 @@ async def duplicate_response(
     """The PDF stamped DUPLICATE, as a download that no cache keeps."""
     reader = reader_of(user)
     duplicate = await reading.request_duplicate(
-        reader, document_id, blobs_of(request), client_ip(request)
+        reader, document_id, blobs_of(request), sandbox_of(request), client_ip(request)
     )
     return Response(
         duplicate.content,

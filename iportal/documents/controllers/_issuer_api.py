@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from iportal.accounts.services import IssuerPrincipal
 from iportal.documents import publishing
-from iportal.documents.controllers._files import blobs_of
+from iportal.documents.controllers._files import blobs_of, sandbox_of
 from iportal.documents.publishing import (
     ALREADY_PUBLISHED,
     CONFLICT,
@@ -20,7 +20,6 @@ from iportal.documents.publishing import (
     FileLimits,
     Outcome,
 )
-from iportal.documents.sandbox import Sandbox
 from iportal.documents.schemas import (
     IssuerDocument,
     IssuerDocumentPage,
@@ -30,12 +29,6 @@ from iportal.documents.schemas import (
 from iportal.errors import Conflict, InvalidInput
 from iportal.web.auth import ISSUER
 from iportal.web.context import settings_of
-
-
-def sandbox_of(request: Request[Any, Any, Any]) -> Sandbox:
-    """The web process's sandboxed workers, which the app's lifespan owns."""
-    sandbox: Sandbox = request.app.state.sandbox
-    return sandbox
 
 
 def _already_translated(outcome: Outcome) -> dict[str, str]:

@@ -1,17 +1,24 @@
 """One document as a reader gets it: its row, its PDF or XML, a copy stamped DUPLICATE,
 and read marks. Only a document the reader may see, inside their window; anything
-else is `NotFound`, exactly like a missing id."""
+else is `NotFound`, exactly like a missing id.
+
+A duplicate is stamped in the sandbox, under the limits a publication is read with:
+a PDF that publishing accepted may still hide a stream that inflates to gigabytes
+in the pages that stamping rewrites."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from iportal import clock, db
 from iportal.accounts.services import record_audit_event
 from iportal.documents.reading.reader import ListedDocument, Reader
+from iportal.documents.reading.stamping import stamp_duplicate
+from iportal.documents.sandbox import Sandbox, TaskOutOfMemory, TaskTimedOut
 from iportal.documents.storage import BlobStore
 from iportal.documents.tables import DuplicateRequest
-from iportal.errors import NotFound
+from iportal.errors import InvalidInput, NotFound
 from iportal.i18n import N_
 
 
@@ -123,13 +130,12 @@ async def document_xml(reader: Reader, document_id: int, blobs: BlobStore) -> Do
 
 
 async def request_duplicate(
-    reader: Reader, document_id: int, blobs: BlobStore, ip: str = ""
+    reader: Reader, document_id: int, blobs: BlobStore, sandbox: Sandbox, ip: str = ""
 ) -> DocumentFile:
-    """A copy of the PDF stamped DUPLICATE with today's date; logged and audited."""
-    from iportal.documents.reading.stamping import stamp_duplicate
-
+    """A copy of the PDF stamped DUPLICATE with today's date; logged and audited.
+    `InvalidInput` when the PDF cannot be stamped within the sandbox's limits."""
     document, original = await _opened(reader, document_id, blobs, ip)
-    stamped = stamp_duplicate(original, clock.today())
+    stamped = await _stamped(sandbox, original, clock.today())
     await DuplicateRequest.insert(
         DuplicateRequest(document=document_id, user=reader.user_id, delivered_at=clock.utcnow())
     )
@@ -142,3 +148,17 @@ async def request_duplicate(
     )
     name = document.file_name("pdf").replace(".pdf", "_DUPLICATE.pdf")
     return DocumentFile(name, stamped, None)
+
+
+async def _stamped(sandbox: Sandbox, original: bytes, when: date) -> bytes:
+    try:
+        return await sandbox.run(stamp_duplicate, original, when)
+    except TaskTimedOut:
+        raise InvalidInput(N_("Stamping the duplicate took too long; it was stopped.")) from None
+    except TaskOutOfMemory:
+        raise InvalidInput(N_("Stamping the duplicate needed too much memory.")) from None
+    except Exception as error:  # pypdf raises many kinds on malformed files
+        raise InvalidInput(
+            N_("The PDF cannot be stamped as a duplicate: %(reason)s"),
+            reason=str(error)[:200] or type(error).__name__,
+        ) from None
