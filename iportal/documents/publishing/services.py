@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -90,29 +91,38 @@ async def clean_blobs(
     cutoff = time.time() - older_than_hours * 3600
     removed = await blobs.discard_staged_before(cutoff)  # left by runs killed early
     kept = 0
+    async for chunk in _chunks(blobs.stored(), batch):
+        gone = await _remove_unreferenced(blobs, chunk, cutoff)
+        removed += gone
+        kept += len(chunk) - gone
+    return removed, kept
+
+
+async def _chunks(
+    stored: AsyncIterator[tuple[str, float]], size: int
+) -> AsyncIterator[list[tuple[str, float]]]:
     chunk: list[tuple[str, float]] = []
-    async for stored in blobs.stored():
-        chunk.append(stored)
-        if len(chunk) >= batch:
-            removed, kept = await _clean(blobs, chunk, cutoff, removed, kept)
+    async for blob in stored:
+        chunk.append(blob)
+        if len(chunk) >= size:
+            yield chunk
             chunk = []
-    return await _clean(blobs, chunk, cutoff, removed, kept)
+    if chunk:
+        yield chunk
 
 
-async def _clean(
-    blobs: BlobStore, chunk: list[tuple[str, float]], cutoff: float, removed: int, kept: int
-) -> tuple[int, int]:
-    if not chunk:
-        return removed, kept
+async def _remove_unreferenced(
+    blobs: BlobStore, chunk: list[tuple[str, float]], cutoff: float
+) -> int:
+    """Delete the blobs of `chunk` stored before `cutoff` that no row references."""
     rows = await db.fetch(UNREFERENCED_SQL, [digest for digest, _ in chunk])
     unreferenced = {row["h"] for row in rows}
+    removed = 0
     for digest, stored_at in chunk:
         if digest in unreferenced and stored_at < cutoff:
             await blobs.delete(digest)
             removed += 1
-        else:
-            kept += 1
-    return removed, kept
+    return removed
 
 
 def parse_metadata_json(raw: str | None) -> dict[str, str] | None:

@@ -14,7 +14,6 @@ from datetime import date
 from iportal import clock, db
 from iportal.accounts.services import record_audit_event
 from iportal.documents.reading.reader import ListedDocument, Reader
-from iportal.documents.reading.stamping import stamp_duplicate
 from iportal.documents.sandbox import Sandbox, TaskOutOfMemory, TaskTimedOut
 from iportal.documents.storage import BlobStore
 from iportal.documents.tables import DuplicateRequest
@@ -151,6 +150,10 @@ async def request_duplicate(
 
 
 async def _stamped(sandbox: Sandbox, original: bytes, when: date) -> bytes:
+    # Imported on first use: the web process needs the function only to name it to a
+    # worker, and need not load ReportLab and pypdf before anybody asks for a duplicate.
+    from iportal.documents.reading.stamping import stamp_duplicate
+
     try:
         return await sandbox.run(stamp_duplicate, original, when)
     except TaskTimedOut:
