@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import asyncpg
 from _portal import PASSWORD
 
-from iportal.documents.services._reading import PORTAL_START, window_start
+from iportal.documents.reading import PORTAL_START, window_start
 from iportal.security import PASSWORD_HASHER
 
 ACCOUNTANT = "accountant@bench.example"

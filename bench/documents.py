@@ -8,10 +8,10 @@ credit notes; an accountant who is a shared user of an account holding 200 numbe
 (30 % of what they see is read) and a main contact with 3 numbers. Then it starts a
 real `iportal serve` and times each query through the API with a warm keep-alive
 client (a plain socket: httpx alone costs ~1 ms a request here), and its floor: the same
-page or count SQL (`iportal.documents.listing`, on the per-user `visible_document`) run
-bare through asyncpg, prepared, with custom plans. EXPLAIN (ANALYZE, BUFFERS) of
-every floor statement goes to bench/out/documents-explain.txt. `--keep` keeps the
-database (`iportal_bench_documents`) and reuses it on the next run.
+page or count SQL (`iportal.documents.reading.listing`, on the per-user
+`visible_document`) run bare through asyncpg, prepared, with custom plans. EXPLAIN
+(ANALYZE, BUFFERS) of every floor statement goes to bench/out/documents-explain.txt.
+`--keep` keeps the database (`iportal_bench_documents`) and reuses it on the next run.
 """
 
 from __future__ import annotations
@@ -48,14 +48,14 @@ from _portal import (
     portal_env,
 )
 
-from iportal.documents.listing import (
+from iportal.documents.reading import parse_filters, reader_for
+from iportal.documents.reading.listing import (
     COUNT_CAP,
     Sort,
     count_query,
     decode_cursor_values,
     page_query,
 )
-from iportal.documents.services import parse_filters, reader_for
 from iportal.pagination import decode_cursor
 
 NAME = "iportal_bench_documents"

@@ -48,7 +48,7 @@ from _portal import (
 )
 
 from iportal.demo.pdfs import InvoicePage, render_invoice
-from iportal.documents.blobs import FolderBlobStore, blob_hash
+from iportal.documents.storage import FolderBlobStore, blob_hash
 from iportal.security import PASSWORD_HASHER
 
 NAME = "iportal_bench_export"

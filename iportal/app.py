@@ -13,8 +13,8 @@ from litestar.template import TemplateConfig
 
 from iportal import __version__, db
 from iportal.accounts.controllers import router as accounts_router
-from iportal.documents.controllers import close_sandbox
 from iportal.documents.controllers import router as documents_router
+from iportal.documents.sandbox import sandbox_lifespan
 from iportal.settings import Settings
 from iportal.sharing.controllers import router as sharing_router
 from iportal.templating import environment
@@ -51,7 +51,8 @@ def create_app(settings: Settings, *, manage_pool: bool = True) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[RequestLogMiddleware],
         on_startup=[db.on_app_startup] if manage_pool else [],
-        on_shutdown=[close_sandbox, *([db.on_app_shutdown] if manage_pool else [])],
+        on_shutdown=[db.on_app_shutdown] if manage_pool else [],
+        lifespan=[sandbox_lifespan],
         request_max_body_size=settings.max_upload_bytes + 1024 * 1024,
         response_cache_config=ResponseCacheConfig(),
         logging_config=None,

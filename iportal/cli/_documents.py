@@ -47,7 +47,7 @@ def ingest(
     # imports its own modules and opens the database.
     workers = Workers(jobs or os.cpu_count())
     workers.start_soon()
-    from iportal.documents.ingest import Summary
+    from iportal.documents.publishing import Summary
 
     summary = Summary()
     try:
@@ -67,7 +67,7 @@ def ingest(
 def _open_report(path: Path | None) -> tuple[TextIO, Any] | None:
     if path is None:
         return None
-    from iportal.documents.ingest import REPORT_COLUMNS
+    from iportal.documents.publishing import REPORT_COLUMNS
 
     try:
         handle = path.open("w", newline="", encoding="utf-8")
@@ -90,10 +90,16 @@ async def _ingest(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from iportal import clock
-    from iportal.documents.blobs import FolderBlobStore
-    from iportal.documents.ingest import Ingest, collect, report_row
-    from iportal.documents.inspection import FileLimits
-    from iportal.documents.publishing import ClientNumbers, IssuerDirectory, all_issuers
+    from iportal.documents.publishing import (
+        ClientNumbers,
+        FileLimits,
+        Ingest,
+        IssuerDirectory,
+        all_issuers,
+        collect,
+        report_row,
+    )
+    from iportal.documents.storage import FolderBlobStore
 
     issuers = await all_issuers(prefix)
     if prefix and not issuers:
@@ -107,7 +113,7 @@ async def _ingest(
     run = Ingest(
         IssuerDirectory(issuers, numbers),
         FolderBlobStore(settings.blob_dir),
-        settings.base_url,
+        settings,
         workers,
         limits,
         clock.today(),
@@ -180,8 +186,10 @@ def blobs() -> None:
 )
 def blobs_clean(older_than_hours: float) -> None:
     """Remove blobs that no document row references."""
-    from iportal.documents.services import clean_blobs
+    from iportal.documents.publishing import clean_blobs
+    from iportal.documents.storage import FolderBlobStore
 
     settings = load_settings()
-    removed, kept = run_with_pool(lambda: clean_blobs(settings.blob_dir, older_than_hours))
+    store = FolderBlobStore(settings.blob_dir)
+    removed, kept = run_with_pool(lambda: clean_blobs(store, older_than_hours))
     click.echo(f"{removed} unreferenced blob(s) removed, {kept} kept")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from iportal.documents.metadata import DocumentFields
+from iportal.documents.publishing import DocumentFields
 
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105 - printed for people trying the demo
 CENT = Decimal("0.01")

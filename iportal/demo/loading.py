@@ -20,9 +20,8 @@ from iportal.demo.data import (
     monthly_documents,
 )
 from iportal.demo.pdfs import InvoicePage, render_invoice
-from iportal.documents.blobs import BlobStore
-from iportal.documents.metadata import DocumentFields
-from iportal.documents.services import record_document
+from iportal.documents.publishing import DocumentFields, record_document
+from iportal.documents.storage import BlobStore
 from iportal.security import hash_password
 
 # The demo writes its rows the way an issuer's systems and the people would have: each

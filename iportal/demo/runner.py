@@ -18,7 +18,7 @@ from iportal import db
 from iportal.demo.data import ACCOUNTS, DEMO_PASSWORD, USERS, demo_numbers
 from iportal.demo.loading import load_demo
 from iportal.demo.mailcatcher import start_mail_catcher
-from iportal.documents.blobs import FolderBlobStore
+from iportal.documents.storage import FolderBlobStore
 from iportal.notifications.worker import run_worker
 from iportal.settings import Settings
 

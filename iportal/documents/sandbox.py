@@ -1,15 +1,17 @@
-"""Untrusted files are parsed in worker processes with a time and a memory limit.
+"""Untrusted files are handled in worker processes with a time and a memory limit.
 
-A malicious or malformed PDF must not hang or exhaust the portal: each worker
-caps its address space (`RLIMIT_AS`) and arms a timer around every task, so a
-runaway parse ends as a clean rejection and the worker lives on. Should a task
-still overrun (stuck in C code), the parent gives up on it after a grace
-period, kills the worker and starts a fresh one.
+Both rooms of `documents` use it: publishing parses every file sent in it, reading
+stamps duplicates in it. A malicious or malformed PDF must not hang or exhaust the
+portal: each worker caps its address space (`RLIMIT_AS`) and arms a timer around
+every task, so a runaway parse ends as a clean rejection and the worker lives on.
+Should a task still overrun (stuck in C code), the parent gives up on it after a
+grace period, kills the worker and starts a fresh one.
 
-Two front ends share that worker: `Sandbox`, a `multiprocessing` pool for the
-API's one file at a time, and `Workers` for `iportal ingest`: plain processes,
-each fed through a pipe that the event loop watches, with no thread in between,
-so the process that records spends next to nothing on the hand-over.
+Two front ends share that worker: `Sandbox`, a `multiprocessing` pool for the web
+process's one file at a time (the app's lifespan owns it), and `Workers` for
+`iportal ingest`: plain processes, each fed through a pipe that the event loop
+watches, with no thread in between, so the process that records spends next to
+nothing on the hand-over.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import resource
 import signal
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
@@ -34,10 +37,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+WEB_JOBS = 2  # the web process's workers: one publication or duplicate at a time each
 DEFAULT_TIME_LIMIT = 20.0
 DEFAULT_MEMORY_LIMIT = 768 * 1024 * 1024
 PARENT_GRACE = 5.0
-PRELOAD = ("iportal.documents.inspection", "iportal.documents.einvoice")
+PRELOAD = ("iportal.documents.publishing.inspection", "iportal.documents.publishing.einvoice")
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,11 @@ class Sandbox:
             )
         return self._pool
 
+    @property
+    def started(self) -> bool:
+        """Whether its worker processes are running (they start on first use)."""
+        return self._pool is not None
+
     def submit(self, function: Callable[..., T], *args: Any) -> AsyncResult[T]:
         return self._ensure_pool().apply_async(_bounded, (self.limits.seconds, function, args))
 
@@ -149,6 +158,24 @@ class Sandbox:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+@asynccontextmanager
+async def sandbox_lifespan(app: Any) -> AsyncIterator[None]:
+    """The web app's `Sandbox` (`app.state.sandbox`) for as long as the app runs. Its
+    processes start on first use, so that start-up stays quick; they are closed at
+    shutdown. A sandbox set before start-up (the tests' one for the whole run) is
+    left to whoever made it."""
+    if app.state.get("sandbox") is not None:
+        yield
+        return
+    sandbox = Sandbox(jobs=WEB_JOBS)
+    app.state.sandbox = sandbox
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(sandbox.close)
+        app.state.sandbox = None
 
 
 DEPTH = 2  # tasks a worker holds: the one it runs, the next one waiting in its pipe

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfWriter
 
-from iportal.documents.einvoice import read_structured
+from iportal.documents.publishing.einvoice import read_structured
 from iportal.errors import InvalidInput
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 from pypdf import PdfReader
 
-from iportal.documents.einvoice import (
+from iportal.documents.publishing.einvoice import (
     MAX_XML_BYTES,
     StructuredInvoice,
     read_from_pdf,

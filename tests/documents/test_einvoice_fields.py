@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from iportal.documents.einvoice import document_type, read_structured
+from iportal.documents.publishing.einvoice import document_type, read_structured
 from iportal.errors import InvalidInput
 from iportal.i18n import using_language
 from tests.documents.einvoice_helpers import cii_variant, fixture, refused, ubl_invoice

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from iportal.documents.einvoice import StructuredInvoice, read_structured, read_xml
+from iportal.documents.publishing.einvoice import StructuredInvoice, read_structured, read_xml
 from iportal.errors import InvalidInput
 from tests.documents.einvoice_helpers import FIXTURES, pdf_with_attachments
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from iportal.documents.einvoice import read_structured, read_xml
+from iportal.documents.publishing.einvoice import read_structured, read_xml
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = Path(

@@ -209,11 +209,11 @@ async def _hashes(url: str) -> list[str]:
 
 def test_blobs_clean_removes_only_unreferenced_old_blobs(ingest_db: dict[str, str]) -> None:
     blob_dir = Path(ingest_db["IPORTAL_DATA_DIR"]) / "blobs"
-    from iportal.documents.blobs import FolderBlobStore
+    from iportal.documents.storage import FolderBlobStore
 
     store = FolderBlobStore(blob_dir)
-    orphan = store.put(b"%PDF-1.4 an orphan nobody references")
-    young = store.put(b"%PDF-1.4 written a moment ago, its row may come")
+    orphan = asyncio.run(store.put(b"%PDF-1.4 an orphan nobody references"))
+    young = asyncio.run(store.put(b"%PDF-1.4 written a moment ago, its row may come"))
     old = time.time() - 3 * 3600
     os.utime(store.path(orphan), (old, old))
     # staged by a run killed before it recorded them: removed once old, kept while young
@@ -225,7 +225,7 @@ def test_blobs_clean_removes_only_unreferenced_old_blobs(ingest_db: dict[str, st
     )
     assert done.returncode == 0, done.stderr
     assert "2 unreferenced blob(s) removed" in done.stdout
-    assert not store.exists(orphan) and store.exists(young)
+    assert not asyncio.run(store.exists(orphan)) and asyncio.run(store.exists(young))
     assert not Path(stale.path).exists() and Path(fresh.path).exists()
     assert count(ingest_db, "SELECT count(DISTINCT pdf_blob_hash) FROM document") == referenced
 
@@ -322,10 +322,10 @@ async def test_batches_waiting_for_the_recorder_are_recorded_together(tmp_path: 
     go into the next transaction together (up to four), outcomes still in order."""
     from datetime import date
 
-    from iportal.documents import ingest as ingest_module
-    from iportal.documents.blobs import FolderBlobStore
-    from iportal.documents.inspection import FileLimits, Source
+    from iportal.documents.publishing import FileLimits, Source
+    from iportal.documents.publishing import ingest as ingest_module
     from iportal.documents.sandbox import Workers
+    from iportal.documents.storage import FolderBlobStore
 
     sizes: list[int] = []
 
@@ -352,15 +352,15 @@ async def test_batches_waiting_for_the_recorder_are_recorded_together(tmp_path: 
     assert sizes == [most, most, n - 2 * most]
 
 
-def test_a_staged_blob_has_its_folder_ready(tmp_path: Path) -> None:
+async def test_a_staged_blob_has_its_folder_ready(tmp_path: Path) -> None:
     """The worker makes the blob's folder as it stages it: the recorder's commit is one
     rename per blob."""
-    from iportal.documents.blobs import FolderBlobStore
+    from iportal.documents.storage import FolderBlobStore
 
     store = FolderBlobStore(tmp_path / "blobs")
     staged = store.stage(b"%PDF-1.4 a blob")
     assert store.path(staged.digest).parent.is_dir()
-    assert not store.exists(staged.digest)
-    store.commit([staged])
-    assert store.get(staged.digest) == b"%PDF-1.4 a blob"
+    assert not await store.exists(staged.digest)
+    await store.commit([staged])
+    assert await store.read(staged.digest) == b"%PDF-1.4 a blob"
     assert not Path(staged.path).exists()

@@ -12,9 +12,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from iportal.documents import services
-from iportal.documents.listing import Filters, Sort
-from iportal.documents.services._reading import PORTAL_START, window_start
+from iportal.documents import reading
+from iportal.documents.reading import PORTAL_START, Filters, Sort, window_start
 from tests import factories
 
 TODAY = date(2026, 11, 23)
@@ -189,8 +188,8 @@ async def _check(rows: list[tuple[Any, ...]], query: dict[str, Any], sort: str, 
                 read,
             )
         )
-    reader = services.reader_for(user_id, today=TODAY)
-    await services.mark_read(reader, [d.id for d in docs if d.read])
+    reader = reading.reader_for(user_id, today=TODAY)
+    await reading.mark_read(reader, [d.id for d in docs if d.read])
     oldest = max(window_start(TODAY), PORTAL_START)
     since = {n: max(s, oldest) for n, s in zip(numbers, starts, strict=True)}
     expected = model(docs, since, query, sort, codes)
@@ -206,23 +205,23 @@ async def _check(rows: list[tuple[Any, ...]], query: dict[str, Any], sort: str, 
         raw["unread"] = "1"
     if "client" in query:
         raw["client_code"] = codes[query["client"]]
-    filters = await services.parse_filters(reader, raw)
+    filters = await reading.parse_filters(reader, raw)
     assert isinstance(filters, Filters)
     seen: list[int] = []
     cursor = None
     for _ in range(len(docs) + 2):
-        page = await services.list_documents(reader, filters, Sort.parse(sort), cursor, limit)
+        page = await reading.list_documents(reader, filters, Sort.parse(sort), cursor, limit)
         assert len(page.items) <= limit
-        seen += [item["id"] for item in page.items]
+        seen += [item.id for item in page.items]
         cursor = page.next_cursor
         if cursor is None:
             break
     assert seen == expected
-    summary = await services.overview(reader, filters)
+    summary = await reading.overview(reader, filters)
     assert summary.count == len(expected)
     total = sum(
         (-d.amount_incl_vat if d.type == "credit_note" else d.amount_incl_vat)
         for d in docs
         if d.id in set(expected)
     )
-    assert sum((t["total"] for t in summary.totals), Decimal(0)) == total
+    assert sum((t.total for t in summary.totals), Decimal(0)) == total

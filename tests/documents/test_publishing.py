@@ -17,7 +17,7 @@ from pypdf import PdfReader, PdfWriter
 
 from iportal import clock
 from iportal.accounts.services import create_issuer
-from iportal.documents.blobs import STAGING, FolderBlobStore, blob_hash
+from iportal.documents.storage import STAGING, FolderBlobStore, blob_hash
 from iportal.documents.tables import Document
 from iportal.notifications.tables import DocumentEvent, OutboxEmail
 from tests import factories
@@ -56,11 +56,11 @@ async def post(
     )
 
 
-def blob_exists(settings: Any, content: bytes) -> bool:
+async def blob_exists(settings: Any, content: bytes) -> bool:
     """In place, or still staged (a rejected file's staged bytes must be gone too)."""
     digest = blob_hash(content)
     staged = list((settings.blob_dir / STAGING).glob(f"{digest}-*"))
-    return FolderBlobStore(settings.blob_dir).exists(digest) or bool(staged)
+    return await FolderBlobStore(settings.blob_dir).exists(digest) or bool(staged)
 
 
 async def test_a_pdf_with_metadata_is_published(
@@ -76,7 +76,7 @@ async def test_a_pdf_with_metadata_is_published(
     row = await Document.select().where(Document.id == body["id"]).first()
     assert row["amount_incl_vat"] == Decimal("121.00")
     assert row["pdf_blob_hash"] == blob_hash(pdf) and row["page_count"] == 1
-    assert blob_exists(settings, pdf)
+    assert await blob_exists(settings, pdf)
     assert await DocumentEvent.count().where(DocumentEvent.document == body["id"]) == 1
 
 
@@ -191,7 +191,7 @@ async def test_every_rejection_says_why_and_stores_nothing(
     assert message in response.json()["detail"]  # in the issuer's language (nl)
     assert await Document.count() == 0
     assert await OutboxEmail.count() == 0
-    assert not pdf or not blob_exists(settings, pdf)
+    assert not pdf or not await blob_exists(settings, pdf)
 
 
 async def test_a_file_over_the_size_limit_is_refused(
@@ -204,7 +204,7 @@ async def test_a_file_over_the_size_limit_is_refused(
     response = await post(client, issuer, big, factories.metadata())
     assert response.status_code == 422
     assert "meer dan de toegelaten 1 MB" in response.json()["detail"]
-    assert not blob_exists(settings, big)
+    assert not await blob_exists(settings, big)
 
 
 async def test_a_pdf_with_too_many_pages_is_refused(

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from iportal.accounts.services import create_issuer
-from iportal.documents.blobs import FolderBlobStore, blob_hash
+from iportal.documents.storage import FolderBlobStore, blob_hash
 from iportal.documents.tables import Document
 from tests import factories
 from tests.documents.einvoice_helpers import fixture
@@ -81,7 +81,7 @@ async def test_a_factur_x_pdf_alone_is_published_from_its_xml(
     assert row["amount_incl_vat"] == expected["amount_incl_vat"]
     assert row["structured_kind"] == "factur_x"
     assert row["pdf_blob_hash"] == blob_hash(content)
-    xml = FolderBlobStore(settings.blob_dir).get(row["xml_blob_hash"])
+    xml = await FolderBlobStore(settings.blob_dir).read(row["xml_blob_hash"])
     assert b"CrossIndustryInvoice" in xml
 
 
@@ -135,9 +135,9 @@ async def test_a_ubl_invoice_with_an_embedded_pdf(
     assert response.status_code == 201, response.text
     row = await stored(response.json()["id"])
     assert row["structured_kind"] == "ubl" and row["page_count"] >= 1
-    pdf = FolderBlobStore(settings.blob_dir).get(row["pdf_blob_hash"])
+    pdf = await FolderBlobStore(settings.blob_dir).read(row["pdf_blob_hash"])
     assert pdf.startswith(b"%PDF-")
-    assert FolderBlobStore(settings.blob_dir).get(row["xml_blob_hash"]) == content
+    assert await FolderBlobStore(settings.blob_dir).read(row["xml_blob_hash"]) == content
 
 
 async def test_a_ubl_credit_note_without_pdf_keeps_its_xml(

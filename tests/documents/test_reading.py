@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import struct
 import subprocess
+import time
 import zipfile
 import zlib
 from datetime import date, timedelta
@@ -17,11 +19,14 @@ from typing import Any
 
 import httpx
 import pytest
-from pypdf import PdfReader
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import ArrayObject, NameObject, StreamObject
 
 from iportal import clock
 from iportal.accounts.tables import AuditEvent, ClientNumber
-from iportal.documents.blobs import FolderBlobStore, blob_hash
+from iportal.documents.publishing import Candidate, FileLimits, Job, Source, inspect
+from iportal.documents.sandbox import Sandbox
+from iportal.documents.storage import FolderBlobStore, blob_hash
 from iportal.documents.tables import DuplicateRequest
 from tests import factories
 from tests.helpers import form_login
@@ -53,7 +58,7 @@ async def world(transaction: Any, settings: Any) -> dict[str, Any]:
     ):
         pdf = factories.invoice_pdf(values["number"])
         values.setdefault("issue_date", clock.today() - timedelta(days=30))
-        docs[key] = await factories.document(number, pdf_blob_hash=store.put(pdf), **values)
+        docs[key] = await factories.document(number, pdf_blob_hash=await store.put(pdf), **values)
     return {"docs": docs, "anna": anna, "luc": luc, "bert": bert}
 
 
@@ -112,7 +117,7 @@ async def test_the_rows_escape_what_issuers_wrote_and_mark_unread(
         number[0]["id"],
         number='<img src=x onerror="alert(1)">&',
         issue_date=clock.today() - timedelta(days=1),
-        pdf_blob_hash=store.put(factories.invoice_pdf("X-1")),
+        pdf_blob_hash=await store.put(factories.invoice_pdf("X-1")),
     )
     await login(client, "anna@example.test")
     page = (await client.get("/documents")).text
@@ -281,6 +286,69 @@ async def test_a_duplicate_is_stamped_logged_and_audited(
     assert await AuditEvent.count().where(AuditEvent.kind == "duplicate_requested") == 1
 
 
+def zeros_deflated(size: int = 1 << 30) -> bytes:
+    """`size` zero bytes, zlib-compressed (~1,000:1) in a fraction of a second: once the
+    window is all zeros, every further mebibyte compresses to the same bytes."""
+    mebibyte = bytes(1 << 20)
+    compressor = zlib.compressobj(9)
+    first = compressor.compress(mebibyte) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    steady = compressor.compress(mebibyte) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    end = compressor.flush()[:-4]  # the checksum is of the two mebibytes compressed
+    checksum = 1
+    for _ in range(size >> 20):
+        checksum = zlib.adler32(mebibyte, checksum)
+    return first + steady * ((size >> 20) - 1) + end + struct.pack(">I", checksum)
+
+
+def flate_bomb_pdf() -> bytes:
+    """An invoice whose page has a second content stream: a gibibyte of zeros (white
+    space to a PDF reader) in a megabyte. Publishing reads no page's content: it takes
+    it; stamping the page inflates it."""
+    writer = PdfWriter(clone_from=io.BytesIO(factories.invoice_pdf("BOMB-1")))
+    page = writer.pages[0]
+    bomb = StreamObject()
+    bomb._data = zeros_deflated()  # as stored: already encoded
+    bomb[NameObject("/Filter")] = NameObject("/FlateDecode")
+    contents = page.raw_get("/Contents")  # the reference: a stream is never direct
+    page[NameObject("/Contents")] = ArrayObject([contents, writer._add_object(bomb)])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+async def test_a_flate_bomb_is_refused_as_a_duplicate_not_a_server_error(
+    client: httpx.AsyncClient, world: dict[str, Any], settings: Any, sandbox: Sandbox
+) -> None:
+    """A PDF that publishing accepts but whose page inflates to a gibibyte: stamping it
+    runs under the sandbox's limits, and the reader gets a 422 with the reason."""
+    store = FolderBlobStore(settings.blob_dir)
+    pdf = flate_bomb_pdf()
+    job = Job(
+        Source("bomb.pdf", data=pdf), factories.metadata(), FileLimits(), clock.today(), store
+    )
+    accepted = await sandbox.run(inspect, job)
+    assert isinstance(accepted, Candidate)  # publishing takes it
+    await store.discard(accepted.staged)
+    number = (
+        await ClientNumber.select(ClientNumber.id)
+        .where(ClientNumber.client_code == "DL20000001")
+        .first()
+    )["id"]
+    bomb_id = await factories.document(
+        number, number="BOMB-1", issue_date=clock.today(), pdf_blob_hash=await store.put(pdf)
+    )
+    await login(client, "anna@example.test")
+    csrf = {"X-CSRF-Token": _csrf(await client.get("/documents"))}
+    started = time.monotonic()
+    response = await client.post(f"/api/v1/documents/{bomb_id}/duplicate", headers=csrf)
+    assert response.status_code == 422, response.text
+    assert "duplicate" in response.json()["detail"]
+    assert time.monotonic() - started < 30
+    assert await DuplicateRequest.count() == 0
+    mine = await client.post(f"/api/v1/documents/{world['docs']['mine']}/duplicate", headers=csrf)
+    assert mine.status_code == 200 and mine.content.startswith(b"%PDF")
+
+
 async def test_csv_export_is_utf8_with_bom_and_decimal_amounts(
     client: httpx.AsyncClient, world: dict[str, Any]
 ) -> None:
@@ -307,12 +375,12 @@ async def test_the_summary_counts_and_totals_credit_notes_negatively(
 async def test_beyond_the_cap_the_count_is_more_than_and_no_totals(
     world: dict[str, Any],
 ) -> None:
-    from iportal.documents import services
-    from iportal.documents.listing import Filters
+    from iportal.documents import reading
+    from iportal.documents.reading import Filters
 
-    reader = services.reader_for(world["anna"])
-    assert await services.overview(reader, Filters(), cap=2) == services.Overview(2, True, [])
-    exact = await services.overview(reader, Filters(), cap=3)
+    reader = reading.reader_for(world["anna"])
+    assert await reading.overview(reader, Filters(), cap=2) == reading.Overview(2, True, [])
+    exact = await reading.overview(reader, Filters(), cap=3)
     assert (exact.count, exact.capped, len(exact.totals)) == (3, False, 1)
 
 
@@ -345,7 +413,7 @@ async def test_structured_data_is_downloadable_and_in_the_zip(
         number,
         number="UBL-1",
         structured_kind="ubl",
-        xml_blob_hash=store.put(xml),
+        xml_blob_hash=await store.put(xml),
         pdf_blob_hash=None,
         issue_date=clock.today(),
     )
@@ -379,8 +447,8 @@ async def test_zip_export_is_a_valid_archive_of_the_pdfs_xml_and_csv(
         number,
         number="É-3/a",
         structured_kind="factur_x",
-        pdf_blob_hash=store.put(pdf),
-        xml_blob_hash=store.put(xml),
+        pdf_blob_hash=await store.put(pdf),
+        xml_blob_hash=await store.put(xml),
         amount_excl_vat=Decimal("1234.5"),
         vat_amount=Decimal("259.25"),
         issue_date=clock.today(),
@@ -409,7 +477,7 @@ async def test_zip_export_is_a_valid_archive_of_the_pdfs_xml_and_csv(
         content = archive.read(name)
         assert zlib.crc32(content) == info.CRC and info.file_size == len(content)
         if name.endswith(".pdf"):  # every PDF exactly as stored
-            assert store.exists(blob_hash(content)) and content.startswith(b"%PDF")
+            assert await store.exists(blob_hash(content)) and content.startswith(b"%PDF")
     assert archive.read(pdf_name) == pdf and archive.read(xml_name) == xml
 
     table = archive.read("documents.csv")

@@ -12,16 +12,25 @@ import time
 import zlib
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfWriter
 
-from iportal.documents.blobs import FolderBlobStore
-from iportal.documents.ingest import Ingest, Item
-from iportal.documents.inspection import Candidate, FileLimits, Job, Rejection, Source, inspect
+from iportal.documents.publishing import (
+    Candidate,
+    FileLimits,
+    Ingest,
+    Item,
+    Job,
+    Rejection,
+    Source,
+    inspect,
+)
 from iportal.documents.sandbox import Limits, Sandbox, TaskOutOfMemory, TaskTimedOut, Workers
+from iportal.documents.storage import FolderBlobStore
 from tests import factories
 from tests.documents.einvoice_helpers import fixture
 
@@ -200,3 +209,26 @@ def answer_each() -> int:
 
 def spin_each() -> None:
     spin()
+
+
+async def test_the_apps_lifespan_owns_its_sandbox(settings: Any) -> None:
+    """The web app makes its sandbox when it starts (its workers start on first use) and
+    closes it when it stops; one set beforehand (the tests' own) is left to its owner."""
+    from iportal.app import create_app
+
+    app = create_app(settings, manage_pool=False)
+    async with app.lifespan():
+        made = app.state.sandbox
+        assert isinstance(made, Sandbox) and not made.started
+        assert await made.run(answer) == 42
+        assert made.started
+    assert app.state.sandbox is None and not made.started
+
+    with Sandbox(jobs=1) as own:
+        app = create_app(settings, manage_pool=False)
+        app.state.sandbox = own
+        async with app.lifespan():
+            assert app.state.sandbox is own
+            assert await own.run(answer) == 42
+        assert app.state.sandbox is own and own.started
+        assert await own.run(answer) == 42

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from iportal.documents.zipstream import LOCAL, MASK32, ZIP64_LIMIT, ZipStream
+from iportal.documents.reading.zipstream import LOCAL, MASK32, ZIP64_LIMIT, ZipStream
 
 WHEN = datetime(2026, 11, 23, 14, 37, 59)
 # Any character but NUL (zipfile cuts the name there), `/` (a folder) and surrogates.

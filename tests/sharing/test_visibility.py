@@ -393,10 +393,7 @@ async def test_publishing_and_a_refresh_take_their_locks_in_one_order(database: 
 def _insert_sql(numbers: list[int]) -> tuple[str, list[Any]]:
     """`recording.insert_documents`' statement for one invoice per number, as asyncpg
     takes it."""
-    from piccolo.querystring import QueryString
-
-    from iportal.documents.metadata import DocumentFields
-    from iportal.documents.recording import EVENTS_SQL, INSERT_SQL, NewDocument, _columns
+    from iportal.documents.publishing import DocumentFields, NewDocument, insert_statement
 
     fields = DocumentFields(
         type="invoice",
@@ -411,9 +408,7 @@ def _insert_sql(numbers: list[int]) -> tuple[str, list[Any]]:
         amount_due=None,
     )
     documents = [NewDocument(n, fields, "0" * 64, 1000, 1) for n in numbers]
-    sql = INSERT_SQL.replace("{events}", EVENTS_SQL)
-    text, args = QueryString(sql, *_columns(documents)).compile_string(engine_type="postgres")
-    return text, list(args)
+    return insert_statement(documents)
 
 
 async def test_a_refresh_and_a_change_of_a_number_do_not_deadlock(database: str) -> None:

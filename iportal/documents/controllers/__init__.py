@@ -3,9 +3,9 @@
 from litestar import Router
 
 from iportal.documents.controllers._api import api_router
-from iportal.documents.controllers._issuer_api import close_sandbox, issuer_router
+from iportal.documents.controllers._issuer_api import issuer_router
 from iportal.documents.controllers._page import page_router
 
 router = Router(path="/", route_handlers=[issuer_router, api_router, page_router])
 
-__all__ = ["close_sandbox", "router"]
+__all__ = ["router"]

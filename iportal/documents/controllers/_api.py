@@ -12,7 +12,7 @@ from litestar.response import Stream
 
 from iportal import clock
 from iportal.accounts.services import SessionUser
-from iportal.documents import services
+from iportal.documents import reading
 from iportal.documents.controllers._files import (
     blobs_of,
     document_item,
@@ -47,7 +47,7 @@ async def list_documents(
     amount_min, amount_max (including VAT), unread; sort: a column, `-` for descending."""
     reader = reader_of(user)
     filters, sort = await filters_and_sort(request, reader)
-    page = await services.list_documents(reader, filters, sort, cursor, limit)
+    page = await reading.list_documents(reader, filters, sort, cursor, limit)
     return Response(
         DocumentList([document_item(row) for row in page.items], page.next_cursor), headers=NO_STORE
     )
@@ -61,8 +61,8 @@ async def summary(
     including VAT per currency, credit notes counted negatively."""
     reader = reader_of(user)
     filters, _ = await filters_and_sort(request, reader)
-    result = await services.overview(reader, filters)
-    totals = [Total(row["currency"], row["n"], row["total"]) for row in result.totals]
+    result = await reading.overview(reader, filters)
+    totals = [Total(t.currency, t.documents, t.total) for t in result.totals]
     return Response(DocumentSummary(result.count, result.capped, totals), headers=NO_STORE)
 
 
@@ -71,7 +71,7 @@ async def detail(
     user: NamedDependency[SessionUser], document_id: FromPath[int]
 ) -> Response[DocumentItem]:
     reader = reader_of(user)
-    document = await services.visible_document(reader, document_id)
+    document = await reading.visible_document(reader, document_id)
     return Response(document_item(document), headers=NO_STORE)
 
 
@@ -84,16 +84,8 @@ async def pdf(
 ) -> Response[bytes]:
     """The PDF (inline, or as an attachment with `download=true`); marks it read."""
     reader = reader_of(user)
-    document, content = await services.open_pdf(
-        reader, document_id, blobs_of(request), client_ip(request)
-    )
-    return file_response(
-        content,
-        "application/pdf",
-        services.file_name(document, "pdf"),
-        document["pdf_blob_hash"],
-        download,
-    )
+    file = await reading.open_pdf(reader, document_id, blobs_of(request), client_ip(request))
+    return file_response(file, "application/pdf", download)
 
 
 @get("/{document_id:int}/xml", name="documents.xml", tags=["documents"])
@@ -102,14 +94,8 @@ async def xml(
 ) -> Response[bytes]:
     """The Factur-X or UBL XML as published; 404 when the document has none."""
     reader = reader_of(user)
-    document, content = await services.document_xml(reader, document_id, blobs_of(request))
-    return file_response(
-        content,
-        "application/xml",
-        services.file_name(document, "xml"),
-        document["xml_blob_hash"],
-        True,
-    )
+    file = await reading.document_xml(reader, document_id, blobs_of(request))
+    return file_response(file, "application/xml", True)
 
 
 @post(
@@ -125,7 +111,7 @@ async def duplicate(
 @post("/mark-read", name="documents.mark_read", tags=["documents"], status_code=200)
 async def mark_read(user: NamedDependency[SessionUser], data: JSONBody[MarkRead]) -> Marked:
     reader = reader_of(user)
-    return Marked(await services.mark_read(reader, data.ids))
+    return Marked(await reading.mark_read(reader, data.ids))
 
 
 @get("/export.csv", name="documents.export_csv", tags=["documents"])
@@ -134,7 +120,7 @@ async def export_csv(request: Request[Any, Any, Any], user: NamedDependency[Sess
     reader = reader_of(user)
     filters, sort = await filters_and_sort(request, reader)
     return Stream(
-        services.export_csv(reader, filters, sort),
+        reading.export_csv(reader, filters, sort),
         media_type="text/csv; charset=utf-8",
         headers={
             **NO_STORE,
@@ -148,7 +134,7 @@ async def export_zip(request: Request[Any, Any, Any], user: NamedDependency[Sess
     """The filtered selection's PDFs and XMLs with the CSV inside, streamed."""
     reader = reader_of(user)
     filters, sort = await filters_and_sort(request, reader)
-    stream = services.export_zip(reader, filters, sort, blobs_of(request), clock.utcnow())
+    stream = reading.export_zip(reader, filters, sort, blobs_of(request), clock.utcnow())
     return Stream(
         stream,
         media_type="application/zip",

@@ -8,10 +8,11 @@ from typing import Any
 from litestar import Request, Response
 
 from iportal.accounts.services import SessionUser
-from iportal.documents import services
-from iportal.documents.blobs import FolderBlobStore
-from iportal.documents.listing import Filters, Sort
+from iportal.documents import reading
+from iportal.documents.reading import DocumentFile, Filters, ListedDocument, Reader, Sort
+from iportal.documents.sandbox import Sandbox
 from iportal.documents.schemas import DocumentItem
+from iportal.documents.storage import BlobStore, FolderBlobStore
 from iportal.web.context import client_ip, settings_of
 
 FILTER_NAMES = (
@@ -34,27 +35,27 @@ FILE_HEADERS = {
 }
 
 
-def reader_of(user: SessionUser) -> services.Reader:
-    return services.reader_for(user.user_id)
+def reader_of(user: SessionUser) -> Reader:
+    return reading.reader_for(user.user_id)
 
 
-def document_item(row: dict[str, Any]) -> DocumentItem:
-    """A document as the API and the page show it, from a list row or a whole row."""
+def document_item(document: ListedDocument) -> DocumentItem:
+    """A document as the API and the page show it, from the list or on its own."""
     return DocumentItem(
-        id=row["id"],
-        client_code=row["client_code"],
-        type=row["type"],
-        number=row["number"],
-        issue_date=row["issue_date"],
-        due_date=row["due_date"],
-        currency=row["currency"],
-        amount_excl_vat=row["amount_excl_vat"],
-        vat_amount=row["vat_amount"],
-        amount_incl_vat=row["amount_incl_vat"],
-        read=row["read"],
-        type_code=row.get("type_code"),
-        has_pdf=bool(row.get("has_pdf", row.get("pdf_blob_hash"))),
-        has_xml=row.get("structured_kind", "none") != "none",
+        id=document.id,
+        client_code=document.client_code,
+        type=document.type,
+        number=document.number,
+        issue_date=document.issue_date,
+        due_date=document.due_date,
+        currency=document.currency,
+        amount_excl_vat=document.amount_excl_vat,
+        vat_amount=document.vat_amount,
+        amount_incl_vat=document.amount_incl_vat,
+        read=document.read,
+        type_code=document.type_code,
+        has_pdf=document.has_pdf,
+        has_xml=document.structured_kind != "none",
     )
 
 
@@ -62,28 +63,31 @@ def query_of(request: Request[Any, Any, Any]) -> dict[str, str | None]:
     return {name: request.query_params.get(name) for name in FILTER_NAMES}
 
 
-async def filters_and_sort(
-    request: Request[Any, Any, Any], reader: services.Reader
-) -> tuple[Filters, Sort]:
+async def filters_and_sort(request: Request[Any, Any, Any], reader: Reader) -> tuple[Filters, Sort]:
     sort = Sort.parse(request.query_params.get("sort"))
-    return await services.parse_filters(reader, query_of(request)), sort
+    return await reading.parse_filters(reader, query_of(request)), sort
 
 
-def blobs_of(request: Request[Any, Any, Any]) -> FolderBlobStore:
+def blobs_of(request: Request[Any, Any, Any]) -> BlobStore:
+    """The store of PDF and XML bytes: a folder of the data folder."""
     return FolderBlobStore(settings_of(request).blob_dir)
 
 
-def file_response(
-    content: bytes, media_type: str, name: str, digest: str, download: bool
-) -> Response[bytes]:
+def sandbox_of(request: Request[Any, Any, Any]) -> Sandbox:
+    """The web process's sandboxed workers, which the app's lifespan owns."""
+    sandbox: Sandbox = request.app.state.sandbox
+    return sandbox
+
+
+def file_response(file: DocumentFile, media_type: str, download: bool) -> Response[bytes]:
     disposition = "attachment" if download else "inline"
     return Response(
-        content,
+        file.content,
         media_type=media_type,
         headers={
             **FILE_HEADERS,
-            "Content-Disposition": f'{disposition}; filename="{name}"',
-            "ETag": f'"{digest}"',
+            "Content-Disposition": f'{disposition}; filename="{file.name}"',
+            "ETag": f'"{file.digest}"',
         },
     )
 
@@ -93,16 +97,15 @@ async def duplicate_response(
 ) -> Response[bytes]:
     """The PDF stamped DUPLICATE, as a download that no cache keeps."""
     reader = reader_of(user)
-    document, content = await services.request_duplicate(
-        reader, document_id, blobs_of(request), client_ip(request)
+    duplicate = await reading.request_duplicate(
+        reader, document_id, blobs_of(request), sandbox_of(request), client_ip(request)
     )
-    name = services.file_name(document, "pdf").replace(".pdf", "_DUPLICATE.pdf")
     return Response(
-        content,
+        duplicate.content,
         media_type="application/pdf",
         headers={
             **FILE_HEADERS,
             "Cache-Control": "no-store",
-            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Disposition": f'attachment; filename="{duplicate.name}"',
         },
     )

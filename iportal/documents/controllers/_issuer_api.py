@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from litestar import Request, Response, Router, get, post
@@ -10,11 +11,15 @@ from litestar.params import MultipartBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from iportal.accounts.services import IssuerPrincipal
-from iportal.documents import services
-from iportal.documents.blobs import FolderBlobStore
-from iportal.documents.inspection import FileLimits
-from iportal.documents.publishing import ALREADY_PUBLISHED, CONFLICT, PUBLISHED, Outcome
-from iportal.documents.sandbox import Sandbox
+from iportal.documents import publishing
+from iportal.documents.controllers._files import blobs_of, sandbox_of
+from iportal.documents.publishing import (
+    ALREADY_PUBLISHED,
+    CONFLICT,
+    PUBLISHED,
+    FileLimits,
+    Outcome,
+)
 from iportal.documents.schemas import (
     IssuerDocument,
     IssuerDocumentPage,
@@ -24,15 +29,6 @@ from iportal.documents.schemas import (
 from iportal.errors import Conflict, InvalidInput
 from iportal.web.auth import ISSUER
 from iportal.web.context import settings_of
-
-
-def sandbox_of(request: Request[Any, Any, Any]) -> Sandbox:
-    """One pool of sandboxed workers per web process, started on first use."""
-    state = request.app.state
-    if state.get("sandbox") is None:
-        state.sandbox = Sandbox(jobs=2)
-    sandbox: Sandbox = state.sandbox
-    return sandbox
 
 
 def _already_translated(outcome: Outcome) -> dict[str, str]:
@@ -56,15 +52,15 @@ async def publish_document(
     same file was already published, 409 another file under that number, 422 invalid."""
     settings = settings_of(request)
     content = await data.file.read()
-    outcome = await services.publish_upload(
+    outcome = await publishing.publish_upload(
         issuer,
         data.file.filename or "upload",
         content,
         data.metadata,
         sandbox=sandbox_of(request),
-        blobs=FolderBlobStore(settings.blob_dir),
+        blobs=blobs_of(request),
         limits=FileLimits(max_bytes=settings.max_upload_bytes, max_pages=settings.max_pages),
-        base_url=settings.base_url,
+        settings=settings,
     )
     if outcome.status == CONFLICT:
         raise Conflict(**_already_translated(outcome))
@@ -96,18 +92,11 @@ async def list_issuer_documents(
     limit: Annotated[int | None, QueryParameter()] = None,
 ) -> IssuerDocumentPage:
     """The issuer's own published documents, newest first."""
-    rows, next_cursor = await services.issuer_documents(
-        issuer.issuer_id, client_code, cursor, limit
-    )
+    page = await publishing.issuer_documents(issuer.issuer_id, client_code, cursor, limit)
     return IssuerDocumentPage(
-        items=[IssuerDocument(**row) for row in rows], next_cursor=next_cursor
+        items=[IssuerDocument(**dataclasses.asdict(row)) for row in page.items],
+        next_cursor=page.next_cursor,
     )
-
-
-async def close_sandbox(app: Any) -> None:
-    sandbox = app.state.get("sandbox")
-    if sandbox is not None:
-        sandbox.close()
 
 
 issuer_router = Router(

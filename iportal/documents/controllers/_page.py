@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from iportal.accounts.services import SessionUser
-from iportal.documents import services
+from iportal.documents import reading
 from iportal.documents.controllers._files import (
     FILTER_NAMES,
     document_item,
@@ -23,7 +23,7 @@ from iportal.documents.controllers._files import (
     reader_of,
 )
 from iportal.documents.controllers._rows import client_options, document_rows
-from iportal.documents.listing import SORT_KEYS
+from iportal.documents.reading import SORT_KEYS
 from iportal.web.auth import LOGIN_GATE, PERSON
 from iportal.web.pages import page
 
@@ -60,7 +60,7 @@ async def documents_page(
 ) -> Template:
     reader = reader_of(user)
     filters, sort = await filters_and_sort(request, reader)
-    view = await services.list_view(reader, filters, sort, cursor, 50)
+    view = await reading.list_view(reader, filters, sort, cursor, 50)
     listing = view.page
     query = {**query_of(request), "sort": sort.name}
     return page(
@@ -87,7 +87,7 @@ async def mark_read_form(
     reader = reader_of(user)
     form = await request.form()
     ids = [int(value) for value in form.getall("ids", []) if str(value).isdigit()]
-    await services.mark_read(reader, ids)
+    await reading.mark_read(reader, ids)
     back = {name: form.get(name) for name in (*FILTER_NAMES, "sort")}
     return Redirect(
         path=_link({k: str(v) if v else None for k, v in back.items()}), status_code=303

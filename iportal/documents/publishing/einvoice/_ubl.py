@@ -13,9 +13,13 @@ from decimal import Decimal
 
 from lxml import etree
 
-from iportal.documents.einvoice._model import DocumentType, StructuredInvoice, document_type
-from iportal.documents.einvoice._pdf import looks_like_pdf
-from iportal.documents.einvoice._values import (
+from iportal.documents.publishing.einvoice._model import (
+    DocumentType,
+    StructuredInvoice,
+    document_type,
+)
+from iportal.documents.publishing.einvoice._pdf import looks_like_pdf
+from iportal.documents.publishing.einvoice._values import (
     AMOUNT_DUE,
     AMOUNT_EXCL_VAT,
     AMOUNT_INCL_VAT,

@@ -6,7 +6,7 @@ XML as published; None for a plain PDF. Every malformed or unsafe input, PDF or
 XML, becomes `InvalidInput` naming what is wrong.
 """
 
-from iportal.documents.einvoice._model import (
+from iportal.documents.publishing.einvoice._model import (
     CREDIT_NOTE_TYPE_CODES,
     INVOICE_TYPE_CODES,
     DocumentType,
@@ -14,9 +14,14 @@ from iportal.documents.einvoice._model import (
     StructuredKind,
     document_type,
 )
-from iportal.documents.einvoice._pdf import XML_ATTACHMENT_NAMES, looks_like_pdf
-from iportal.documents.einvoice._read import read_from_pdf, read_pdf, read_structured, read_xml
-from iportal.documents.einvoice._xml import MAX_XML_BYTES, looks_like_xml
+from iportal.documents.publishing.einvoice._pdf import XML_ATTACHMENT_NAMES, looks_like_pdf
+from iportal.documents.publishing.einvoice._read import (
+    read_from_pdf,
+    read_pdf,
+    read_structured,
+    read_xml,
+)
+from iportal.documents.publishing.einvoice._xml import MAX_XML_BYTES, looks_like_xml
 
 __all__ = [
     "CREDIT_NOTE_TYPE_CODES",

@@ -11,8 +11,8 @@ from decimal import Decimal
 
 from lxml import etree
 
-from iportal.documents.einvoice._model import StructuredInvoice, document_type
-from iportal.documents.einvoice._values import (
+from iportal.documents.publishing.einvoice._model import StructuredInvoice, document_type
+from iportal.documents.publishing.einvoice._values import (
     AMOUNT_DUE,
     AMOUNT_EXCL_VAT,
     AMOUNT_INCL_VAT,

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 from pypdf import PdfReader
 
-from iportal.documents.einvoice import _cii, _ubl
-from iportal.documents.einvoice._model import StructuredInvoice
-from iportal.documents.einvoice._pdf import embedded_xml, looks_like_pdf, open_pdf
-from iportal.documents.einvoice._xml import looks_like_xml, parse_xml
+from iportal.documents.publishing.einvoice import _cii, _ubl
+from iportal.documents.publishing.einvoice._model import StructuredInvoice
+from iportal.documents.publishing.einvoice._pdf import embedded_xml, looks_like_pdf, open_pdf
+from iportal.documents.publishing.einvoice._xml import looks_like_xml, parse_xml
 from iportal.errors import InvalidInput
 from iportal.i18n import N_
 

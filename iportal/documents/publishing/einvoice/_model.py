@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from iportal.documents.einvoice._values import TYPE_CODE, invalid
+from iportal.documents.publishing.einvoice._values import TYPE_CODE, invalid
 
 StructuredKind = Literal["factur_x", "ubl"]
 DocumentType = Literal["invoice", "credit_note"]

@@ -18,29 +18,36 @@ import itertools
 import os
 import zipfile
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iportal.documents.blobs import BlobStore
-from iportal.documents.inspection import Candidate, FileLimits, Job, Rejection, Source, inspect
-from iportal.documents.publishing import (
-    ALREADY_PUBLISHED,
+from iportal.documents.publishing.clients import ClientNumbers
+from iportal.documents.publishing.inspection import (
+    TOO_LONG,
+    Candidate,
+    FileLimits,
+    Job,
+    Rejection,
+    Source,
+    inspect,
+)
+from iportal.documents.publishing.recording import (
     CONFLICT,
-    PUBLISHED,
     REJECTED,
-    ClientNumbers,
     Outcome,
     publish_batch,
     rejected,
 )
 from iportal.documents.sandbox import TaskTimedOut, Workers
+from iportal.documents.storage import BlobStore, StagedBlob
 from iportal.i18n import N_
 
 if TYPE_CHECKING:
     from iportal.accounts.services import IssuerPrincipal
+    from iportal.settings import Settings
 
 MANIFEST = "manifest.csv"
 MANIFEST_COLUMNS = (
@@ -58,7 +65,6 @@ MANIFEST_COLUMNS = (
 DOCUMENT_SUFFIXES = (".pdf", ".xml")
 CHUNK = 16  # files a worker reads per task
 CHUNKS_IN_FLIGHT_PER_JOB = 4  # a worker runs one, the next waits in its pipe
-TOO_LONG = N_("Reading the file took too long; it was stopped.")
 NOT_IN_ARCHIVE = N_("manifest.csv row %(row)s: the file “%(file)s” is not in the archive.")
 BATCH = 64  # documents per transaction: round trips and the blobs' flush are shared
 QUEUED_BATCHES = 16  # inspected, waiting to be recorded (their bytes are staged on disk)
@@ -71,7 +77,7 @@ class Item:
 
     source: Source
     metadata: dict[str, str] | None = None
-    problem: tuple[str, dict[str, Any]] | None = None
+    problem: tuple[str, Mapping[str, object]] | None = None  # a message, its parameters
 
 
 @dataclass
@@ -192,7 +198,7 @@ class Ingest:
         self,
         resolve_issuer: Callable[[Candidate], Any],
         blobs: BlobStore,
-        base_url: str,
+        settings: Settings,
         workers: Workers,
         limits: FileLimits,
         today: date,
@@ -202,7 +208,7 @@ class Ingest:
     ) -> None:
         self.resolve_issuer = resolve_issuer
         self.blobs = blobs
-        self.base_url = base_url
+        self.settings = settings
         self.workers = workers
         self.limits = limits
         self.today = today
@@ -266,6 +272,7 @@ class Ingest:
     async def _record(self, batch: list[tuple[Item, Any]]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(batch)
         publishable: list[tuple[int, IssuerPrincipal, Candidate | Rejection]] = []
+        unclaimed: list[StagedBlob] = []  # staged for a document no issuer claims
         for index, (item, result) in enumerate(batch):
             if result is None:
                 assert item.problem is not None
@@ -276,14 +283,15 @@ class Ingest:
                     result.name, self.language, result.message, result.params
                 )
             elif (issuer := await self.resolve_issuer(result)) is None:
-                self.blobs.discard(result.staged)
+                unclaimed += result.staged
                 outcomes[index] = _no_issuer(result, self.language)
             else:
                 publishable.append((index, issuer, result))
+        await self.blobs.discard(unclaimed)
         published = await publish_batch(
             [(issuer, result) for _, issuer, result in publishable],
             self.blobs,
-            self.base_url,
+            self.settings,
             self.numbers,
         )
         for (index, _, _), outcome in zip(publishable, published, strict=True):
@@ -359,7 +367,8 @@ REPORT_COLUMNS = (
 )
 
 
-def report_row(outcome: Outcome) -> dict[str, Any]:
+def report_row(outcome: Outcome) -> dict[str, str]:
+    """The line of `--report`'s CSV for one file, by column."""
     fields = outcome.candidate.fields if outcome.candidate else None
     return {
         "file": outcome.name,
@@ -369,9 +378,6 @@ def report_row(outcome: Outcome) -> dict[str, Any]:
         "number": fields.number if fields else "",
         "issue_date": fields.issue_date.isoformat() if fields else "",
         "amount_incl_vat": str(fields.amount_incl_vat) if fields else "",
-        "document_id": outcome.document_id or "",
+        "document_id": str(outcome.document_id or ""),
         "reason": outcome.reason,
     }
-
-
-__all__ = ["ALREADY_PUBLISHED", "PUBLISHED", "Ingest", "Item", "Summary", "collect"]

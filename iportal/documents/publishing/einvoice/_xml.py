@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from iportal.documents.einvoice._values import Phrase
+from iportal.documents.publishing.einvoice._values import Phrase
 from iportal.errors import InvalidInput
 from iportal.i18n import N_
 

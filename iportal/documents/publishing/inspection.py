@@ -2,31 +2,35 @@
 read it with pypdf and the e-invoice reader, merge it with the metadata the issuer
 sent, and check every rule that needs no database.
 
-Everything here runs in a worker process (see `sandbox.py`); the result is a
-plain picklable `Candidate` or `Rejection`, never an exception. A file that
+Everything here runs in a worker process (see `documents/sandbox.py`); the result
+is a plain picklable `Candidate` or `Rejection`, never an exception. A file that
 passes is staged in the blob store here, so that its bytes never travel back to
-the recorder (see `blobs.py`).
+the recorder (see `documents/storage.py`).
 """
 
 from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from iportal.documents.blobs import BlobStore, StagedBlob
-from iportal.documents.metadata import DocumentFields, merge_metadata
+from iportal.documents.publishing.metadata import DocumentFields, merge_metadata
 from iportal.documents.sandbox import TaskOutOfMemory, TaskTimedOut
+from iportal.documents.storage import BlobStore, StagedBlob
 from iportal.errors import InvalidInput
 from iportal.i18n import N_
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
 
-    from iportal.documents import einvoice
+    from iportal.documents.publishing import einvoice
+
+
+TOO_LONG = N_("Reading the file took too long; it was stopped.")
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,7 @@ class Candidate:
 class Rejection:
     name: str
     message: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: Mapping[str, object] = field(default_factory=dict)  # the message's
 
 
 def inspect(job: Job) -> Candidate | Rejection:
@@ -104,7 +108,7 @@ def inspect(job: Job) -> Candidate | Rejection:
     except InvalidInput as error:
         return Rejection(job.source.name, error.message, error.params)
     except TaskTimedOut:
-        return Rejection(job.source.name, N_("Reading the file took too long; it was stopped."))
+        return Rejection(job.source.name, TOO_LONG)
     except (TaskOutOfMemory, MemoryError):
         return Rejection(job.source.name, N_("Reading the file needed too much memory."))
     except OSError as error:
@@ -128,7 +132,7 @@ def _inspect(job: Job) -> Candidate:
     data = job.source.read()
     # The PDF and XML stack is imported here, in the worker (the sandbox's server has
     # it preloaded): the process that records results never parses a file.
-    from iportal.documents import einvoice
+    from iportal.documents.publishing import einvoice
 
     # XML first: a PDF never starts with "<", while an XML may mention "%PDF-".
     if einvoice.looks_like_xml(data):
@@ -139,7 +143,7 @@ def _inspect(job: Job) -> Candidate:
 
 
 def _from_pdf(job: Job, data: bytes) -> Candidate:
-    from iportal.documents import einvoice
+    from iportal.documents.publishing import einvoice
 
     reader, page_count = read_pdf(data, job.limits)
     structured = einvoice.read_from_pdf(reader)
@@ -149,7 +153,7 @@ def _from_pdf(job: Job, data: bytes) -> Candidate:
 
 
 def _from_xml(job: Job, data: bytes) -> Candidate:
-    from iportal.documents import einvoice
+    from iportal.documents.publishing import einvoice
 
     structured = einvoice.read_xml(data)
     page_count = None

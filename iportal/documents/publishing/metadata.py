@@ -19,7 +19,7 @@ from iportal.errors import InvalidInput
 from iportal.i18n import N_
 
 if TYPE_CHECKING:
-    from iportal.documents.einvoice import StructuredInvoice
+    from iportal.documents.publishing.einvoice import StructuredInvoice
 
 DOCUMENT_TYPES = ("invoice", "credit_note")
 AMOUNT_FIELDS = ("amount_excl_vat", "vat_amount", "amount_incl_vat")

@@ -1,20 +1,19 @@
-"""Reading documents: the list with its filters, one document, its PDF and XML, read
-marks and duplicates — always within what `sharing.services` says this user may see,
-and within the window: the last seven years, not before the client number's contract
-start, not before May 2008. Anything else is `NotFound`, exactly like a missing id."""
+"""The reader and the list they are shown: their window of issue dates, filters from
+a query string, a page of the list, and its count and totals.
+
+Always within what `sharing.services` says this user may see, and within the window:
+the last seven years, not before the client number's contract start, not before May
+2008. Anything else is `NotFound`, exactly like a missing id."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from iportal import clock, db
 from iportal.accounts.identifiers import normalise_client_code
-from iportal.accounts.services import record_audit_event
-from iportal.documents.blobs import BlobStore
-from iportal.documents.listing import (
+from iportal.documents.reading.listing import (
     COUNT_CAP,
     Filters,
     Scope,
@@ -24,7 +23,6 @@ from iportal.documents.listing import (
     page_query,
     totals_query,
 )
-from iportal.documents.tables import Document, DuplicateRequest, ReadMark
 from iportal.errors import InvalidInput, NotFound
 from iportal.i18n import N_
 from iportal.pagination import BAD_CURSOR, clamp_limit, decode_cursor, encode_cursor
@@ -59,6 +57,7 @@ class Reader:
 
 
 def reader_for(user_id: int, today: date | None = None) -> Reader:
+    """The user as a reader of documents, with the window of `today` (the clock's)."""
     oldest = max(window_start(today or clock.today()), PORTAL_START)
     return Reader(Scope(user_id, oldest))
 
@@ -118,8 +117,28 @@ async def parse_filters(reader: Reader, query: dict[str, str | None]) -> Filters
 
 
 @dataclass(frozen=True)
+class ListedDocument:
+    """A document as the list shows it, with this reader's read mark."""
+
+    id: int
+    client_code: str
+    type: str
+    type_code: str | None
+    number: str
+    issue_date: date
+    due_date: date | None
+    currency: str
+    amount_excl_vat: Decimal
+    vat_amount: Decimal
+    amount_incl_vat: Decimal
+    structured_kind: str
+    has_pdf: bool
+    read: bool
+
+
+@dataclass(frozen=True)
 class DocumentPage:
-    items: list[dict[str, Any]]
+    items: list[ListedDocument]
     next_cursor: str | None
     sort: Sort
 
@@ -127,6 +146,8 @@ class DocumentPage:
 async def list_documents(
     reader: Reader, filters: Filters, sort: Sort, cursor: str | None, limit: int | None
 ) -> DocumentPage:
+    """A page of the reader's documents matching the filters, in the sort's order, and
+    the cursor of the next page (None on the last)."""
     size = clamp_limit(limit)
     after = None
     raw = decode_cursor(cursor)
@@ -147,7 +168,7 @@ async def list_documents(
         last = rows[size - 1]
         keys = len(names) - len(public)
         next_cursor = encode_cursor([*(last[f"k{i}"] for i in range(keys)), last["id"]])
-    items = [dict(zip(public, row, strict=False)) for row in rows[:size]]
+    items = [ListedDocument(**dict(zip(public, row, strict=False))) for row in rows[:size]]
     return DocumentPage(items, next_cursor, sort)
 
 
@@ -156,10 +177,19 @@ def _is_key(name: str) -> bool:
 
 
 @dataclass(frozen=True)
+class CurrencyTotal:
+    """The documents of one currency: how many, and their sum including VAT."""
+
+    currency: str
+    documents: int
+    total: Decimal
+
+
+@dataclass(frozen=True)
 class Overview:
     count: int
     capped: bool
-    totals: list[dict[str, Any]]
+    totals: list[CurrencyTotal]
 
 
 async def overview(reader: Reader, filters: Filters, cap: int = COUNT_CAP) -> Overview:
@@ -171,7 +201,9 @@ async def overview(reader: Reader, filters: Filters, cap: int = COUNT_CAP) -> Ov
         return Overview(cap, True, [])
     sql = totals_query(reader.scope, filters)
     totals = await db.fetch(sql.text, *sql.args, custom_plan=True)
-    return Overview(count, False, [dict(row) for row in totals])
+    return Overview(
+        count, False, [CurrencyTotal(row["currency"], row["n"], row["total"]) for row in totals]
+    )
 
 
 @dataclass(frozen=True)
@@ -194,100 +226,3 @@ async def list_view(
         visible_client_numbers(reader.user_id),
     )
     return ListView(page, summary, numbers)
-
-
-# A document is the reader's when their copy of it exists (the whole primary key of
-# `visible_document`: one index probe) and it is inside the window.
-VISIBLE_DOCUMENT_SQL = """
-SELECT d.*, c.client_code,
-       EXISTS (SELECT 1 FROM document_read_mark r
-                WHERE r.user_id = v.user_id AND r.document_id = d.id) AS read
-  FROM document d
-  JOIN visible_document v ON v.user_id = {} AND v.client_number_id = d.client_number_id
-                         AND v.issue_date = d.issue_date AND v.document_id = d.id
-  JOIN client_number c ON c.id = d.client_number_id
- WHERE d.id = {} AND d.issue_date >= {}
-"""
-MARK_READ_SQL = """
-INSERT INTO document_read_mark (user_id, document_id)
-SELECT v.user_id, d.id
-  FROM document d
-  JOIN visible_document v ON v.user_id = {} AND v.client_number_id = d.client_number_id
-                         AND v.issue_date = d.issue_date AND v.document_id = d.id
- WHERE d.id = ANY({}::bigint[]) AND d.issue_date >= {}
-ON CONFLICT ON CONSTRAINT read_mark_once_per_user DO NOTHING
-RETURNING document_id
-"""
-
-
-async def visible_document(reader: Reader, document_id: int) -> dict[str, Any]:
-    """One document the reader may see (in the window), or `NotFound`."""
-    rows = await Document.raw(
-        VISIBLE_DOCUMENT_SQL, reader.user_id, document_id, reader.scope.oldest
-    )
-    if not rows:
-        raise NotFound()
-    return rows[0]
-
-
-async def mark_read(reader: Reader, document_ids: list[int]) -> int:
-    """Marks the given documents read for this reader; ids it may not see are ignored."""
-    if not document_ids:
-        return 0
-    rows = await ReadMark.raw(MARK_READ_SQL, reader.user_id, document_ids, reader.scope.oldest)
-    return len(rows)
-
-
-async def open_pdf(
-    reader: Reader, document_id: int, blobs: BlobStore, ip: str = ""
-) -> tuple[dict[str, Any], bytes]:
-    """The PDF, which marks the document read for this reader (and is recorded)."""
-    document = await visible_document(reader, document_id)
-    if document["pdf_blob_hash"] is None:
-        raise NotFound(N_("This document has no PDF; download its XML instead."))
-    content = blobs.get(document["pdf_blob_hash"])
-    if await mark_read(reader, [document_id]):
-        await record_audit_event(
-            "document_opened",
-            actor_id=reader.user_id,
-            client_number_id=document["client_number_id"],
-            document_id=document_id,
-            ip=ip,
-        )
-    return document, content
-
-
-async def document_xml(
-    reader: Reader, document_id: int, blobs: BlobStore
-) -> tuple[dict[str, Any], bytes]:
-    document = await visible_document(reader, document_id)
-    if document["xml_blob_hash"] is None:
-        raise NotFound(N_("This document was not published with structured data (XML)."))
-    return document, blobs.get(document["xml_blob_hash"])
-
-
-async def request_duplicate(
-    reader: Reader, document_id: int, blobs: BlobStore, ip: str = ""
-) -> tuple[dict[str, Any], bytes]:
-    """A copy of the PDF stamped DUPLICATE with today's date; logged and audited."""
-    from iportal.documents.stamping import stamp_duplicate
-
-    document, original = await open_pdf(reader, document_id, blobs, ip)
-    stamped = stamp_duplicate(original, clock.today())
-    await DuplicateRequest.insert(
-        DuplicateRequest(document=document_id, user=reader.user_id, delivered_at=clock.utcnow())
-    )
-    await record_audit_event(
-        "duplicate_requested",
-        actor_id=reader.user_id,
-        client_number_id=document["client_number_id"],
-        document_id=document_id,
-        ip=ip,
-    )
-    return document, stamped
-
-
-def file_name(document: dict[str, Any], extension: str) -> str:
-    """`DL20012345_invoice_F2024-00123.pdf`: safe characters only."""
-    number = "".join(c if c.isalnum() or c in "-_." else "-" for c in document["number"])
-    return f"{document['client_code']}_{document['type']}_{number}.{extension}"

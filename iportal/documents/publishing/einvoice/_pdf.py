@@ -17,7 +17,7 @@ from typing import TypeVar
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
-from iportal.documents.einvoice._xml import MAX_XML_BYTES, TOO_LARGE
+from iportal.documents.publishing.einvoice._xml import MAX_XML_BYTES, TOO_LARGE
 from iportal.errors import InvalidInput
 from iportal.i18n import N_
 

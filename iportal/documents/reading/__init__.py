@@ -1,0 +1,88 @@
+"""Reading: what a person is shown of the published documents, and nothing more.
+
+It owns every way a document goes out to a reader, always through the database's
+`visible_document` (what `sharing` says they may see) and inside their window: the
+reader and the list with its filters, sorts, count and totals (`reader`, on the SQL
+of `listing`), one document with its PDF, XML, read marks and duplicates stamped in
+the sandbox (`files`, `stamping`), and the streamed CSV and ZIP exports (`export`,
+which writes the archive with `zipstream`). How documents come in is the other
+room's, `documents.publishing`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from iportal.documents.reading.export import export_csv, export_zip
+    from iportal.documents.reading.files import (
+        DocumentDetail,
+        DocumentFile,
+        document_xml,
+        file_name,
+        mark_read,
+        open_pdf,
+        request_duplicate,
+        visible_document,
+    )
+    from iportal.documents.reading.listing import SORT_KEYS, Filters, Sort
+    from iportal.documents.reading.reader import (
+        PORTAL_START,
+        CurrencyTotal,
+        DocumentPage,
+        ListedDocument,
+        ListView,
+        Overview,
+        Reader,
+        list_documents,
+        list_view,
+        overview,
+        parse_filters,
+        reader_for,
+        window_start,
+    )
+
+# The public names are loaded on first use, not with the package: a sandboxed worker
+# imports the one module it runs and must not load the database and accounts with it.
+_PARTS = ("reader", "files", "export", "listing")
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        for part in _PARTS:
+            module = importlib.import_module(f"{__name__}.{part}")
+            if hasattr(module, name):
+                value = globals()[name] = getattr(module, name)
+                return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "PORTAL_START",
+    "SORT_KEYS",
+    "CurrencyTotal",
+    "DocumentDetail",
+    "DocumentFile",
+    "DocumentPage",
+    "Filters",
+    "ListView",
+    "ListedDocument",
+    "Overview",
+    "Reader",
+    "Sort",
+    "document_xml",
+    "export_csv",
+    "export_zip",
+    "file_name",
+    "list_documents",
+    "list_view",
+    "mark_read",
+    "open_pdf",
+    "overview",
+    "parse_filters",
+    "reader_for",
+    "request_duplicate",
+    "visible_document",
+    "window_start",
+]

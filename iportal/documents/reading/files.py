@@ -1,0 +1,167 @@
+"""One document as a reader gets it: its row, its PDF or XML, a copy stamped DUPLICATE,
+and read marks. Only a document the reader may see, inside their window; anything
+else is `NotFound`, exactly like a missing id.
+
+A duplicate is stamped in the sandbox, under the limits a publication is read with:
+a PDF that publishing accepted may still hide a stream that inflates to gigabytes
+in the pages that stamping rewrites."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from iportal import clock, db
+from iportal.accounts.services import record_audit_event
+from iportal.documents.reading.reader import ListedDocument, Reader
+from iportal.documents.sandbox import Sandbox, TaskOutOfMemory, TaskTimedOut
+from iportal.documents.storage import BlobStore
+from iportal.documents.tables import DuplicateRequest
+from iportal.errors import InvalidInput, NotFound
+from iportal.i18n import N_
+
+
+def file_name(client_code: str, kind: str, number: str, extension: str) -> str:
+    """`DL20012345_invoice_F2024-00123.pdf`: safe characters only."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in number)
+    return f"{client_code}_{kind}_{safe}.{extension}"
+
+
+@dataclass(frozen=True)
+class DocumentDetail(ListedDocument):
+    """A document the reader may see, with where its files are."""
+
+    client_number_id: int
+    pdf_blob_hash: str | None
+    xml_blob_hash: str | None
+
+    def file_name(self, extension: str) -> str:
+        return file_name(self.client_code, self.type, self.number, extension)
+
+
+@dataclass(frozen=True)
+class DocumentFile:
+    """A file as the reader downloads it: its name, its bytes, and the SHA-256 of a
+    file stored as it is (None for one made for this request)."""
+
+    name: str
+    content: bytes
+    digest: str | None
+
+
+# A document is the reader's when their copy of it exists (the whole primary key of
+# `visible_document`: one index probe) and it is inside the window.
+VISIBLE_DOCUMENT_SQL = """
+SELECT d.id, c.client_code, d.type, d.type_code, d.number, d.issue_date, d.due_date,
+       d.currency, d.amount_excl_vat, d.vat_amount, d.amount_incl_vat, d.structured_kind,
+       d.pdf_blob_hash IS NOT NULL AS has_pdf,
+       EXISTS (SELECT 1 FROM document_read_mark r
+                WHERE r.user_id = v.user_id AND r.document_id = d.id) AS read,
+       d.client_number_id, d.pdf_blob_hash, d.xml_blob_hash
+  FROM document d
+  JOIN visible_document v ON v.user_id = $1 AND v.client_number_id = d.client_number_id
+                         AND v.issue_date = d.issue_date AND v.document_id = d.id
+  JOIN client_number c ON c.id = d.client_number_id
+ WHERE d.id = $2 AND d.issue_date >= $3
+"""
+MARK_READ_SQL = """
+INSERT INTO document_read_mark (user_id, document_id)
+SELECT v.user_id, d.id
+  FROM document d
+  JOIN visible_document v ON v.user_id = $1 AND v.client_number_id = d.client_number_id
+                         AND v.issue_date = d.issue_date AND v.document_id = d.id
+ WHERE d.id = ANY($2::bigint[]) AND d.issue_date >= $3
+ON CONFLICT ON CONSTRAINT read_mark_once_per_user DO NOTHING
+RETURNING document_id
+"""
+
+
+async def visible_document(reader: Reader, document_id: int) -> DocumentDetail:
+    """One document the reader may see (in the window), or `NotFound`."""
+    row = await db.fetchrow(VISIBLE_DOCUMENT_SQL, reader.user_id, document_id, reader.scope.oldest)
+    if row is None:
+        raise NotFound()
+    return DocumentDetail(**row)
+
+
+async def mark_read(reader: Reader, document_ids: list[int]) -> int:
+    """Marks the given documents read for this reader; ids it may not see are ignored."""
+    if not document_ids:
+        return 0
+    rows = await db.fetch(MARK_READ_SQL, reader.user_id, document_ids, reader.scope.oldest)
+    return len(rows)
+
+
+async def _opened(
+    reader: Reader, document_id: int, blobs: BlobStore, ip: str
+) -> tuple[DocumentDetail, bytes]:
+    """The document and its PDF's bytes; opening it marks it read (and is recorded)."""
+    document = await visible_document(reader, document_id)
+    if document.pdf_blob_hash is None:
+        raise NotFound(N_("This document has no PDF; download its XML instead."))
+    content = await blobs.read(document.pdf_blob_hash)
+    if await mark_read(reader, [document_id]):
+        await record_audit_event(
+            "document_opened",
+            actor_id=reader.user_id,
+            client_number_id=document.client_number_id,
+            document_id=document_id,
+            ip=ip,
+        )
+    return document, content
+
+
+async def open_pdf(
+    reader: Reader, document_id: int, blobs: BlobStore, ip: str = ""
+) -> DocumentFile:
+    """The PDF, which marks the document read for this reader (and is recorded)."""
+    document, content = await _opened(reader, document_id, blobs, ip)
+    return DocumentFile(document.file_name("pdf"), content, document.pdf_blob_hash)
+
+
+async def document_xml(reader: Reader, document_id: int, blobs: BlobStore) -> DocumentFile:
+    """The Factur-X or UBL XML as published; `NotFound` when the document has none."""
+    document = await visible_document(reader, document_id)
+    if document.xml_blob_hash is None:
+        raise NotFound(N_("This document was not published with structured data (XML)."))
+    content = await blobs.read(document.xml_blob_hash)
+    return DocumentFile(document.file_name("xml"), content, document.xml_blob_hash)
+
+
+async def request_duplicate(
+    reader: Reader, document_id: int, blobs: BlobStore, sandbox: Sandbox, ip: str = ""
+) -> DocumentFile:
+    """A copy of the PDF stamped DUPLICATE with today's date; logged and audited.
+    `InvalidInput` when the PDF cannot be stamped within the sandbox's limits."""
+    document, original = await _opened(reader, document_id, blobs, ip)
+    stamped = await _stamped(sandbox, original, clock.today())
+    await DuplicateRequest.insert(
+        DuplicateRequest(document=document_id, user=reader.user_id, delivered_at=clock.utcnow())
+    )
+    await record_audit_event(
+        "duplicate_requested",
+        actor_id=reader.user_id,
+        client_number_id=document.client_number_id,
+        document_id=document_id,
+        ip=ip,
+    )
+    name = document.file_name("pdf").replace(".pdf", "_DUPLICATE.pdf")
+    return DocumentFile(name, stamped, None)
+
+
+async def _stamped(sandbox: Sandbox, original: bytes, when: date) -> bytes:
+    # Imported on first use: the web process needs the function only to name it to a
+    # worker, and need not load ReportLab and pypdf before anybody asks for a duplicate.
+    from iportal.documents.reading.stamping import stamp_duplicate
+
+    try:
+        return await sandbox.run(stamp_duplicate, original, when)
+    except TaskTimedOut:
+        raise InvalidInput(N_("Stamping the duplicate took too long; it was stopped.")) from None
+    except TaskOutOfMemory:
+        raise InvalidInput(N_("Stamping the duplicate needed too much memory.")) from None
+    except Exception as error:  # pypdf raises many kinds on malformed files
+        raise InvalidInput(
+            N_("The PDF cannot be stamped as a duplicate: %(reason)s"),
+            reason=str(error)[:200] or type(error).__name__,
+        ) from None
