@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -26,13 +27,13 @@ from iportal.web.requestlog import RequestLogMiddleware
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 
-def create_app(settings: Settings, *, manage_pool: bool = True) -> Litestar:
-    """The web app and JSON API. `manage_pool=False` lets tests own the connection pool."""
-    routers = [web_router, accounts_router, sharing_router, documents_router]
-    if settings.demo_mode:
-        from iportal.demo.controllers import router as demo_router
-
-        routers.append(demo_router)
+def create_app(
+    settings: Settings, *, manage_pool: bool = True, extra_routers: Sequence[Router] = ()
+) -> Litestar:
+    """The web app and JSON API. `manage_pool=False` lets tests own the connection pool;
+    `extra_routers` is how `iportal demo` adds its mailbox page (the product never
+    imports the demo)."""
+    routers = [web_router, accounts_router, sharing_router, documents_router, *extra_routers]
     app = Litestar(
         route_handlers=[
             *routers,

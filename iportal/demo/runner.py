@@ -79,6 +79,7 @@ async def _serve(
     console: Console, settings: Settings, host: str, port: int, smtp_port: int
 ) -> None:
     from iportal.app import create_app
+    from iportal.demo.controllers import router as demo_router
 
     try:
         catcher = start_mail_catcher(settings.mail_dir, settings.smtp_host, smtp_port)
@@ -90,7 +91,7 @@ async def _serve(
     settings = dataclasses.replace(settings, smtp_port=smtp_port)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings, manage_pool=False),
+            create_app(settings, manage_pool=False, extra_routers=[demo_router]),
             host=host,
             port=port,
             log_config=None,
