@@ -1,5 +1,8 @@
 """A ZIP archive written as it goes, for streamed exports.
 
+Kept over `zipfile`, stream-zip and zipstream-ng: it built the archive of 10,000
+invoices in 0.11–0.17 s of CPU against their 0.25–0.62 s (README, "Export").
+
 Members are stored, not compressed (PDFs are compressed already), and each member's
 size and CRC are known before its local header is written, so every header is final:
 no data descriptors, nothing to seek back to. The central directory is kept as packed
