@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from litestar.datastructures import UploadFile
@@ -30,29 +30,6 @@ class PublishedDocument:
     vat_amount: Decimal
     amount_incl_vat: Decimal
     status: str
-
-
-@dataclass
-class IssuerDocument:
-    id: int
-    client_code: str
-    type: str
-    type_code: str | None
-    number: str
-    issue_date: date
-    due_date: date | None
-    currency: str
-    amount_excl_vat: Decimal
-    vat_amount: Decimal
-    amount_incl_vat: Decimal
-    structured_kind: str
-    published_at: datetime
-
-
-@dataclass
-class IssuerDocumentPage:
-    items: list[IssuerDocument]
-    next_cursor: str | None
 
 
 @dataclass

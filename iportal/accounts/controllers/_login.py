@@ -22,7 +22,7 @@ from iportal.web.context import (
     session_cookie_name,
     settings_of,
 )
-from iportal.web.pages import page
+from iportal.web.pages import page, refused_page
 from iportal.web.redirects import safe_next
 
 
@@ -54,21 +54,6 @@ def _logout_response(request: Request[Any, Any, Any], response: Response[Any]) -
     return response
 
 
-def _refused(
-    request: Request[Any, Any, Any],
-    template: str,
-    error: NotAuthenticated | TooManyAttempts,
-    **ctx: Any,
-) -> Template:
-    """The same page again with the reason, 401 or 429 (with `Retry-After`)."""
-    response = page(
-        request, template, status_code=error.status_code, error=error.translated(), **ctx
-    )
-    if isinstance(error, TooManyAttempts):
-        response.headers["Retry-After"] = str(error.retry_after_seconds)
-    return response
-
-
 @get("/login", name="accounts.login_page", include_in_schema=False)
 async def login_page(
     request: Request[Any, Any, Any],
@@ -93,7 +78,7 @@ async def login_form(
             user_agent=request.headers.get("user-agent", ""),
         )
     except (NotAuthenticated, TooManyAttempts) as error:
-        return _refused(request, "accounts/login.html", error, next=target, username=username)
+        return refused_page(request, "accounts/login.html", error, next=target, username=username)
     if isinstance(outcome, services.PendingLogin):
         code_page: Response[Any] = Redirect(
             path=f"/login/code?{urlencode({'next': target})}", status_code=303
@@ -140,7 +125,7 @@ async def login_code_form(
             user_agent=request.headers.get("user-agent", ""),
         )
     except (NotAuthenticated, TooManyAttempts) as error:
-        return _refused(request, "accounts/login_code.html", error, next=target)
+        return refused_page(request, "accounts/login_code.html", error, next=target)
     response: Response[Any] = Redirect(path=target, status_code=303)
     _with_session(request, response, new)
     return response

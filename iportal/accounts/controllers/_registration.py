@@ -24,7 +24,7 @@ from iportal.accounts.schemas import (
 from iportal.errors import DomainError, InvalidInput, NotAuthenticated, TooManyAttempts
 from iportal.i18n import N_, gettext
 from iportal.web.context import client_ip, cookie, current_user, session_cookie_name, settings_of
-from iportal.web.pages import page
+from iportal.web.pages import page, refused_page
 
 NO_STORE = {"Cache-Control": "no-store"}
 STARTED = N_(
@@ -34,19 +34,6 @@ STARTED = N_(
 PASSWORDS_DIFFER = N_("The two passwords are not the same. Please type them again.")
 # Pages whose address carries a secret token: never sent on as a Referer.
 TOKEN_PAGE_HEADERS = {"Referrer-Policy": "no-referrer"}
-
-
-def refused_page(
-    request: Request[Any, Any, Any], template: str, error: DomainError, **context: Any
-) -> Template:
-    """The same page again with the reason, under the error's status (and `Retry-After`
-    when throttled)."""
-    response = page(
-        request, template, status_code=error.status_code, error=error.translated(), **context
-    )
-    if isinstance(error, TooManyAttempts):
-        response.headers["Retry-After"] = str(error.retry_after_seconds)
-    return response
 
 
 def start_session_cookie(

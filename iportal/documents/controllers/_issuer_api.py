@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any
 
 from litestar import Request, Response, Router, get, post
@@ -21,8 +20,6 @@ from iportal.documents.publishing import (
     Outcome,
 )
 from iportal.documents.schemas import (
-    IssuerDocument,
-    IssuerDocumentPage,
     PublishedDocument,
     PublishForm,
 )
@@ -90,13 +87,9 @@ async def list_issuer_documents(
     client_code: Annotated[str | None, QueryParameter()] = None,
     cursor: Annotated[str | None, QueryParameter()] = None,
     limit: Annotated[int | None, QueryParameter()] = None,
-) -> IssuerDocumentPage:
+) -> publishing.IssuedDocuments:
     """The issuer's own published documents, newest first."""
-    page = await publishing.issuer_documents(issuer.issuer_id, client_code, cursor, limit)
-    return IssuerDocumentPage(
-        items=[IssuerDocument(**dataclasses.asdict(row)) for row in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return await publishing.issuer_documents(issuer.issuer_id, client_code, cursor, limit)
 
 
 issuer_router = Router(
