@@ -32,7 +32,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy iportal/
+	$(BIN)/mypy --strict iportal/
 
 # Extract every translatable string and merge it into the nl, fr and de catalogues.
 messages: $(STAMP)
