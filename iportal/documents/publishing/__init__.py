@@ -12,8 +12,9 @@ other room's, `documents.reading`.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from iportal.documents._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from iportal.documents.publishing.clients import (
@@ -62,21 +63,6 @@ if TYPE_CHECKING:
         record_document,
     )
 
-# The public names are loaded on first use, not with the package: a sandboxed worker
-# imports the one module it runs and must not load the database and accounts with it.
-_PARTS = ("services", "recording", "clients", "ingest", "inspection", "metadata")
-
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        for part in _PARTS:
-            module = importlib.import_module(f"{__name__}.{part}")
-            if hasattr(module, name):
-                value = globals()[name] = getattr(module, name)
-                return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "ALREADY_PUBLISHED",
     "CONFLICT",
@@ -114,3 +100,8 @@ __all__ = [
     "record_document",
     "report_row",
 ]
+
+# Loaded on first use: a sandboxed worker imports one module, not the whole room.
+__getattr__ = lazy_exports(
+    globals(), ("services", "recording", "clients", "ingest", "inspection", "metadata")
+)

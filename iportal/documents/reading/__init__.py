@@ -11,8 +11,9 @@ room's, `documents.publishing`.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from iportal.documents._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from iportal.documents.reading.export import export_csv, export_zip
@@ -43,21 +44,6 @@ if TYPE_CHECKING:
         window_start,
     )
 
-# The public names are loaded on first use, not with the package: a sandboxed worker
-# imports the one module it runs and must not load the database and accounts with it.
-_PARTS = ("reader", "files", "export", "listing")
-
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        for part in _PARTS:
-            module = importlib.import_module(f"{__name__}.{part}")
-            if hasattr(module, name):
-                value = globals()[name] = getattr(module, name)
-                return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "PORTAL_START",
     "SORT_KEYS",
@@ -86,3 +72,6 @@ __all__ = [
     "visible_document",
     "window_start",
 ]
+
+# Loaded on first use: a sandboxed worker imports one module, not the whole room.
+__getattr__ = lazy_exports(globals(), ("reader", "files", "export", "listing"))
