@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-from asyncpg import Record
+from asyncpg import Record as Record  # the rows the query API returns
 from piccolo.engine.postgres import PostgresEngine
 
 from iportal.settings import Settings, get_settings

@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from asyncpg import Record
-
 from iportal import db
+from iportal.db import Record
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,8 @@ import zlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
-from asyncpg import Record
-
 from iportal import db
+from iportal.db import Record
 from iportal.documents.reading.files import file_name
 from iportal.documents.reading.listing import Filters, Sort, export_query
 from iportal.documents.reading.reader import Reader
