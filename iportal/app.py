@@ -19,6 +19,7 @@ from iportal.documents.sandbox import sandbox_lifespan
 from iportal.settings import Settings
 from iportal.sharing.controllers import router as sharing_router
 from iportal.templating import environment
+from iportal.web import openapi
 from iportal.web.context import before_request
 from iportal.web.controllers import router as web_router
 from iportal.web.errors import EXCEPTION_HANDLERS
@@ -47,6 +48,7 @@ def create_app(
             version=__version__,
             path="/schema",
             description="Invoice distribution and document portal: issuer and client API.",
+            components=openapi.components(),
         ),
         before_request=before_request,
         exception_handlers=EXCEPTION_HANDLERS,
@@ -60,4 +62,5 @@ def create_app(
         debug=False,
     )
     app.state.settings = settings
+    openapi.document_errors(app)
     return app

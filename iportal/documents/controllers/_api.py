@@ -21,6 +21,7 @@ from iportal.documents.controllers._files import (
     filters_and_sort,
     reader_of,
 )
+from iportal.documents.controllers._query import LIST_QUERY, ListQuery
 from iportal.documents.schemas import (
     DocumentItem,
     DocumentList,
@@ -37,8 +38,8 @@ NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie, Authorization"}
 
 @get("/", name="documents.list", tags=["documents"])
 async def list_documents(
-    request: Request[Any, Any, Any],
     user: NamedDependency[SessionUser],
+    selection: NamedDependency[ListQuery],
     cursor: Annotated[str | None, QueryParameter()] = None,
     limit: Annotated[int | None, QueryParameter()] = None,
 ) -> Response[DocumentList]:
@@ -46,7 +47,7 @@ async def list_documents(
     number (exact; `F2024*` for a prefix), number_prefix, issued_from, issued_to,
     amount_min, amount_max (including VAT), unread; sort: a column, `-` for descending."""
     reader = reader_of(user)
-    filters, sort = await filters_and_sort(request, reader)
+    filters, sort = await filters_and_sort(selection, reader)
     page = await reading.list_documents(reader, filters, sort, cursor, limit)
     return Response(
         DocumentList([document_item(row) for row in page.items], page.next_cursor), headers=NO_STORE
@@ -55,12 +56,12 @@ async def list_documents(
 
 @get("/summary", name="documents.summary", tags=["documents"])
 async def summary(
-    request: Request[Any, Any, Any], user: NamedDependency[SessionUser]
+    user: NamedDependency[SessionUser], selection: NamedDependency[ListQuery]
 ) -> Response[DocumentSummary]:
     """How many documents match the filters (exact up to 10,000) and their totals
     including VAT per currency, credit notes counted negatively."""
     reader = reader_of(user)
-    filters, _ = await filters_and_sort(request, reader)
+    filters, _ = await filters_and_sort(selection, reader)
     result = await reading.overview(reader, filters)
     totals = [Total(t.currency, t.documents, t.total) for t in result.totals]
     return Response(DocumentSummary(result.count, result.capped, totals), headers=NO_STORE)
@@ -115,10 +116,12 @@ async def mark_read(user: NamedDependency[SessionUser], data: JSONBody[MarkRead]
 
 
 @get("/export.csv", name="documents.export_csv", tags=["documents"])
-async def export_csv(request: Request[Any, Any, Any], user: NamedDependency[SessionUser]) -> Stream:
+async def export_csv(
+    user: NamedDependency[SessionUser], selection: NamedDependency[ListQuery]
+) -> Stream:
     """The filtered selection as CSV (UTF-8 with BOM), streamed."""
     reader = reader_of(user)
-    filters, sort = await filters_and_sort(request, reader)
+    filters, sort = await filters_and_sort(selection, reader)
     return Stream(
         reading.export_csv(reader, filters, sort),
         media_type="text/csv; charset=utf-8",
@@ -130,10 +133,14 @@ async def export_csv(request: Request[Any, Any, Any], user: NamedDependency[Sess
 
 
 @get("/export.zip", name="documents.export_zip", tags=["documents"])
-async def export_zip(request: Request[Any, Any, Any], user: NamedDependency[SessionUser]) -> Stream:
+async def export_zip(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    selection: NamedDependency[ListQuery],
+) -> Stream:
     """The filtered selection's PDFs and XMLs with the CSV inside, streamed."""
     reader = reader_of(user)
-    filters, sort = await filters_and_sort(request, reader)
+    filters, sort = await filters_and_sort(selection, reader)
     stream = reading.export_zip(reader, filters, sort, blobs_of(request), clock.utcnow())
     return Stream(
         stream,
@@ -158,5 +165,5 @@ api_router = Router(
         export_csv,
         export_zip,
     ],
-    dependencies=USER,
+    dependencies={**USER, **LIST_QUERY},
 )

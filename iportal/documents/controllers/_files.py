@@ -3,6 +3,7 @@ and file responses that no shared cache keeps and no other user gets."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Request, Response
@@ -63,9 +64,11 @@ def query_of(request: Request[Any, Any, Any]) -> dict[str, str | None]:
     return {name: request.query_params.get(name) for name in FILTER_NAMES}
 
 
-async def filters_and_sort(request: Request[Any, Any, Any], reader: Reader) -> tuple[Filters, Sort]:
-    sort = Sort.parse(request.query_params.get("sort"))
-    return await reading.parse_filters(reader, query_of(request)), sort
+async def filters_and_sort(query: Mapping[str, str | None], reader: Reader) -> tuple[Filters, Sort]:
+    sort = Sort.parse(query.get("sort"))
+    return await reading.parse_filters(
+        reader, {name: query.get(name) for name in FILTER_NAMES}
+    ), sort
 
 
 def blobs_of(request: Request[Any, Any, Any]) -> BlobStore:

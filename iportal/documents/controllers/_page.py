@@ -59,7 +59,7 @@ async def documents_page(
     partial: FromQuery[bool] = False,
 ) -> Template:
     reader = reader_of(user)
-    filters, sort = await filters_and_sort(request, reader)
+    filters, sort = await filters_and_sort(request.query_params, reader)
     view = await reading.list_view(reader, filters, sort, cursor, 50)
     listing = view.page
     query = {**query_of(request), "sort": sort.name}

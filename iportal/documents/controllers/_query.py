@@ -1,0 +1,65 @@
+"""The list's query string, declared parameter by parameter so that the OpenAPI
+document shows every filter of the list, its count and its exports.
+
+Each is taken as text and read by `reading.parse_filters`, which answers a value it
+cannot read with a 422 that names the field, in the caller's language."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar.di import Provide
+from litestar.params import QueryParameter
+
+ListQuery = dict[str, str | None]
+
+
+async def list_query(
+    client_code: Annotated[
+        str | None, QueryParameter(name="client_code", description="One client code (DL20012345).")
+    ] = None,
+    kind: Annotated[
+        str | None, QueryParameter(name="type", description="`invoice` or `credit_note`.")
+    ] = None,
+    number: Annotated[
+        str | None,
+        QueryParameter(name="number", description="A document number; `F2024*` for a prefix."),
+    ] = None,
+    number_prefix: Annotated[
+        str | None, QueryParameter(name="number_prefix", description="The start of the number.")
+    ] = None,
+    issued_from: Annotated[
+        str | None, QueryParameter(name="issued_from", description="First issue date (YYYY-MM-DD).")
+    ] = None,
+    issued_to: Annotated[
+        str | None, QueryParameter(name="issued_to", description="Last issue date (YYYY-MM-DD).")
+    ] = None,
+    amount_min: Annotated[
+        str | None, QueryParameter(name="amount_min", description="Least amount including VAT.")
+    ] = None,
+    amount_max: Annotated[
+        str | None, QueryParameter(name="amount_max", description="Greatest amount including VAT.")
+    ] = None,
+    unread: Annotated[
+        str | None, QueryParameter(name="unread", description="`true`: only documents not opened.")
+    ] = None,
+    sort: Annotated[
+        str | None,
+        QueryParameter(name="sort", description="A column; `-` before it for descending."),
+    ] = None,
+) -> ListQuery:
+    return {
+        "client_code": client_code,
+        "type": kind,
+        "number": number,
+        "number_prefix": number_prefix,
+        "issued_from": issued_from,
+        "issued_to": issued_to,
+        "amount_min": amount_min,
+        "amount_max": amount_max,
+        "unread": unread,
+        "sort": sort,
+    }
+
+
+LIST_QUERY = {"selection": Provide(list_query)}
