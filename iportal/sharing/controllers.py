@@ -30,6 +30,7 @@ from iportal.sharing import services
 from iportal.web.auth import LOGIN_GATE, PERSON, USER
 from iportal.web.context import client_ip, settings_of
 from iportal.web.pages import page, refused_page
+from iportal.web.params import Cursor, Limit
 
 NO_STORE = {"Cache-Control": "no-store"}
 PAGE_SIZE = 200
@@ -62,8 +63,8 @@ def _item(number: services.MyClientNumber) -> MyClientNumberItem:
 )
 async def api_list(
     user: NamedDependency[SessionUser],
-    limit: Annotated[int | None, QueryParameter()] = None,
-    cursor: Annotated[str | None, QueryParameter()] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
 ) -> Response[MyClientNumberPage]:
     """The user's client numbers by client code, with their role, the notification switch
     and (for the main contact) the shared users who see each; keyset-paginated."""

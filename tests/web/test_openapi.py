@@ -100,3 +100,11 @@ async def test_how_a_caller_authenticates_is_documented(document: dict[str, Any]
     assert paths["/api/v1/documents/mark-read"]["post"]["security"] == [{"session": [], "csrf": []}]
     assert paths["/api/v1/issuer/documents"]["post"]["security"] == [{"bearer": []}]
     assert "security" not in paths["/api/v1/auth/login"]["post"]
+
+
+async def test_a_page_size_is_documented_as_it_is_enforced(document: dict[str, Any]) -> None:
+    for path in ("/api/v1/documents", "/api/v1/audit-events", "/api/v1/client-numbers"):
+        limit = next(
+            p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "limit"
+        )
+        assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 200), path

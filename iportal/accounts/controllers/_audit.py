@@ -15,6 +15,7 @@ from iportal.accounts.services import AuditPage, SessionUser
 from iportal.i18n import N_
 from iportal.web.auth import USER
 from iportal.web.pages import page
+from iportal.web.params import Cursor, Limit
 
 # How the page names each kind of event.
 KIND_LABELS = {
@@ -49,8 +50,8 @@ async def api_audit_events(
     user: NamedDependency[SessionUser],
     client_code: Annotated[str | None, QueryParameter()] = None,
     kind: Annotated[str | None, QueryParameter()] = None,
-    cursor: Annotated[str | None, QueryParameter()] = None,
-    limit: Annotated[int | None, QueryParameter()] = None,
+    cursor: Cursor = None,
+    limit: Limit = None,
 ) -> Response[AuditPage]:
     """Events of the accounts you are main contact of, and your own, newest first:
     logins, code redemptions, opt-outs, password and TOTP changes, grants, documents
@@ -67,7 +68,7 @@ async def activity_page(
     user: NamedDependency[SessionUser],
     client_code: Annotated[str | None, QueryParameter()] = None,
     kind: Annotated[str | None, QueryParameter()] = None,
-    cursor: Annotated[str | None, QueryParameter()] = None,
+    cursor: Cursor = None,
 ) -> Template:
     events = await services.audit_events(
         user.user_id, client_code=client_code or None, kind=kind or None, cursor=cursor

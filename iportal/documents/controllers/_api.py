@@ -3,11 +3,11 @@ may see; anything else answers 404, exactly like a document that does not exist.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
 from iportal import clock
@@ -32,6 +32,7 @@ from iportal.documents.schemas import (
 )
 from iportal.web.auth import USER
 from iportal.web.context import client_ip
+from iportal.web.params import Cursor, Limit
 
 NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie, Authorization"}
 
@@ -40,8 +41,8 @@ NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie, Authorization"}
 async def list_documents(
     user: NamedDependency[SessionUser],
     selection: NamedDependency[ListQuery],
-    cursor: Annotated[str | None, QueryParameter()] = None,
-    limit: Annotated[int | None, QueryParameter()] = None,
+    cursor: Cursor = None,
+    limit: Limit = None,
 ) -> Response[DocumentList]:
     """Documents of the last seven years the caller may see. Filters: client_code, type,
     number (exact; `F2024*` for a prefix), number_prefix, issued_from, issued_to,

@@ -26,6 +26,7 @@ from iportal.documents.schemas import (
 from iportal.errors import Conflict, InvalidInput
 from iportal.web.auth import ISSUER
 from iportal.web.context import settings_of
+from iportal.web.params import Cursor, Limit
 
 
 def _already_translated(outcome: Outcome) -> dict[str, str]:
@@ -85,8 +86,8 @@ async def publish_document(
 async def list_issuer_documents(
     issuer: NamedDependency[IssuerPrincipal],
     client_code: Annotated[str | None, QueryParameter()] = None,
-    cursor: Annotated[str | None, QueryParameter()] = None,
-    limit: Annotated[int | None, QueryParameter()] = None,
+    cursor: Cursor = None,
+    limit: Limit = None,
 ) -> publishing.IssuedDocuments:
     """The issuer's own published documents, newest first."""
     return await publishing.issuer_documents(issuer.issuer_id, client_code, cursor, limit)
