@@ -8,6 +8,7 @@ from pathlib import Path
 from litestar import Litestar, Router
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
@@ -23,6 +24,7 @@ from iportal.web import openapi
 from iportal.web.context import before_request
 from iportal.web.controllers import router as web_router
 from iportal.web.errors import EXCEPTION_HANDLERS
+from iportal.web.headers import add_security_headers
 from iportal.web.requestlog import RequestLogMiddleware
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -49,8 +51,12 @@ def create_app(
             path="/schema",
             description="Invoice distribution and document portal: issuer and client API.",
             components=openapi.components(),
+            # The document itself, at /schema too: the HTML viewers load scripts from a
+            # CDN, which would run on the portal's origin (and break its CSP).
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), YamlRenderPlugin()],
         ),
         before_request=before_request,
+        before_send=[add_security_headers],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[RequestLogMiddleware],
         on_startup=[db.on_app_startup] if manage_pool else [],

@@ -27,16 +27,11 @@ from iportal.accounts.services import (
 )
 from iportal.errors import Forbidden, NotAuthenticated
 from iportal.i18n import N_, current_language, negotiate
-from iportal.web.context import current_user, load_user
+from iportal.web.context import bearer_token, carries_bearer, current_user, load_user
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 TOKEN_REQUIRED = N_("Log in, or send a personal API token (Authorization: Bearer ipt_…).")
 READ_ONLY = N_("Personal API tokens are read-only: they can read, never change anything.")
-
-
-def bearer_token(request: Request[Any, Any, Any]) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 async def issuer_from_request(request: Request[Any, Any, Any]) -> IssuerPrincipal:
@@ -52,19 +47,20 @@ async def issuer_from_request(request: Request[Any, Any, Any]) -> IssuerPrincipa
 
 
 async def user_from_request(request: Request[Any, Any, Any]) -> SessionUser:
-    """The person calling: by a personal API token when the request carries one (the
-    session cookie is then ignored), otherwise by the browser session.
+    """The person calling: by a personal API token when the request carries a bearer
+    header (the session cookie is then ignored, and a header that does not
+    authenticate is a 401), otherwise by the browser session.
 
     Personal tokens are read-only: they authenticate GET and HEAD only, and any
     other method with one is refused (403), whatever the endpoint.
     """
-    token = bearer_token(request)
-    if token is None:
+    if not carries_bearer(request):
         user = current_user(request)
         if user is None:
             raise NotAuthenticated()
         return user
-    if not is_personal_token(token):
+    token = bearer_token(request)
+    if token is None or not is_personal_token(token):
         raise NotAuthenticated(TOKEN_REQUIRED)
     user = await authenticate_personal_token(token)
     if request.method not in SAFE_METHODS:

@@ -263,7 +263,7 @@ async def test_pdf_headers_name_the_file_and_keep_it_private(
     inline = await client.get(f"/api/v1/documents/{world['docs']['mine']}/pdf")
     assert inline.headers["content-type"] == "application/pdf"
     assert inline.headers["content-disposition"] == 'inline; filename="DL20000001_invoice_F-1.pdf"'
-    assert inline.headers["cache-control"] == "private, no-cache"
+    assert inline.headers["cache-control"] == "no-store"
     assert "Cookie" in inline.headers["vary"] and "Authorization" in inline.headers["vary"]
     download = await client.get(f"/api/v1/documents/{world['docs']['mine']}/pdf?download=true")
     assert download.headers["content-disposition"].startswith("attachment;")

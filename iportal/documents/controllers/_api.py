@@ -125,7 +125,7 @@ async def export_csv(
     filters, sort = await filters_and_sort(selection, reader)
     return Stream(
         reading.export_csv(reader, filters, sort),
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types
         headers={
             **NO_STORE,
             "Content-Disposition": f'attachment; filename="documents-{clock.today()}.csv"',

@@ -27,13 +27,10 @@ FILTER_NAMES = (
     "amount_max",
     "unread",
 )
-# The file is the same for every reader who may see it, but only they may: private,
-# revalidated, and different per cookie or token.
-FILE_HEADERS = {
-    "Cache-Control": "private, no-cache",
-    "Vary": "Cookie, Authorization",
-    "X-Content-Type-Options": "nosniff",
-}
+# An invoice is personal data: no cache keeps it, not even the browser's (a shared
+# computer), and an intermediary that ignored that would still key it by credential.
+# (`X-Content-Type-Options: nosniff` is on every response: `iportal.web.headers`.)
+FILE_HEADERS = {"Cache-Control": "no-store", "Vary": "Cookie, Authorization"}
 
 
 def reader_of(user: SessionUser) -> Reader:
@@ -108,7 +105,6 @@ async def duplicate_response(
         media_type="application/pdf",
         headers={
             **FILE_HEADERS,
-            "Cache-Control": "no-store",
             "Content-Disposition": f'attachment; filename="{duplicate.name}"',
         },
     )

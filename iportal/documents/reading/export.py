@@ -41,6 +41,9 @@ CSV_IN_MEMORY = 1024 * 1024
 ROWS_AT_ONCE = 1000  # fetched from the cursor, and CSV lines encoded, at a time
 ROWS_PER_READ = 256  # rows whose blobs are asked for at once (read a megabyte a trip)
 BOM = "\ufeff"  # so that spreadsheet programs read UTF-8
+# A cell starting with one of these is a formula to a spreadsheet program (OWASP, CSV
+# injection): `=HYPERLINK(…)` in a document number would run when the file is opened.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 log = logging.getLogger(__name__)
 
 
@@ -76,21 +79,27 @@ def _file_names(row: Record) -> tuple[str, str]:
     )
 
 
+def as_text(value: str) -> str:
+    """A text cell that a spreadsheet shows as text: one that starts like a formula
+    gets a leading `'`. Amounts are numbers and never go through here (`-12.50`)."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
 def _csv_values(row: Record, pdf_name: str, xml_name: str) -> Sequence[str]:
     due = row["due_date"]
     return (
-        row["client_code"],
-        row["type"],
-        row["type_code"] or "",
-        row["number"],
+        as_text(row["client_code"]),
+        as_text(row["type"]),
+        as_text(row["type_code"] or ""),
+        as_text(row["number"]),
         row["issue_date"].isoformat(),
         due.isoformat() if due else "",
-        row["currency"],
+        as_text(row["currency"]),
         f"{row['amount_excl_vat']:.2f}",
         f"{row['vat_amount']:.2f}",
         f"{row['amount_incl_vat']:.2f}",
-        pdf_name,
-        xml_name,
+        as_text(pdf_name),
+        as_text(xml_name),
     )
 
 
