@@ -69,7 +69,7 @@ FILE_TYPES = {
     "documents.pdf": "application/pdf",
     "documents.duplicate": "application/pdf",
     "documents.xml": "application/xml",
-    "documents.export_csv": "text/csv; charset=utf-8",
+    "documents.export_csv": "text/csv",
     "documents.export_zip": "application/zip",
 }
 
