@@ -22,6 +22,7 @@ from iportal.templating import environment
 from iportal.web.context import before_request
 from iportal.web.controllers import router as web_router
 from iportal.web.errors import EXCEPTION_HANDLERS
+from iportal.web.inputs import check_input
 from iportal.web.requestlog import RequestLogMiddleware
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -48,6 +49,7 @@ def create_app(
             path="/schema",
             description="Invoice distribution and document portal: issuer and client API.",
         ),
+        guards=[check_input],  # before every other guard: bad input never reaches a service
         before_request=before_request,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[RequestLogMiddleware],

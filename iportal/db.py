@@ -179,6 +179,26 @@ async def migrate() -> list[str]:
     return lines
 
 
+# --- what a failure means ----------------------------------------------------------
+# The web layer answers these as the caller's mistake instead of a 500; they are named
+# here, beside the one door to the database.
+
+
+def is_unstorable_text(error: BaseException) -> bool:
+    """PostgreSQL refused a text value: a NUL, or a character its encoding lacks."""
+    return isinstance(
+        error, asyncpg.CharacterNotInRepertoireError | asyncpg.UntranslatableCharacterError
+    ) or (isinstance(error, asyncpg.DataError) and isinstance(error.__cause__, UnicodeError))
+
+
+def is_out_of_range(error: BaseException) -> bool:
+    """A number too large for its column's type, refused by PostgreSQL or, before the
+    statement was sent, by asyncpg ("value out of int32 range")."""
+    return isinstance(error, asyncpg.NumericValueOutOfRangeError) or (
+        isinstance(error, asyncpg.DataError) and isinstance(error.__cause__, OverflowError)
+    )
+
+
 async def database_is_reachable() -> bool:
     try:
         await fetchval("SELECT 1")
