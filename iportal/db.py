@@ -20,7 +20,9 @@ import functools
 import io
 import logging
 import os
+import socket
 import tempfile
+import traceback
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -180,8 +182,34 @@ async def migrate() -> list[str]:
 
 
 # --- what a failure means ----------------------------------------------------------
-# The web layer answers these as the caller's mistake instead of a 500; they are named
-# here, beside the one door to the database.
+# The web layer answers these as the caller's mistake or as "try again later" instead of
+# a 500; they are named here, beside the one door to the database.
+
+_DATABASE_GONE = (
+    asyncpg.PostgresConnectionError,  # refused, or lost in the middle of a statement
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+_NETWORK_FAILURES = (ConnectionError, socket.gaierror, TimeoutError)
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot be reached right now (down, restarting,
+    full, the network gone), rather than that a statement failed. A socket error
+    counts only when the driver raised it: a web request opens no other connection,
+    but the sandbox's pipes raise `ConnectionError` too."""
+    if isinstance(error, _DATABASE_GONE):
+        return True
+    return isinstance(error, _NETWORK_FAILURES) and _raised_by_the_driver(error)
+
+
+def _raised_by_the_driver(error: BaseException) -> bool:
+    return any(
+        frame.f_globals.get("__name__", "").startswith(("asyncpg", "piccolo.engine"))
+        for frame, _ in traceback.walk_tb(error.__traceback__)
+    )
 
 
 def is_unstorable_text(error: BaseException) -> bool:

@@ -2,10 +2,11 @@
 
 Domain errors carry their status and a message translated here; Litestar's own
 HTTP errors (validation, unknown route, wrong method) keep their status, except that
-a path parameter out of its range names nothing (404). A value PostgreSQL refuses
-(a NUL, a number beyond its column) that slipped past `web.inputs` is the caller's
-422. Any other exception is logged with its traceback and answered with a plain 500
-that never shows it.
+a path parameter out of its range names nothing (404). A database that cannot be
+reached is a 503 with `Retry-After`; a value PostgreSQL refuses (a NUL, a number
+beyond its column) that slipped past `web.inputs` is the caller's 422. Any other
+exception is logged with its traceback and answered with a plain 500 that never
+shows it.
 """
 
 from __future__ import annotations
@@ -40,11 +41,14 @@ STATUS_MESSAGES = {
     422: N_("Some of the information given is not valid."),
     429: N_("Too many attempts. Please try again later."),
     500: N_("Something went wrong on our side. Please try again in a moment."),
+    503: N_("The portal cannot reach its database at the moment. Please try again in a minute."),
 }
 UNSTORABLE_TEXT = N_(
     "The request contains a character that cannot be stored (a control character)."
 )
 NUMBER_OUT_OF_RANGE = N_("A number in the request is out of range.")
+# Long enough for a database restart or a fail-over, short enough for a person to wait.
+RETRY_AFTER_SECONDS = 60
 
 
 def _is_api(request: Request[Any, Any, Any]) -> bool:
@@ -139,6 +143,10 @@ def _log_reason(request: Request[Any, Any, Any], error: Exception) -> None:
 
 def internal_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     _ensure_language(request)
+    if db.is_unreachable(error):
+        _log_reason(request, error)
+        detail = gettext(STATUS_MESSAGES[503])
+        return _respond(request, 503, detail, {"Retry-After": str(RETRY_AFTER_SECONDS)})
     if (refused := _refused_value(error)) is not None:
         _log_reason(request, error)
         return _respond(request, 422, gettext(refused), None)
