@@ -25,6 +25,7 @@ from iportal.web.context import before_request
 from iportal.web.controllers import router as web_router
 from iportal.web.errors import EXCEPTION_HANDLERS
 from iportal.web.headers import add_security_headers
+from iportal.web.inputs import check_input
 from iportal.web.requestlog import RequestLogMiddleware
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -55,6 +56,7 @@ def create_app(
             # CDN, which would run on the portal's origin (and break its CSP).
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), YamlRenderPlugin()],
         ),
+        guards=[check_input],  # before every other guard: bad input never reaches a service
         before_request=before_request,
         before_send=[add_security_headers],
         exception_handlers=EXCEPTION_HANDLERS,

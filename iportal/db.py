@@ -20,7 +20,9 @@ import functools
 import io
 import logging
 import os
+import socket
 import tempfile
+import traceback
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -177,6 +179,52 @@ async def migrate() -> list[str]:
     if not result.success:
         raise RuntimeError(result.message or "migrations failed")
     return lines
+
+
+# --- what a failure means ----------------------------------------------------------
+# The web layer answers these as the caller's mistake or as "try again later" instead of
+# a 500; they are named here, beside the one door to the database.
+
+_DATABASE_GONE = (
+    asyncpg.PostgresConnectionError,  # refused, or lost in the middle of a statement
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+_NETWORK_FAILURES = (ConnectionError, socket.gaierror, TimeoutError)
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot be reached right now (down, restarting,
+    full, the network gone), rather than that a statement failed. A socket error
+    counts only when the driver raised it: a web request opens no other connection,
+    but the sandbox's pipes raise `ConnectionError` too."""
+    if isinstance(error, _DATABASE_GONE):
+        return True
+    return isinstance(error, _NETWORK_FAILURES) and _raised_by_the_driver(error)
+
+
+def _raised_by_the_driver(error: BaseException) -> bool:
+    return any(
+        frame.f_globals.get("__name__", "").startswith(("asyncpg", "piccolo.engine"))
+        for frame, _ in traceback.walk_tb(error.__traceback__)
+    )
+
+
+def is_unstorable_text(error: BaseException) -> bool:
+    """PostgreSQL refused a text value: a NUL, or a character its encoding lacks."""
+    return isinstance(
+        error, asyncpg.CharacterNotInRepertoireError | asyncpg.UntranslatableCharacterError
+    ) or (isinstance(error, asyncpg.DataError) and isinstance(error.__cause__, UnicodeError))
+
+
+def is_out_of_range(error: BaseException) -> bool:
+    """A number too large for its column's type, refused by PostgreSQL or, before the
+    statement was sent, by asyncpg ("value out of int32 range")."""
+    return isinstance(error, asyncpg.NumericValueOutOfRangeError) or (
+        isinstance(error, asyncpg.DataError) and isinstance(error.__cause__, OverflowError)
+    )
 
 
 async def database_is_reachable() -> bool:

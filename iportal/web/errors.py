@@ -1,9 +1,12 @@
 """The one place errors become HTTP: JSON for `/api/`, an HTML page for people.
 
 Domain errors carry their status and a message translated here; Litestar's own
-HTTP errors (validation, unknown route, wrong method) keep their status; any
-other exception is logged with its traceback and answered with a plain 500
-that never shows it.
+HTTP errors (validation, unknown route, wrong method) keep their status, except that
+a path parameter out of its range names nothing (404). A database that cannot be
+reached is a 503 with `Retry-After`; a value PostgreSQL refuses (a NUL, a number
+beyond its column) that slipped past `web.inputs` is the caller's 422. Any other
+exception is logged with its traceback and answered with a plain 500 that never
+shows it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from iportal import db
 from iportal.errors import DomainError, NotAuthenticated, TooManyAttempts
 from iportal.i18n import N_, current_language, gettext
 from iportal.web.context import choose_language
@@ -37,7 +41,14 @@ STATUS_MESSAGES = {
     422: N_("Some of the information given is not valid."),
     429: N_("Too many attempts. Please try again later."),
     500: N_("Something went wrong on our side. Please try again in a moment."),
+    503: N_("The portal cannot reach its database at the moment. Please try again in a minute."),
 }
+UNSTORABLE_TEXT = N_(
+    "The request contains a character that cannot be stored (a control character)."
+)
+NUMBER_OUT_OF_RANGE = N_("A number in the request is out of range.")
+# Long enough for a database restart or a fail-over, short enough for a person to wait.
+RETRY_AFTER_SECONDS = 60
 
 
 def _is_api(request: Request[Any, Any, Any]) -> bool:
@@ -92,9 +103,19 @@ def domain_error(request: Request[Any, Any, Any], error: DomainError) -> Respons
     return _respond(request, error.status_code, error.translated(), headers)
 
 
+def _from_path(error: ValidationException) -> bool:
+    problems = error.extra if isinstance(error.extra, list) else []
+    return bool(problems) and all(
+        isinstance(problem, dict) and problem.get("source") == "path" for problem in problems
+    )
+
+
 def http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
     _ensure_language(request)
     status = error.status_code
+    if isinstance(error, ValidationException) and _from_path(error):
+        # An id out of its column's range (web.inputs.SerialId) is like any unknown id.
+        return _respond(request, 404, gettext(STATUS_MESSAGES[404]), None)
     if status >= 500:
         return internal_error(request, error)
     detail = gettext(STATUS_MESSAGES.get(status, STATUS_MESSAGES[400]))
@@ -106,8 +127,29 @@ def http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respons
     return _respond(request, status, detail, dict(error.headers or {}))
 
 
+def _refused_value(error: Exception) -> str | None:
+    """The caller's mistake, in words, when PostgreSQL refused one of their values."""
+    if db.is_unstorable_text(error):
+        return UNSTORABLE_TEXT
+    if db.is_out_of_range(error):
+        return NUMBER_OUT_OF_RANGE
+    return None
+
+
+def _log_reason(request: Request[Any, Any, Any], error: Exception) -> None:
+    """Said on the request's log line (`web.requestlog`): one line, no traceback."""
+    request.state.log_reason = f"{type(error).__name__}: {error}"[:300]
+
+
 def internal_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     _ensure_language(request)
+    if db.is_unreachable(error):
+        _log_reason(request, error)
+        detail = gettext(STATUS_MESSAGES[503])
+        return _respond(request, 503, detail, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+    if (refused := _refused_value(error)) is not None:
+        _log_reason(request, error)
+        return _respond(request, 422, gettext(refused), None)
     log.error(
         "unhandled error",
         exc_info=(type(error), error, error.__traceback__),

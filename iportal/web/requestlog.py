@@ -37,14 +37,14 @@ class RequestLogMiddleware:
         finally:
             state = scope.get("state", {})
             user = state.get("user")
-            log.info(
-                "request",
-                extra={
-                    "method": scope.get("method"),
-                    "path": scope["path"],
-                    "status": status,
-                    "ms": round((time.perf_counter() - started) * 1000, 1),
-                    "request_id": request_id,
-                    "user_id": getattr(user, "user_id", None),
-                },
-            )
+            fields = {
+                "method": scope.get("method"),
+                "path": scope["path"],
+                "status": status,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+                "request_id": request_id,
+                "user_id": getattr(user, "user_id", None),
+            }
+            if reason := state.get("log_reason"):  # why a 503 or a refused value (web.errors)
+                fields["reason"] = reason
+            log.info("request", extra=fields)

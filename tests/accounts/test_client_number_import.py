@@ -291,3 +291,21 @@ def test_the_template_command_writes_a_file_that_imports(cli: Cli, tmp_path: Pat
     imported = cli("client-numbers", "import", "--issuer", "DL5", str(path))
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert "DL50012345" in imported.stdout and "1 created" in imported.stdout
+
+
+async def test_a_control_character_in_a_name_rejects_its_row(
+    transaction: Any, tmp_path: Path
+) -> None:
+    """C1 controls (U+0080–U+009F, what a mis-decoded Windows-1252 file leaves) too."""
+    await factories.issuer("DL2")
+    lines = [
+        HEADER,
+        "DL20000001;Peeters\x9bBV;;a@a.example;A;A;nl;2020-01-01;",
+        "DL20000002;Dubois\x1bSRL;;b@b.example;B;B;nl;2020-01-01;",
+        "DL20000003;Maes BV;;c@c.example;C;C;nl;2020-01-01;",
+    ]
+    rows = read_client_numbers(write_csv(tmp_path / "numbers.csv", lines))
+    results = await import_rows(rows, issuer_prefix="DL2")
+    assert [result.outcome for result in results] == ["rejected", "rejected", "created"]
+    assert all(r.reason.startswith("company_name: Control characters") for r in results[:2])
+    assert await codes() == ["DL20000003"]

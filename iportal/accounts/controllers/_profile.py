@@ -21,6 +21,7 @@ from iportal.accounts.services import (
 from iportal.errors import InvalidInput
 from iportal.web.auth import USER
 from iportal.web.context import client_ip
+from iportal.web.inputs import SerialId
 from iportal.web.pages import page
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -108,7 +109,9 @@ async def api_tokens(user: NamedDependency[SessionUser]) -> Response[list[TokenI
     status_code=HTTP_204_NO_CONTENT,
 )
 async def api_token_revoke(
-    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], token_id: FromPath[int]
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    token_id: FromPath[SerialId],
 ) -> None:
     """Revoke a token at once; 404 for a token that is not (or no longer) yours."""
     await services.revoke_personal_token(user.user_id, token_id, ip=client_ip(request))
@@ -150,7 +153,9 @@ async def token_create_form(
 
 @post("/me/tokens/{token_id:int}/revoke", name="accounts.token_revoke", include_in_schema=False)
 async def token_revoke_form(
-    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], token_id: FromPath[int]
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    token_id: FromPath[SerialId],
 ) -> Redirect:
     await services.revoke_personal_token(user.user_id, token_id, ip=client_ip(request))
     return Redirect(path="/me/tokens", status_code=303)

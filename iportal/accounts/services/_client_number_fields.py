@@ -22,7 +22,7 @@ EARLIEST_CONTRACT_START = date(1900, 1, 1)
 MAX_LENGTHS = {"company_name": 200, "first_name": 100, "last_name": 100}
 MAX_ALIAS_LENGTH = 200
 # Control characters have no place in a name or reference (PostgreSQL refuses NUL).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 CONTROL_CHARACTERS = N_("Control characters are not allowed here.")
 
 

@@ -32,6 +32,7 @@ from iportal.documents.schemas import (
 )
 from iportal.web.auth import USER
 from iportal.web.context import client_ip
+from iportal.web.inputs import BigSerialId
 from iportal.web.params import Cursor, Limit
 
 NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie, Authorization"}
@@ -70,7 +71,7 @@ async def summary(
 
 @get("/{document_id:int}", name="documents.detail", tags=["documents"])
 async def detail(
-    user: NamedDependency[SessionUser], document_id: FromPath[int]
+    user: NamedDependency[SessionUser], document_id: FromPath[BigSerialId]
 ) -> Response[DocumentItem]:
     reader = reader_of(user)
     document = await reading.visible_document(reader, document_id)
@@ -81,7 +82,7 @@ async def detail(
 async def pdf(
     request: Request[Any, Any, Any],
     user: NamedDependency[SessionUser],
-    document_id: FromPath[int],
+    document_id: FromPath[BigSerialId],
     download: FromQuery[bool] = False,
 ) -> Response[bytes]:
     """The PDF (inline, or as an attachment with `download=true`); marks it read."""
@@ -92,7 +93,9 @@ async def pdf(
 
 @get("/{document_id:int}/xml", name="documents.xml", tags=["documents"])
 async def xml(
-    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], document_id: FromPath[int]
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    document_id: FromPath[BigSerialId],
 ) -> Response[bytes]:
     """The Factur-X or UBL XML as published; 404 when the document has none."""
     reader = reader_of(user)
@@ -104,7 +107,9 @@ async def xml(
     "/{document_id:int}/duplicate", name="documents.duplicate", tags=["documents"], status_code=200
 )
 async def duplicate(
-    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], document_id: FromPath[int]
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    document_id: FromPath[BigSerialId],
 ) -> Response[bytes]:
     """The PDF stamped DUPLICATE with today's date; the request is recorded."""
     return await duplicate_response(request, user, document_id)

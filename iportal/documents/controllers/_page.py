@@ -25,6 +25,7 @@ from iportal.documents.controllers._files import (
 from iportal.documents.controllers._rows import client_options, document_rows
 from iportal.documents.reading import SORT_KEYS
 from iportal.web.auth import LOGIN_GATE, PERSON
+from iportal.web.inputs import BigSerialId
 from iportal.web.pages import page
 
 LIST_COLUMNS = ("client_code", "type", "number", "issue_date", "due_date", "amount_incl_vat")
@@ -101,7 +102,9 @@ async def mark_read_form(
     status_code=200,
 )
 async def duplicate_form(
-    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], document_id: FromPath[int]
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    document_id: FromPath[BigSerialId],
 ) -> Response[bytes]:
     return await duplicate_response(request, user, document_id)
 

@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from iportal.documents.publishing.clients import ClientNumbers
 from iportal.documents.publishing.inspection import (
+    DAMAGED_IN_ZIP,
     TOO_LONG,
+    ZIP_DAMAGE,
     Candidate,
     FileLimits,
     Job,
@@ -148,7 +150,16 @@ def _zip_items(archive_path: Path) -> Iterator[Item]:
         members = {info.filename: info for info in archive.infolist() if not info.is_dir()}
         named: set[str] = set()
         if MANIFEST in members:
-            text = archive.read(MANIFEST).decode("utf-8-sig")
+            try:
+                text = archive.read(MANIFEST).decode("utf-8-sig")
+            except ZIP_DAMAGE as error:
+                # Without its manifest no member would be published as the issuer meant.
+                reason = str(error) or type(error).__name__
+                yield Item(
+                    Source(f"{archive_path}:{MANIFEST}"),
+                    problem=(DAMAGED_IN_ZIP, {"reason": reason}),
+                )
+                return
             for line, row in _manifest_rows(text, f"{archive_path}:{MANIFEST}"):
                 named.add(row["file"])
                 if row["file"] not in members:

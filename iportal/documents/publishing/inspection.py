@@ -11,7 +11,9 @@ the recorder (see `documents/storage.py`).
 from __future__ import annotations
 
 import io
+import lzma
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,6 +33,18 @@ if TYPE_CHECKING:
 
 
 TOO_LONG = N_("Reading the file took too long; it was stopped.")
+DAMAGED_IN_ZIP = N_("The file is damaged in the ZIP archive: %(reason)s")
+# What zipfile raises on a damaged member: a bad CRC or header (BadZipFile), a broken
+# compressed stream (zlib, bz2, lzma), a cut-off end, an unknown method, a password.
+ZIP_DAMAGE = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    NotImplementedError,
+    RuntimeError,
+)
 
 
 @dataclass(frozen=True)
@@ -62,8 +76,14 @@ class Source:
             return self.data
         assert self.path is not None
         if self.member is not None:
-            with zipfile.ZipFile(self.path) as archive:
-                return archive.read(self.member)
+            try:
+                with zipfile.ZipFile(self.path) as archive:
+                    return archive.read(self.member)
+            except ZIP_DAMAGE as error:
+                # This member alone: the archive's other members are read on their own.
+                raise InvalidInput(
+                    DAMAGED_IN_ZIP, reason=str(error) or type(error).__name__
+                ) from None
         return Path(self.path).read_bytes()
 
 

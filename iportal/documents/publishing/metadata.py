@@ -4,11 +4,14 @@ Rules (API.md, DESIGN.md): metadata may be left out when the file carries
 Factur-X or UBL data; a metadata field that is given must agree with that data
 (the error names the field); amounts are Decimal, must add up to the cent, and
 are stored as the document states them — a credit note's are positive, only a
-corrective invoice (384) may be negative; an issue date may not lie in the future.
+corrective invoice (384) may be negative. Dates are ones a person means: an issue date
+from 1 January 2000 to tomorrow, a due date from the issue date to ten years after it.
+A number is one line of text.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -34,6 +37,14 @@ COMPARED_FIELDS = (
 )
 CORRECTIVE_INVOICE = "384"
 FUTURE_TOLERANCE = timedelta(days=1)
+# Older dates are placeholders (0001-01-01, 1900-01-01, 1970-01-01) or typos. Real
+# e-invoices of 2007 exist and are published, though readers are shown nothing issued
+# before the portal's start, May 2008 (`documents.reading`).
+EARLIEST_ISSUE_DATE = date(2000, 1, 1)
+LONGEST_TERM_YEARS = 10  # a due date further than this after the issue date is a typo
+# Any control character, the tab included, and lone surrogates: a number is shown on
+# one line, goes into file names and CSV cells, and PostgreSQL cannot store a NUL.
+_NOT_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 MAX_AMOUNT = Decimal("999999999999.99")  # numeric(14, 2)
 CENT = Decimal("0.01")
 MISSING = N_("The %(field)s is missing.")
@@ -164,6 +175,13 @@ def check_rules(fields: DocumentFields, today: date) -> None:
     """The rules every document obeys, whatever its source."""
     if len(fields.number) > 64:
         raise InvalidInput(N_("The document number is longer than 64 characters."))
+    if _NOT_ONE_LINE.search(fields.number):
+        raise InvalidInput(
+            N_(
+                "The document number contains a control character (a line break, a tab or "
+                "an invisible character); a number is one line of text."
+            )
+        )
     for name in AMOUNT_FIELDS:
         value = getattr(fields, name)
         if value != value.quantize(CENT):
@@ -188,18 +206,42 @@ def check_rules(fields: DocumentFields, today: date) -> None:
         raise InvalidInput(
             N_("The issue date %(date)s lies in the future."), date=fields.issue_date.isoformat()
         )
-    if fields.due_date is not None and fields.due_date < fields.issue_date:
+    if fields.issue_date < EARLIEST_ISSUE_DATE:
         raise InvalidInput(
-            N_("The due date %(due)s is before the issue date %(issued)s."),
-            due=fields.due_date.isoformat(),
-            issued=fields.issue_date.isoformat(),
+            N_("The issue date %(date)s is before %(earliest)s: no document here is that old."),
+            date=fields.issue_date.isoformat(),
+            earliest=EARLIEST_ISSUE_DATE.isoformat(),
         )
+    if fields.due_date is not None:
+        _check_due_date(fields.due_date, fields.issue_date)
     if fields.type_code is not None and not (
         len(fields.type_code) == 3 and fields.type_code.isdigit()
     ):
         raise InvalidInput(
             N_("The type code “%(value)s” is not a three-digit UNTDID 1001 code."),
             value=fields.type_code,
+        )
+
+
+def _check_due_date(due: date, issued: date) -> None:
+    if due < issued:
+        raise InvalidInput(
+            N_("The due date %(due)s is before the issue date %(issued)s."),
+            due=due.isoformat(),
+            issued=issued.isoformat(),
+        )
+    try:
+        latest = issued.replace(year=issued.year + LONGEST_TERM_YEARS)
+    except ValueError:  # 29 February
+        latest = issued.replace(year=issued.year + LONGEST_TERM_YEARS, day=28)
+    if due > latest:
+        raise InvalidInput(
+            N_(
+                "The due date %(due)s is more than %(years)s years after the issue date %(issued)s."
+            ),
+            due=due.isoformat(),
+            years=LONGEST_TERM_YEARS,
+            issued=issued.isoformat(),
         )
 
 

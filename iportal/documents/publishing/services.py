@@ -136,8 +136,18 @@ def parse_metadata_json(raw: str | None) -> dict[str, str] | None:
         raise InvalidInput(
             N_("The metadata is not valid JSON: %(reason)s"), reason=str(error)
         ) from None
+    except RecursionError:
+        raise InvalidInput(
+            N_("The metadata is nested too deeply: it is a flat JSON object.")
+        ) from None
     if not isinstance(value, dict):
         raise InvalidInput(N_("The metadata must be a JSON object of manifest fields."))
+    for name, field in value.items():
+        # Numbers were parsed as text; a list or an object is no field's value.
+        if not isinstance(field, str | bool | None):
+            raise InvalidInput(
+                N_("The metadata field “%(field)s” is not a text or a number."), field=name
+            )
     return {str(k): "" if v is None else str(v) for k, v in value.items()}
 
 

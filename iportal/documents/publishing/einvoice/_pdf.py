@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import struct
 import zlib
 from collections.abc import Callable
@@ -25,8 +26,10 @@ from iportal.i18n import N_
 # (ZUGFeRD 1 wrote "ZUGFeRD-invoice.xml").
 XML_ATTACHMENT_NAMES = ("factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml")
 UNREADABLE_PDF = N_("The PDF could not be read; it may be damaged or protected by a password.")
-# A PDF may have a little junk before its header; readers look this far.
+# A PDF may have a little text before its header; readers look this far.
 PDF_HEADER_WINDOW = 1024
+# Control bytes other than whitespace: what a binary container's header is made of.
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 # What pypdf raises on malformed input (RuntimeError covers RecursionError and the
 # features pypdf does not implement).
 _PDF_ERRORS = (
@@ -48,7 +51,11 @@ T = TypeVar("T")
 
 
 def looks_like_pdf(data: bytes) -> bool:
-    return b"%PDF-" in data[:PDF_HEADER_WINDOW]
+    """A PDF starts as one: `%PDF-` within the first 1,024 bytes, as readers require,
+    with nothing but text before it (a mail or HTTP header left in front). A ZIP, a TAR
+    or any other file that merely holds a PDF has binary bytes before it, and is not one."""
+    start = data.find(b"%PDF-", 0, PDF_HEADER_WINDOW)
+    return start >= 0 and not _BINARY.search(data, 0, start)
 
 
 def open_pdf(data: bytes) -> PdfReader:
