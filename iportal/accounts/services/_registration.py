@@ -24,7 +24,7 @@ from iportal import clock, db
 from iportal.accounts.identifiers import email_address
 from iportal.accounts.passwords import check_password
 from iportal.accounts.services._audit import record_audit_event
-from iportal.accounts.services._login import record_login_failure
+from iportal.accounts.services._login_attempts import record_login_failure
 from iportal.accounts.services._opt_in import (
     CHANGED_MEANWHILE,
     CodeState,
