@@ -93,3 +93,12 @@ def email_address(raw: str | None) -> str:
     except EmailNotValidError:
         raise InvalidInput(N_("“%(value)s” is not a valid e-mail address."), value=raw) from None
     return str(checked.ascii_email).lower()
+
+
+def masked_email(address: str) -> str:
+    """`anna@peeters.be` → `a•••@peeters.be`: enough for its owner to recognise it, too
+    little for whoever holds a paper code to learn it (`a@b.be` → `a•••@b.be` too)."""
+    local, at, domain = address.strip().lower().rpartition("@")
+    if not at or not local:
+        return "•••" if address.strip() else ""
+    return f"{local[0]}•••@{domain}"

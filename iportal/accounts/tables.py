@@ -56,6 +56,8 @@ AUDIT_KINDS = (
     "password_reset_requested",
 )
 SHA256_HEX = "~ '^[0-9a-f]{64}$'"
+# Why a reset link is to be sent: asked for, or the owner told that someone is guessing.
+RESET_REASONS = ("asked", "throttled", "locked")
 
 
 class Issuer(Table, tablename="issuer"):
@@ -115,6 +117,9 @@ class PortalUser(Table, tablename="portal_user"):
     notification_frequency = Varchar(length=9, default="immediate")
     failed_login_count = Integer(default=0)
     locked_at = optional_timestamp()
+    # When the owner was last told that someone is guessing their password: one such
+    # e-mail a day at most, however long the guessing goes on.
+    guessing_noticed_at = optional_timestamp()
     email_confirmed_at = optional_timestamp()
     created_at = timestamp_now()
 
@@ -318,6 +323,20 @@ class PasswordReset(Table, tablename="password_reset"):
     used_at = optional_timestamp()
 
     token_hash_format = Check(f"token_hash {SHA256_HEX}")
+
+
+class PasswordResetRequest(Table, tablename="password_reset_request"):
+    """A reset link asked for (or a notice that someone is guessing), waiting for the
+    worker: the request that wrote it did the same for every address, so neither its
+    answer nor its time tells whether the address has an account."""
+
+    id = BigSerial(primary_key=True)
+    email = Varchar(length=254, default=None, null=False)
+    reason = Varchar(length=9, default="asked")
+    ip = Varchar(length=45, default="")
+    requested_at = timestamp_now()
+
+    reason_known = Check(one_of("reason", RESET_REASONS))
 
 
 class RecoveryCode(Table, tablename="recovery_code"):

@@ -44,8 +44,9 @@ def serve(host: str, port: int) -> None:
 
 @main.command()
 def worker() -> None:
-    """Send due e-mails (outbox, digests); runs until stopped."""
+    """Send due e-mails (outbox, digests, reset links); runs until stopped."""
     from iportal import db
+    from iportal.accounts.services import send_password_reset_links
     from iportal.notifications.worker import run_worker
 
     settings = load_settings()
@@ -56,7 +57,7 @@ def worker() -> None:
         await db.open_pool(max_size=4)
         housekeeping = asyncio.create_task(forget_old_attempts(stop))
         try:
-            await run_worker(settings, stop)
+            await run_worker(settings, stop, jobs=[send_password_reset_links])
         finally:
             housekeeping.cancel()
             await db.close_pool()

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from iportal import db
+from iportal.accounts.services import send_password_reset_links
 from iportal.demo.data import ACCOUNTS, DEMO_PASSWORD, USERS, demo_numbers
 from iportal.demo.loading import load_demo
 from iportal.demo.mailcatcher import start_mail_catcher
@@ -100,7 +101,7 @@ async def _serve(
         )
     )
     stop = asyncio.Event()
-    worker = asyncio.create_task(run_worker(settings, stop))
+    worker = asyncio.create_task(run_worker(settings, stop, jobs=[send_password_reset_links]))
     _print_welcome(console, settings, f"http://{host}:{port}")
     try:
         await server.serve()

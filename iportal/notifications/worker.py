@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 
 from iportal.notifications.mailer import Mailer, SmtpMailer
 from iportal.notifications.services import deliver_due
@@ -15,16 +16,27 @@ log = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event, mailer: Mailer | None = None) -> None:
+# Work of other domains that queues e-mails (reset links), run before each delivery
+# so that what it queues goes out in the same round; returns how much it did.
+Job = Callable[[Settings], Awaitable[int]]
+
+
+async def run_worker(
+    settings: Settings,
+    stop: asyncio.Event,
+    mailer: Mailer | None = None,
+    jobs: Sequence[Job] = (),
+) -> None:
     mailer = mailer or SmtpMailer(settings)
     log.info("worker started", extra={"smtp": f"{settings.smtp_host}:{settings.smtp_port}"})
     while not stop.is_set():
         try:
+            done = [await job(settings) for job in jobs]
             outcome = await deliver_due(mailer, settings.mail_from)
         except OSError as error:  # the database went away: wait and try again
             log.warning("worker cannot reach the database: %s", error)
-            outcome = {}
-        if any(outcome.values()):
+            done, outcome = [], {}
+        if any(outcome.values()) or any(done):
             log.info("outbox", extra=outcome)
             continue
         with contextlib.suppress(TimeoutError):

@@ -125,3 +125,14 @@ class CountingHasher:
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         return getattr(self.real, name)  # type: ignore[no-any-return]
+
+
+async def deliver_mail(settings: Any) -> None:
+    """What `iportal worker` does in a round: the links asked for (reset requests and
+    notices), then the outbox, to the test SMTP server."""
+    from iportal.accounts import services
+    from iportal.notifications.mailer import SmtpMailer
+    from iportal.notifications.services import deliver_due
+
+    await services.send_password_reset_links(settings)
+    await deliver_due(SmtpMailer(settings), settings.mail_from)

@@ -4,19 +4,19 @@ sessions."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 import pytest
 
 from iportal.accounts.tables import AuditEvent, PasswordReset, UserSession
-from iportal.notifications.mailer import SmtpMailer
-from iportal.notifications.services import deliver_due
 from tests import factories
 from tests.accounts.security_support import (
     Clock,
     api_login,
     client_from,
+    deliver_mail,
     link_in,
     logged_in,
     make_app,
@@ -36,7 +36,7 @@ async def reset_token(
 ) -> str:
     """Ask for a link and take it from the e-mail the SMTP server received."""
     assert (await http.post(RESET, json={"email": email})).status_code == 202
-    await deliver_due(SmtpMailer(settings), settings.mail_from)
+    await deliver_mail(settings)
     messages = mailbox.to(email)
     assert messages, "no e-mail arrived"
     assert messages[-1]["Content-Language"] == language
@@ -63,7 +63,7 @@ async def test_asking_for_a_link_answers_the_same_for_every_address(
         page = await client.post("/password-reset", data={"csrf_token": token, "email": email})
         pages.append((page.status_code, main_text(page.text)))
     assert pages[0] == pages[1]
-    await deliver_due(SmtpMailer(settings), settings.mail_from)
+    await deliver_mail(settings)
     assert len(mailbox.to(anna["email"])) == 2 and not mailbox.to("nobody@peeters.example")
 
 
@@ -233,3 +233,59 @@ async def test_logout_ends_the_session_and_only_that_one(
         assert (await phone.get("/api/v1/me")).status_code == 200
     live = await UserSession.count().where(UserSession.revoked_at.is_null())
     assert live == 1
+
+
+async def new_token(http: httpx.AsyncClient, csrf: dict[str, str], name: str) -> str:
+    made = await http.post("/api/v1/me/tokens", json={"name": name}, headers=csrf)
+    assert made.status_code == 201, made.text
+    return str(made.json()["token"])
+
+
+def reads(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_taking_the_account_back_with_a_link_ends_the_intruders_tokens(
+    settings: Any, transaction: Any, mailbox: Any, clock: Clock
+) -> None:
+    anna = await person()
+    app = make_app(settings)
+    async with client_from(app, "192.0.2.66") as intruder, client_from(app, "192.0.2.1") as owner:
+        token = await new_token(intruder, await logged_in(intruder, anna["email"]), "mine now")
+        assert (await intruder.get("/api/v1/documents", headers=reads(token))).status_code == 200
+        link = await reset_token(owner, settings, mailbox, anna["email"])
+        done = await owner.post(CONFIRM, json={"token": link, "password": NEW_PASSWORD})
+        assert done.status_code == 204
+        assert (await intruder.get("/api/v1/documents", headers=reads(token))).status_code == 401
+        assert (await intruder.get("/api/v1/me", headers=reads(token))).status_code == 401
+    event = await AuditEvent.select(AuditEvent.detail).where(AuditEvent.kind == "password_reset")
+    assert json.loads(event[0]["detail"]) == {"sessions_ended": 1, "tokens_ended": 1}
+    await deliver_mail(settings)
+    said = mailbox.to(anna["email"])[-1]
+    body = said.get_body(preferencelist=("plain",)).get_content()
+    assert "Your password was changed" in str(said["Subject"])
+    assert "API tokens" in body and "/me/tokens" in body
+    assert "/password-reset" in body  # if it was not the owner: choose a new one at once
+
+
+async def test_changing_the_password_ends_the_tokens_too_and_the_email_says_so(
+    settings: Any, transaction: Any, mailbox: Any, clock: Clock
+) -> None:
+    anna = await person(language="fr")
+    async with client_from(make_app(settings), "192.0.2.1") as laptop:
+        csrf = await logged_in(laptop, anna["email"])
+        tokens = [await new_token(laptop, csrf, name) for name in ("one", "two")]
+        done = await laptop.post(
+            "/api/v1/me/password",
+            json={"current_password": factories.PASSWORD, "new_password": NEW_PASSWORD},
+            headers=csrf,
+        )
+        assert done.status_code == 204
+        for token in tokens:
+            assert (await laptop.get("/api/v1/me", headers=reads(token))).status_code == 401
+        assert (await laptop.get("/api/v1/me")).status_code == 200  # this session stays
+        assert (await laptop.get("/api/v1/me/tokens")).json() == []
+    await deliver_mail(settings)
+    said = mailbox.to(anna["email"])
+    assert len(said) == 1 and said[0]["Content-Language"] == "fr"
+    assert "jetons API" in said[0].get_body(preferencelist=("plain",)).get_content()

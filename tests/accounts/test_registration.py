@@ -52,7 +52,7 @@ async def test_three_steps_open_a_b2b_account_and_opt_the_number_in(
     assert checked.json() == {
         "client_code": "DL20000101",
         "company_name": "Peeters BV",
-        "email": "anna@peeters.example",
+        "email": "a•••@peeters.example",  # whoever holds the paper sees only this much
         "login_kind": "b2b",
         "login": LOGIN,
     }
@@ -103,7 +103,7 @@ async def test_without_an_enterprise_number_the_login_is_the_confirmed_email(
 ) -> None:
     number = await invited("DL20000102", email="old@maes.example")
     checked = (await client.post(CHECK, json={"code": number.code})).json()
-    assert (checked["login_kind"], checked["login"]) == ("b2c", "old@maes.example")
+    assert (checked["login_kind"], checked["login"]) == ("b2c", "o•••@maes.example")
     # The address on file is out of date: corrected at step 1.
     token = await token_for(client, settings, mailbox, number.code, " Jonas@Maes.example ")
     assert mailbox.to("old@maes.example") == []
@@ -130,10 +130,26 @@ async def test_a_vat_alias_with_a_wrong_check_digit_is_no_login(
     login falls back to the e-mail address rather than an identifier nobody can type."""
     number = await invited("DL20000105", email="eva@schmidt.example", aliases=("DE811907981",))
     checked = (await client.post(CHECK, json={"code": number.code})).json()
-    assert (checked["login_kind"], checked["login"]) == ("b2c", "eva@schmidt.example")
+    assert (checked["login_kind"], checked["login"]) == ("b2c", "e•••@schmidt.example")
     valid = await invited("DL20000106", email="info@other.example", aliases=("9944:DE811907980",))
     checked = (await client.post(CHECK, json={"code": valid.code})).json()
     assert (checked["login_kind"], checked["login"]) == ("b2c", "DE811907980")
+
+
+async def test_the_check_shows_the_address_on_file_masked_and_never_in_full(
+    client: httpx.AsyncClient, transaction: Any, settings: Any, mailbox: Mailbox
+) -> None:
+    """The paper code is all it takes to see step 1: the main contact's address shows
+    only its first letter and its domain, in the address and in an e-mail login."""
+    number = await invited("DL20000107", email="Old.Address@Maes.example")
+    checked = await client.post(CHECK, json={"code": number.code})
+    assert checked.status_code == 200
+    assert checked.json()["email"] == "o•••@maes.example"
+    assert checked.json()["login"] == "o•••@maes.example"
+    assert "old.address" not in checked.text.lower()
+    # Typing it confirms it (or another address is given): the link goes there.
+    token = await token_for(client, settings, mailbox, number.code, "old.address@maes.example")
+    assert (await complete(client, token)).json() == {"login": "old.address@maes.example"}
 
 
 def later(monkeypatch: pytest.MonkeyPatch, delta: timedelta) -> None:

@@ -39,7 +39,9 @@ async def test_the_three_steps_as_pages_end_logged_in(
     assert details.status_code == 200
     text = main_text(details.text)
     assert "Peeters BV" in text and "DL20000301" in text and "BE0417000129" in text
-    assert 'value="anna@peeters.example"' in details.text
+    # The address on file, masked: the person types it to confirm it, or another one.
+    assert "a•••@peeters.example" in text and "anna@peeters" not in details.text
+    assert 'name="email" type="email" autocomplete="email" required value=""' in details.text
     no_csrf = await client.post(
         "/activate/start", data={"code": number.code, "email": "anna@peeters.example"}
     )

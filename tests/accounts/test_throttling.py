@@ -17,6 +17,7 @@ from tests.accounts.security_support import (
     CountingHasher,
     api_login,
     client_from,
+    deliver_mail,
     link_in,
     make_app,
     person,
@@ -177,9 +178,6 @@ async def test_unknown_user_wrong_password_and_right_password_each_verify_one_ha
 async def test_a_hundred_consecutive_failures_lock_the_account_until_a_reset(
     settings: Any, transaction: Any, monkeypatch: pytest.MonkeyPatch, mailbox: Any
 ) -> None:
-    from iportal.notifications.mailer import SmtpMailer
-    from iportal.notifications.services import deliver_due
-
     clock = Clock(monkeypatch, step_start())
     anna = await person()
     app = make_app(settings)
@@ -199,7 +197,7 @@ async def test_a_hundred_consecutive_failures_lock_the_account_until_a_reset(
 
         asked = await http.post("/api/v1/auth/password-reset", json={"email": anna["email"]})
         assert asked.status_code == 202
-        await deliver_due(SmtpMailer(settings), settings.mail_from)
+        await deliver_mail(settings)
         link = link_in(mailbox.to(anna["email"])[-1], "/password-reset/confirm")
         token = link.split("token=", 1)[1]
         new_password = "a brand new passphrase for anna"

@@ -31,9 +31,25 @@ def pending_cookie_name(settings: Settings) -> str:
     return "__Host-iportal_login" if settings.secure_cookies else "iportal_login"
 
 
+def device_cookie_name(settings: Settings) -> str:
+    """The cookie that makes this browser a known device of the account it last logged
+    into (signed; it outlives logouts, see `services._devices`)."""
+    return "__Host-iportal_device" if settings.secure_cookies else "iportal_device"
+
+
+def device_cookie(request: Request[Any, Any, Any]) -> str | None:
+    return request.cookies.get(device_cookie_name(settings_of(request)))
+
+
 def _with_session(
-    request: Request[Any, Any, Any], response: Response[Any], new: services.NewSession
+    request: Request[Any, Any, Any],
+    response: Response[Any],
+    new: services.NewSession,
+    *,
+    browser: bool = True,
 ) -> None:
+    """The session's cookie; for a person's browser (the login pages, not the JSON API,
+    whose answer sets the session cookie alone) the device cookie too."""
     settings = settings_of(request)
     response.set_cookie(
         cookie(
@@ -43,6 +59,15 @@ def _with_session(
             max_age=settings.session_max_hours * 3600,
         )
     )
+    if browser and new.device_cookie:
+        response.set_cookie(
+            cookie(
+                settings,
+                device_cookie_name(settings),
+                new.device_cookie,
+                max_age=int(services.DEVICE_COOKIE_LIFETIME.total_seconds()),
+            )
+        )
     pending = pending_cookie_name(settings)
     if pending in request.cookies:  # most logins never had one: no header to build
         response.delete_cookie(pending, path="/")
@@ -76,6 +101,7 @@ async def login_form(
             data.get("password", ""),
             ip=client_ip(request),
             user_agent=request.headers.get("user-agent", ""),
+            device_cookie=device_cookie(request),
         )
     except (NotAuthenticated, TooManyAttempts) as error:
         return refused_page(request, "accounts/login.html", error, next=target, username=username)
@@ -104,7 +130,7 @@ async def login_code_page(
 ) -> Response[Any]:
     settings = settings_of(request)
     waiting = request.cookies.get(pending_cookie_name(settings))
-    if not await services.pending_login_exists(settings, waiting):
+    if not await services.pending_login_exists(settings, waiting, device_cookie(request)):
         return Redirect(path=f"/login?{urlencode({'next': safe_next(next_path)})}", status_code=303)
     return page(request, "accounts/login_code.html", next=safe_next(next_path), error=None)
 
@@ -123,6 +149,7 @@ async def login_code_form(
             data.get("code", ""),
             ip=client_ip(request),
             user_agent=request.headers.get("user-agent", ""),
+            device_cookie=device_cookie(request),
         )
     except (NotAuthenticated, TooManyAttempts) as error:
         return refused_page(request, "accounts/login_code.html", error, next=target)
@@ -145,8 +172,10 @@ async def api_login(
 ) -> Response[Profile]:
     """Log in with a username (enterprise number or e-mail) and password, plus `totp`
     (the current code or a recovery code) when two-step verification is on; sets the
-    session cookie. Every failure answers 401 with the same message; 429 when
-    throttled (10 failed attempts per 15 minutes per account and per address)."""
+    session cookie. Every failure answers 401 with the same message; 429 when throttled
+    (10 failed attempts per 15 minutes per address, and per account; a browser that
+    sends the device cookie the login page gave it for this account is counted on its
+    own)."""
     new = await services.log_in(
         settings_of(request),
         data.username,
@@ -154,13 +183,14 @@ async def api_login(
         totp=data.totp,
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent", ""),
+        device_cookie=device_cookie(request),
     )
     user = new.user
     response = Response(
         Profile(user.user_id, user.email, user.first_name, user.last_name, user.language),
         headers={"X-CSRF-Token": new.csrf_token, "Cache-Control": "no-store"},
     )
-    _with_session(request, response, new)
+    _with_session(request, response, new, browser=False)
     return response
 
 

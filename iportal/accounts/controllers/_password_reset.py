@@ -114,7 +114,8 @@ async def api_password_reset(
     request: Request[Any, Any, Any], data: JSONBody[PasswordResetRequest]
 ) -> Response[Accepted]:
     """E-mail a link (valid one hour) to choose a new password. Always 202 with the
-    same body, whether or not an account uses the address; 429 when throttled."""
+    same body, in the same time, whether or not an account uses the address (the
+    worker sends the e-mail); 429 when throttled."""
     await services.request_password_reset(settings_of(request), data.email, ip=client_ip(request))
     return Response(
         Accepted(gettext(LINK_SENT)),
@@ -133,7 +134,8 @@ async def api_password_reset_confirm(
     request: Request[Any, Any, Any], data: JSONBody[PasswordResetConfirm]
 ) -> None:
     """Set the new password with the token from the e-mailed link: once, within the
-    hour (410 otherwise). Unlocks the account and ends every session."""
+    hour (410 otherwise). Unlocks the account and ends every session and every personal
+    API token; an e-mail tells the person."""
     await services.confirm_password_reset(
         settings_of(request), data.token, data.password, ip=client_ip(request)
     )

@@ -62,9 +62,11 @@ def start_session_cookie(
 async def api_check(
     request: Request[Any, Any, Any], data: JSONBody[ActivationCheckRequest]
 ) -> Response[ActivationCheck]:
-    """Step 1: the client number an activation code opts in, its e-mail address and the
-    login the account will have. 404 unknown code; 410 expired, already used, or replaced
-    by a newer code of the same number; 409 the number is already active in an account."""
+    """Step 1: the client number an activation code opts in, its e-mail address (masked,
+    `a•••@example.be`: the person confirms it by typing it at step 2, or gives another)
+    and the login the account will have (masked too when it is that address). 404 unknown
+    code; 410 expired, already used, or replaced by a newer code of the same number; 409
+    the number is already active in an account."""
     checked = await services.check_activation_code(
         settings_of(request), data.code, ip=client_ip(request)
     )
@@ -150,7 +152,7 @@ async def activate_check(
         "accounts/activate_details.html",
         code=code,
         checked=checked,
-        email=checked.email,
+        email="",  # the person types it: the address on file is only shown masked
         error=None,
     )
 

@@ -130,6 +130,7 @@ async def password_change_form(
 ) -> Template:
     try:
         await services.change_password(
+            settings_of(request),
             user.user_id,
             data.get("current_password", ""),
             data.get("new_password", ""),
@@ -214,8 +215,10 @@ async def api_password_change(
     user: NamedDependency[SessionUser],
     data: JSONBody[PasswordChange],
 ) -> None:
-    """A new password (the current one is asked for); every other session ends."""
+    """A new password (the current one is asked for); every other session and every
+    personal API token ends, and an e-mail tells the person."""
     await services.change_password(
+        settings_of(request),
         user.user_id,
         data.current_password,
         data.new_password,

@@ -33,6 +33,7 @@ from iportal.accounts.services._client_numbers import (
     resolve_client_number,
     upsert_client_number,
 )
+from iportal.accounts.services._devices import DEVICE_COOKIE_LIFETIME
 from iportal.accounts.services._issuers import (
     KEY_REQUIRED,
     ApiKeyInfo,
@@ -52,11 +53,11 @@ from iportal.accounts.services._login import (
     PendingLogin,
     authenticate,
     begin_login,
-    find_user_for_login,
     finish_login,
     log_in,
     pending_login_exists,
 )
+from iportal.accounts.services._login_attempts import find_user_for_login
 from iportal.accounts.services._password_reset import (
     change_password,
     confirm_password_reset,
@@ -74,6 +75,7 @@ from iportal.accounts.services._registration import (
     pending_registration,
     start_registration,
 )
+from iportal.accounts.services._reset_links import send_password_reset_links
 from iportal.accounts.services._sessions import (
     NewSession,
     SessionUser,
@@ -105,6 +107,7 @@ from iportal.accounts.services._users import UserRow
 
 __all__ = [
     "CREATED",
+    "DEVICE_COOKIE_LIFETIME",
     "KEY_REQUIRED",
     "LINK_VALIDITY",
     "LOGIN_FAILED",
@@ -179,6 +182,7 @@ __all__ = [
     "resolve_client_number",
     "revoke_api_key",
     "revoke_personal_token",
+    "send_password_reset_links",
     "session_user",
     "set_notifications",
     "start_registration",

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from iportal import clock, db
-from iportal.accounts.identifiers import email_address
+from iportal.accounts.identifiers import email_address, masked_email
 from iportal.accounts.passwords import check_password
 from iportal.accounts.services._audit import record_audit_event
-from iportal.accounts.services._login import record_login_failure
+from iportal.accounts.services._login_attempts import record_login_failure
 from iportal.accounts.services._opt_in import (
     CHANGED_MEANWHILE,
     CodeState,
@@ -112,7 +112,8 @@ ON CONFLICT (email) DO NOTHING RETURNING id
 
 @dataclass(frozen=True)
 class CheckedCode:
-    """What step 1 shows: the number, its e-mail address and the login it will have."""
+    """What step 1 shows: the number, its e-mail address (masked) and the login it will
+    have (masked too when it is that address)."""
 
     client_code: str
     company_name: str
@@ -189,15 +190,19 @@ async def resolve_target(state: CodeState, email: str) -> Target:
 
 
 async def check_activation_code(settings: Settings, raw_code: str, *, ip: str = "") -> CheckedCode:
-    """Step 1: the number a code opts in, its e-mail address and its login; `NotFound`,
+    """Step 1: the number a code opts in, its e-mail address and its login (an address
+    shown masked, `a•••@example.be`); `NotFound`,
     `Gone` or `Conflict` with a clear reason otherwise (see `_opt_in`)."""
     tried = await attempt(bucket("activation", "ip", ip))
     state = await code_state(raw_code, settings)
     refuse_unusable(state)
     target = await resolve_target(state, state.email)
     await succeeded(tried)
+    # Whoever holds the paper code sees only enough of the address to recognise it;
+    # the person confirms it by typing it at step 2, or gives another.
+    login = masked_email(target.login) if "@" in target.login else target.login
     return CheckedCode(
-        state.client_code, state.company_name, state.email, target.kind, target.login
+        state.client_code, state.company_name, masked_email(state.email), target.kind, login
     )
 
 

@@ -61,13 +61,24 @@ class NewSession:
     cookie_value: str
     csrf_token: str
     user: SessionUser
+    # Set after a login: the browser's new device cookie (see `_devices`).
+    device_cookie: str = ""
 
 
-async def check_current_password(user_id: int, password: str, *, ip: str = "") -> None:
+async def check_current_password(
+    user_id: int, password: str, *, session_id: int | None = None, ip: str = ""
+) -> None:
     """For changes a logged-in person makes (password, TOTP removal): the password
-    must be theirs. Throttled like logins, so a stolen session is no password oracle."""
+    must be theirs. Throttled like logins, so a stolen session is no password oracle;
+    in the session's own bucket, so that guesses at the login filling the account's
+    bucket never stop the owner from changing the password."""
     user = await PortalUser.select(PortalUser.password_hash).where(PortalUser.id == user_id).first()
-    tried = await attempt(bucket("login", "account", user_id), bucket("login", "ip", ip))
+    own = (
+        bucket("login", "session", session_id)
+        if session_id is not None
+        else bucket("login", "account", user_id)
+    )
+    tried = await attempt(own, bucket("login", "ip", ip))
     matches, _ = await verify_password(user["password_hash"] if user else None, password)
     if not matches:
         raise InvalidInput(WRONG_PASSWORD)

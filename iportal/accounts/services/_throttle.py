@@ -40,11 +40,25 @@ def bucket(kind: str, scope: str, key: object) -> str:
 
 _RECORD = "INSERT INTO throttle_attempt (bucket, at) SELECT unnest($1::text[]), $2 RETURNING id"
 # The fullest bucket of an attempt; a statement of its own, after the insert has
-# committed, so that it sees every other request's rows too.
+# committed, so that it sees every other request's rows too. Of two as full, the first
+# by name: `login:account:…` before `login:ip:…`, so a refusal names the account.
 _FULLEST = (
-    "SELECT count(*) AS n, min(at) AS first FROM throttle_attempt "
-    "WHERE bucket = ANY($1::text[]) AND at > $2 GROUP BY bucket ORDER BY count(*) DESC LIMIT 1"
+    "SELECT bucket, count(*) AS n, min(at) AS first FROM throttle_attempt "
+    "WHERE bucket = ANY($1::text[]) AND at > $2 GROUP BY bucket "
+    "ORDER BY count(*) DESC, bucket LIMIT 1"
 )
+
+
+@dataclass(frozen=True)
+class Full:
+    """A bucket over its limit, and the seconds until its oldest attempt leaves the window."""
+
+    bucket: str
+    retry_after_seconds: int
+
+    def refusal(self) -> TooManyAttempts:
+        seconds = self.retry_after_seconds
+        return TooManyAttempts(seconds, TRY_LATER, minutes=max(1, math.ceil(seconds / 60)))
 
 
 async def attempt(*buckets: str, limit: int = LIMIT, window: timedelta = WINDOW) -> Attempt:
@@ -58,6 +72,23 @@ async def attempt(*buckets: str, limit: int = LIMIT, window: timedelta = WINDOW)
     return tried
 
 
+async def full_bucket(
+    connection: Any,
+    buckets: Sequence[str],
+    now: datetime,
+    *,
+    limit: int = LIMIT,
+    window: timedelta = WINDOW,
+) -> Full | None:
+    """The bucket holding more than `limit` attempts (this one included, already
+    recorded and committed) within `window`, if there is one."""
+    fullest = await connection.fetchrow(_FULLEST, list(buckets), now - window)
+    if not fullest or fullest["n"] <= limit:
+        return None
+    wait = (fullest["first"] + window - now).total_seconds()
+    return Full(fullest["bucket"], max(1, math.ceil(wait)))
+
+
 async def refuse_when_full(
     connection: Any,
     buckets: Sequence[str],
@@ -68,11 +99,9 @@ async def refuse_when_full(
 ) -> None:
     """`TooManyAttempts` when a bucket holds more than `limit` attempts (this one
     included, already recorded and committed) within `window`."""
-    fullest = await connection.fetchrow(_FULLEST, list(buckets), now - window)
-    if fullest and fullest["n"] > limit:
-        wait = (fullest["first"] + window - now).total_seconds()
-        seconds = max(1, math.ceil(wait))
-        raise TooManyAttempts(seconds, TRY_LATER, minutes=max(1, math.ceil(seconds / 60)))
+    full = await full_bucket(connection, buckets, now, limit=limit, window=window)
+    if full is not None:
+        raise full.refusal()
 
 
 async def succeeded(done: Attempt) -> None:

@@ -108,6 +108,17 @@ async def revoke_personal_token(user_id: int, token_id: int, *, ip: str = "") ->
     await record_audit_event("token_revoked", actor_id=user_id, ip=ip, detail={"name": name})
 
 
+async def end_personal_tokens(user_id: int) -> int:
+    """Revoke every live token of a user (after a password reset or change: a token an
+    intruder made must not outlive the password they used). Returns how many."""
+    rows = (
+        await PersonalToken.update({PersonalToken.revoked_at: clock.utcnow()})
+        .where((PersonalToken.user == user_id) & PersonalToken.revoked_at.is_null())
+        .returning(PersonalToken.id)
+    )
+    return len(rows)
+
+
 def is_personal_token(plain: str) -> bool:
     return plain.startswith(TOKEN_PREFIX)
 

@@ -145,7 +145,7 @@ async def disable_totp(
     user_id: int, password: str, *, session_id: int | None = None, ip: str = ""
 ) -> None:
     """Turn TOTP off; asks for the password. Every other session ends."""
-    await check_current_password(user_id, password, ip=ip)
+    await check_current_password(user_id, password, session_id=session_id, ip=ip)
     async with db.transaction():
         turned_off = await db.fetchval(TURN_OFF_SQL, user_id)
         if turned_off is None:
