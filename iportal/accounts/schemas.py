@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from iportal.web.params import NonEmpty
+
 
 @dataclass
 class LoginRequest:
-    username: str
-    password: str
+    username: NonEmpty
+    password: NonEmpty
     totp: str | None = None
 
 
@@ -31,12 +33,12 @@ class ClientNumberRequest:
     a list, even empty, replaces them.
     """
 
-    company_name: str
-    email: str
-    first_name: str
-    last_name: str
-    language: str
-    contract_start: str
+    company_name: NonEmpty
+    email: NonEmpty
+    first_name: NonEmpty
+    last_name: NonEmpty
+    language: NonEmpty
+    contract_start: NonEmpty
     enterprise_number: str | None = None
     aliases: list[str] | None = None
 
@@ -61,7 +63,7 @@ class IssuedActivationCode:
 class ActivationCheckRequest:
     """An activation code as typed: any case, spaces and dashes are fine."""
 
-    code: str
+    code: NonEmpty
 
 
 @dataclass
@@ -82,7 +84,7 @@ class ActivationStartRequest:
     """Step 2: the code again and the e-mail address, as confirmed or corrected."""
 
     code: str
-    email: str
+    email: NonEmpty
 
 
 @dataclass
@@ -95,8 +97,8 @@ class ActivationCompleteRequest:
     """Step 3: the token from the e-mail's link, and the new password (or, when the
     address already has a login, that login's password)."""
 
-    token: str
-    password: str
+    token: NonEmpty
+    password: NonEmpty
 
 
 @dataclass
@@ -106,7 +108,7 @@ class ActivationCompleted:
 
 @dataclass
 class ClientNumberActivateRequest:
-    code: str
+    code: NonEmpty
 
 
 @dataclass
@@ -167,14 +169,14 @@ class PasswordResetRequest:
 
 @dataclass
 class PasswordResetConfirm:
-    token: str
-    password: str
+    token: NonEmpty
+    password: NonEmpty
 
 
 @dataclass
 class PasswordChange:
-    current_password: str
-    new_password: str
+    current_password: NonEmpty
+    new_password: NonEmpty
 
 
 @dataclass
@@ -194,7 +196,7 @@ class TotpEnrolment:
 
 @dataclass
 class TotpCode:
-    code: str
+    code: NonEmpty
 
 
 @dataclass
@@ -216,4 +218,4 @@ class ProfileUpdate:
 
 @dataclass
 class TokenRequest:
-    name: str
+    name: NonEmpty

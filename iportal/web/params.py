@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar.params import QueryParameter
+from litestar.params import KwargDefinition, QueryParameter
 
 from iportal.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -20,3 +20,7 @@ Cursor = Annotated[
     str | None,
     QueryParameter(description="Where the next page starts: `next_cursor` of the last one."),
 ]
+
+# A text field the service refuses empty (with its own 4xx and message): documented as
+# such, and left to the service to refuse, so the caller reads the service's reason.
+NonEmpty = Annotated[str, KwargDefinition(min_length=1)]
