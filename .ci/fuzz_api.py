@@ -110,10 +110,13 @@ def _fuzz(url: str, who: str, header: str | None, examples: int, seed: int) -> b
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     output = done.stdout + done.stderr
-    summary = [line for line in output.splitlines() if re.match(r"=+ .* in [\d.]+s =+$", line)]
+    lines = output.splitlines()
+    cases = [lines[i + 1].strip() for i, line in enumerate(lines[:-1]) if line == "Test cases:"]
+    final = [line.strip(" =") for line in lines if re.match(r"=+ .* in [\d.]+s =+$", line)]
     took = time.perf_counter() - started
-    print(f"fuzz {who}: {summary[-1].strip(' =') if summary else 'no summary'} ({took:.0f} s)")
-    if done.returncode != 0:
+    said = "; ".join([*cases[-1:], *final[-1:]]) or "no summary"
+    print(f"fuzz {who}: {said} ({took:.0f} s)")
+    if done.returncode != 0 or os.environ.get('FUZZ_VERBOSE'):
         print(output[-20000:])
     return done.returncode == 0
 
