@@ -322,7 +322,7 @@ async def test_batches_waiting_for_the_recorder_are_recorded_together(tmp_path: 
     go into the next transaction together (up to four), outcomes still in order."""
     from datetime import date
 
-    from iportal.documents.publishing import FileLimits, Source
+    from iportal.documents.publishing import FileLimits, Item, Source
     from iportal.documents.publishing import ingest as ingest_module
     from iportal.documents.sandbox import Workers
     from iportal.documents.storage import FolderBlobStore
@@ -337,7 +337,7 @@ async def test_batches_waiting_for_the_recorder_are_recorded_together(tmp_path: 
 
     n = ingest_module.BATCH * 9 + 5
     # Items a manifest already turned away need no worker: they are read at once.
-    items = [ingest_module.Item(Source(f"{i:04d}"), problem=("missing", {})) for i in range(n)]
+    items = [Item(Source(f"{i:04d}"), problem=("missing", {})) for i in range(n)]
     run = Recorder(
         None,  # type: ignore[arg-type]
         FolderBlobStore(tmp_path),

@@ -76,3 +76,48 @@ def test_a_damaged_member_is_rejected_and_the_others_are_published(
     assert rows["manifest.csv"]["reason"].startswith(DAMAGED)
     assert count(ingest_db, "SELECT count(*) FROM document WHERE number LIKE 'DM-%'") == 0
     assert count(ingest_db, "SELECT count(*) FROM document WHERE number LIKE 'DZ-%'") == 2
+
+
+def test_an_unreadable_manifest_rejects_its_folder_or_archive_and_the_run_goes_on(
+    ingest_db: dict[str, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    write_batch(tmp_path / "latin1", "ML", 2)
+    manifest = tmp_path / "latin1" / "manifest.csv"
+    manifest.write_bytes(manifest.read_bytes().replace(b"EUR", "EUR\u00e9".encode("latin-1")))
+    write_batch(tmp_path / "nocolumn", "MC", 2)
+    text = (tmp_path / "nocolumn" / "manifest.csv").read_text()
+    (tmp_path / "nocolumn" / "manifest.csv").write_text(text.replace("file,", "fichier,", 1))
+    zipped = write_batch(tmp_path / "zipped", "MZ", 2)
+    archive = tmp_path / "no-column.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("manifest.csv", text.replace("file,", "bestand,", 1))
+        for path in zipped:
+            out.write(path, path.name)
+    fine = write_batch(tmp_path / "fine", "MF", 2)
+    report = tmp_path / "report.csv"
+
+    done = ingest(
+        ingest_db,
+        *(str(tmp_path / name) for name in ("latin1", "nocolumn", "fine")),
+        str(archive),
+        "--jobs",
+        "1",
+        "--report",
+        str(report),
+    )
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    rows = list(csv.DictReader(report.open()))
+    refused = {row["file"]: row["reason"] for row in rows if row["status"] == "rejected"}
+    assert refused[str(tmp_path / "latin1" / "manifest.csv")].startswith(
+        "manifest.csv is not UTF-8 text"
+    )
+    assert "no “file” column" in refused[str(tmp_path / "nocolumn" / "manifest.csv")]
+    assert "no “file” column" in refused[f"{archive}:manifest.csv"]
+    assert len(refused) == 3  # the manifests alone: their documents are not tried
+    assert {row["file"] for row in rows if row["status"] == "published"} == {
+        str(path) for path in fine
+    }
+    assert count(ingest_db, "SELECT count(*) FROM document WHERE number LIKE 'M_-%'") == 2

@@ -27,9 +27,7 @@ if TYPE_CHECKING:
     from iportal.documents.publishing.ingest import (
         REPORT_COLUMNS,
         Ingest,
-        Item,
         Summary,
-        collect,
         report_row,
     )
     from iportal.documents.publishing.inspection import (
@@ -62,6 +60,7 @@ if TYPE_CHECKING:
         publish_upload,
         record_document,
     )
+    from iportal.documents.publishing.sources import Item, collect
 
 __all__ = [
     "ALREADY_PUBLISHED",
@@ -103,5 +102,5 @@ __all__ = [
 
 # Loaded on first use: a sandboxed worker imports one module, not the whole room.
 __getattr__ = lazy_exports(
-    globals(), ("services", "recording", "clients", "ingest", "inspection", "metadata")
+    globals(), ("services", "recording", "clients", "ingest", "sources", "inspection", "metadata")
 )

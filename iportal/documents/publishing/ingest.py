@@ -12,28 +12,20 @@ in the workers.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import itertools
-import os
-import zipfile
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iportal.documents.publishing.clients import ClientNumbers
 from iportal.documents.publishing.inspection import (
-    DAMAGED_IN_ZIP,
     TOO_LONG,
-    ZIP_DAMAGE,
     Candidate,
     FileLimits,
     Job,
     Rejection,
-    Source,
     inspect,
 )
 from iportal.documents.publishing.recording import (
@@ -43,6 +35,7 @@ from iportal.documents.publishing.recording import (
     publish_batch,
     rejected,
 )
+from iportal.documents.publishing.sources import Item
 from iportal.documents.sandbox import TaskTimedOut, Workers
 from iportal.documents.storage import BlobStore, StagedBlob
 from iportal.i18n import N_
@@ -51,35 +44,11 @@ if TYPE_CHECKING:
     from iportal.accounts.services import IssuerPrincipal
     from iportal.settings import Settings
 
-MANIFEST = "manifest.csv"
-MANIFEST_COLUMNS = (
-    "file",
-    "client_code",
-    "type",
-    "number",
-    "issue_date",
-    "due_date",
-    "currency",
-    "amount_excl_vat",
-    "vat_amount",
-    "amount_incl_vat",
-)
-DOCUMENT_SUFFIXES = (".pdf", ".xml")
 CHUNK = 16  # files a worker reads per task
 CHUNKS_IN_FLIGHT_PER_JOB = 4  # a worker runs one, the next waits in its pipe
-NOT_IN_ARCHIVE = N_("manifest.csv row %(row)s: the file “%(file)s” is not in the archive.")
 BATCH = 64  # documents per transaction: round trips and the blobs' flush are shared
 QUEUED_BATCHES = 16  # inspected, waiting to be recorded (their bytes are staged on disk)
 MERGED_BATCHES = 4  # recorded together, in one transaction, when they are waiting
-
-
-@dataclass(frozen=True)
-class Item:
-    """One file to publish, or a line of a manifest that cannot be one."""
-
-    source: Source
-    metadata: dict[str, str] | None = None
-    problem: tuple[str, Mapping[str, object]] | None = None  # a message, its parameters
 
 
 @dataclass
@@ -95,111 +64,6 @@ class Summary:
     @property
     def failed(self) -> int:
         return self.counts[REJECTED] + self.counts[CONFLICT]
-
-
-def _manifest_rows(text: str, where: str) -> Iterator[tuple[int, dict[str, str]]]:
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in ("file",) if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ValueError(f"{where}: the manifest has no “file” column")
-    for row in reader:
-        yield reader.line_num, {k: (v or "") for k, v in row.items() if k}
-
-
-def _folder_items(folder: Path) -> Iterator[Item]:
-    # One listing of the folder answers "is it a plain file here?" for every manifest
-    # row; only a name with a separator or a symlink needs the path resolved.
-    entries = {entry.name: entry for entry in os.scandir(folder)}
-    manifest = folder / MANIFEST
-    named: set[str] = set()
-    if MANIFEST in entries:
-        text = manifest.read_text(encoding="utf-8-sig")
-        for line, row in _manifest_rows(text, str(manifest)):
-            named.add(row["file"])
-            if _inside(folder, entries, row["file"]):
-                path = folder / row["file"]
-                yield Item(Source(str(path), path=str(path)), row)
-            else:
-                yield Item(
-                    Source(f"{manifest}:{line}"),
-                    problem=(
-                        N_("manifest.csv row %(row)s: the file “%(file)s” is not in the folder."),
-                        {"row": line, "file": row["file"]},
-                    ),
-                )
-    for name in sorted(entries):
-        entry = entries[name]
-        if entry.is_dir():
-            yield from _folder_items(Path(entry.path))
-        elif name.lower().endswith(DOCUMENT_SUFFIXES) and name not in named:
-            yield Item(Source(entry.path, path=entry.path))
-
-
-def _inside(folder: Path, entries: dict[str, os.DirEntry[str]], name: str) -> bool:
-    """Whether the manifest's `name` is a file within `folder` (no way out by `..`,
-    an absolute path or a symlink)."""
-    entry = entries.get(name)
-    if entry is not None and entry.is_file(follow_symlinks=False):
-        return True
-    path = folder / name
-    return bool(name) and path.is_file() and folder.resolve() in path.resolve().parents
-
-
-def _zip_items(archive_path: Path) -> Iterator[Item]:
-    with zipfile.ZipFile(archive_path) as archive:
-        members = {info.filename: info for info in archive.infolist() if not info.is_dir()}
-        named: set[str] = set()
-        if MANIFEST in members:
-            try:
-                text = archive.read(MANIFEST).decode("utf-8-sig")
-            except ZIP_DAMAGE as error:
-                # Without its manifest no member would be published as the issuer meant.
-                reason = str(error) or type(error).__name__
-                yield Item(
-                    Source(f"{archive_path}:{MANIFEST}"),
-                    problem=(DAMAGED_IN_ZIP, {"reason": reason}),
-                )
-                return
-            for line, row in _manifest_rows(text, f"{archive_path}:{MANIFEST}"):
-                named.add(row["file"])
-                if row["file"] not in members:
-                    yield Item(
-                        Source(f"{archive_path}:{MANIFEST}:{line}"),
-                        problem=(
-                            NOT_IN_ARCHIVE,
-                            {"row": line, "file": row["file"]},
-                        ),
-                    )
-                else:
-                    yield Item(
-                        Source(
-                            f"{archive_path}:{row['file']}",
-                            path=str(archive_path),
-                            member=row["file"],
-                        ),
-                        row,
-                    )
-        for name in sorted(members):
-            if name.lower().endswith(DOCUMENT_SUFFIXES) and name not in named:
-                yield Item(Source(f"{archive_path}:{name}", path=str(archive_path), member=name))
-
-
-def collect(paths: list[Path]) -> Iterator[Item]:
-    """Every file the given paths hold, with its manifest row where there is one."""
-    for path in paths:
-        if path.is_dir():
-            yield from _folder_items(path)
-        elif path.suffix.lower() == ".zip":
-            try:
-                yield from _zip_items(path)
-            except zipfile.BadZipFile:
-                yield Item(
-                    Source(str(path)), problem=(N_("This is not a readable ZIP archive."), {})
-                )
-        elif path.is_file():
-            yield Item(Source(str(path), path=str(path)))
-        else:
-            yield Item(Source(str(path)), problem=(N_("There is no such file or folder."), {}))
 
 
 class Ingest:
