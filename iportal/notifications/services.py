@@ -9,12 +9,14 @@ with a growing delay; a worker that dies mid-send leaves a lease that expires.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, parseaddr
 
 from iportal import clock, db
 from iportal.i18n import using_language
@@ -135,12 +137,24 @@ async def claim_due(limit: int = 50) -> list[OutboxMessage]:
     return [OutboxMessage(**row) for row in rows]
 
 
-def build_message(row: OutboxMessage, sender: str) -> EmailMessage:
+def message_id(outbox_id: int, sender: str, key: str = "") -> str:
+    """The same for every attempt at one outbox row, so that a message sent twice (a
+    worker killed after the server took it) is recognised as one; the keyed hash keeps
+    ids of other installations (and guessed ones) apart."""
+    digest = hmac.new(key.encode(), f"outbox-{outbox_id}".encode(), hashlib.sha256)
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "iportal"
+    return f"<outbox-{outbox_id}.{digest.hexdigest()[:16]}@{domain}>"
+
+
+def build_message(row: OutboxMessage, sender: str, key: str = "") -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = row.recipient
     message["Subject"] = row.subject
-    message["Message-ID"] = make_msgid(idstring=f"outbox-{row.id}", domain="iportal")
+    message["Message-ID"] = message_id(row.id, sender, key)
+    message["Date"] = format_datetime(clock.utcnow())
+    # Tells auto-responders (out of office) not to answer (RFC 3834).
+    message["Auto-Submitted"] = "auto-generated"
     message.set_content(row.body_text)
     if row.body_html:
         message.add_alternative(row.body_html, subtype="html")
@@ -169,13 +183,16 @@ async def _settle(row: OutboxMessage, error: DeliveryFailed | None) -> str:
     return "retry"
 
 
-async def deliver_due(mailer: Mailer, sender: str, limit: int = 50) -> dict[str, int]:
-    """Send what is due now; returns how many were sent, failed or postponed."""
+async def deliver_due(
+    mailer: Mailer, sender: str, limit: int = 50, *, key: str = ""
+) -> dict[str, int]:
+    """Send what is due now; returns how many were sent, failed or postponed. `key`
+    (the installation's secret) keys the `Message-ID`s."""
     outcome = {"sent": 0, "failed": 0, "retry": 0}
     for row in await claim_due(limit):
         error: DeliveryFailed | None = None
         try:
-            await mailer.send(build_message(row, sender))
+            await mailer.send(build_message(row, sender, key))
         except DeliveryFailed as failure:
             error = failure
             log.warning("e-mail %s to %s not sent: %s", row.id, row.recipient, failure)

@@ -32,7 +32,7 @@ async def run_worker(
     while not stop.is_set():
         try:
             done = [await job(settings) for job in jobs]
-            outcome = await deliver_due(mailer, settings.mail_from)
+            outcome = await deliver_due(mailer, settings.mail_from, key=settings.secret_key)
         except OSError as error:  # the database went away: wait and try again
             log.warning("worker cannot reach the database: %s", error)
             done, outcome = [], {}

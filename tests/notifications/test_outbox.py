@@ -129,3 +129,26 @@ def test_retry_delays_grow_and_are_capped() -> None:
     assert delays[:4] == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
     assert delays == sorted(delays)
     assert max(delays) == timedelta(hours=6)
+
+
+async def test_every_email_has_a_date_auto_submitted_and_a_stable_message_id(
+    transaction: Any, settings: Any, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued = await services.queue_email(
+        "mail_check", "stable@example.test", "en", {"base_url": "http://x"}
+    )
+    await services.deliver_due(SmtpMailer(settings), settings.mail_from, key="k")
+    # A worker killed after the server took the message: its lease runs out and the
+    # message is sent again, under the same Message-ID so the reader's client sees one.
+    await OutboxEmail.update(
+        {OutboxEmail.state: "pending", OutboxEmail.next_attempt_at: clock.utcnow()}
+    ).where(OutboxEmail.id == queued)
+    await services.deliver_due(SmtpMailer(settings), settings.mail_from, key="k")
+    first, again = mailbox.to("stable@example.test")
+    domain = settings.mail_from.rpartition("@")[2]
+    assert first["Message-ID"] == again["Message-ID"]
+    assert first["Message-ID"].startswith(f"<outbox-{queued}.")
+    assert first["Message-ID"].endswith(f"@{domain}>")
+    assert first["Message-ID"] != services.message_id(queued, settings.mail_from, key="other")
+    assert first["Auto-Submitted"] == "auto-generated"
+    assert first["Date"] is not None and first["Date"].datetime is not None
