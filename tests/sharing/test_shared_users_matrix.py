@@ -73,6 +73,7 @@ def expected(person: Person, operation: str, owner: int | None) -> int:
 async def test_every_person_every_operation_every_id(
     client: httpx.AsyncClient, transaction: Any
 ) -> None:
+    document = (await client.get("/schema/openapi.json")).json()["paths"]
     people, owners = await small_world()
     missing = max(owners) + 1000
     ids: list[int] = [*owners, missing]
@@ -96,6 +97,9 @@ async def test_every_person_every_operation_every_id(
             await savepoint.rollback_to()
             wanted = expected(person, operation, owner)
             assert answer.status_code == wanted, (person, method, path, answer.text)
+            # Every answer is one the OpenAPI document gives for the operation.
+            template = API if path == API else f"{API}/{{shared_user_id}}"
+            assert str(wanted) in document[template][method.lower()]["responses"], (method, path)
             if wanted >= 400:
                 assert answer.json()["detail"], answer.text
             checked += 1
