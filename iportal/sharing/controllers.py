@@ -1,6 +1,7 @@
 """A logged-in user's client numbers: the JSON API (`/api/v1/client-numbers`) and the
 page that lists them, adds one with a further code and opts one out (no JavaScript:
-the opt-out asks for confirmation on a page of its own).
+the opt-out asks for confirmation on a page of its own); and the shared users a main
+contact lets into the account (`/api/v1/shared-users`, routes `sharing.…`).
 
 The routes keep the names they had when they lived in `accounts` (`accounts.…`):
 links and clients know them by those."""
@@ -10,11 +11,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from litestar import Request, Response, Router, get, patch, post
+from litestar import Request, Response, Router, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from iportal.accounts.schemas import (
     ClientNumberActivateRequest,
@@ -26,9 +27,16 @@ from iportal.accounts.schemas import (
 )
 from iportal.accounts.services import SessionUser
 from iportal.errors import DomainError
-from iportal.sharing import services
+from iportal.sharing import services, shared_users
+from iportal.sharing.schemas import (
+    SharedUserItem,
+    SharedUserList,
+    SharedUserPatch,
+    SharedUserRequest,
+)
 from iportal.web.auth import LOGIN_GATE, PERSON, USER
 from iportal.web.context import client_ip, settings_of
+from iportal.web.inputs import SerialId
 from iportal.web.pages import page, refused_page
 from iportal.web.params import Cursor, Limit
 
@@ -128,6 +136,100 @@ async def api_opt_out(
     the latest activation code issued for it, while valid."""
     code = await services.opt_out(user.user_id, client_code, ip=client_ip(request))
     return Response(OptedOut(code, "paper"), headers=NO_STORE)
+
+
+# Shared users (JSON API) ---------------------------------------------------------------
+
+
+def _shared(found: shared_users.SharedUser) -> SharedUserItem:
+    return SharedUserItem(
+        id=found.id,
+        email=found.email,
+        first_name=found.first_name,
+        last_name=found.last_name,
+        language=found.language,
+        has_login=found.has_login,
+        client_codes=list(found.client_codes),
+    )
+
+
+@get("/api/v1/shared-users", name="sharing.shared_users", tags=["sharing"], dependencies=USER)
+async def api_shared_users(user: NamedDependency[SessionUser]) -> Response[SharedUserList]:
+    """The shared users of the account, with the client codes each sees (main contact of
+    a B2B account only: 403 for anyone else)."""
+    found = await shared_users.list_shared_users(user.user_id)
+    return Response(SharedUserList([_shared(s) for s in found]), headers=NO_STORE)
+
+
+@post(
+    "/api/v1/shared-users",
+    name="sharing.shared_user_create",
+    tags=["sharing"],
+    dependencies=USER,
+    status_code=HTTP_201_CREATED,
+)
+async def api_shared_user_create(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    data: JSONBody[SharedUserRequest],
+) -> Response[SharedUserItem]:
+    """Lets a person see these client numbers of the account. A new person is invited by
+    e-mail to choose a password (the link works once, five days); someone who already
+    logs in is told. 422 for a code not of this account; 409 if already a shared user."""
+    created = await shared_users.create_shared_user(
+        settings_of(request),
+        user.user_id,
+        email=data.email,
+        first_name=data.first_name,
+        last_name=data.last_name,
+        language=data.language,
+        client_codes=data.client_codes,
+        ip=client_ip(request),
+    )
+    return Response(_shared(created), status_code=HTTP_201_CREATED, headers=NO_STORE)
+
+
+@patch(
+    "/api/v1/shared-users/{shared_user_id:int}",
+    name="sharing.shared_user_update",
+    tags=["sharing"],
+    dependencies=USER,
+)
+async def api_shared_user_update(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    shared_user_id: FromPath[SerialId],
+    data: JSONBody[SharedUserPatch],
+) -> Response[SharedUserItem]:
+    """Changes what is given; `client_codes` replaces the ticked set (a number unticked is
+    hidden at once). 409 to rename someone who already has a login."""
+    updated = await shared_users.update_shared_user(
+        settings_of(request),
+        user.user_id,
+        shared_user_id,
+        first_name=data.first_name,
+        last_name=data.last_name,
+        language=data.language,
+        client_codes=data.client_codes,
+        ip=client_ip(request),
+    )
+    return Response(_shared(updated), headers=NO_STORE)
+
+
+@delete(
+    "/api/v1/shared-users/{shared_user_id:int}",
+    name="sharing.shared_user_delete",
+    tags=["sharing"],
+    dependencies=USER,
+    status_code=HTTP_204_NO_CONTENT,
+)
+async def api_shared_user_delete(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    shared_user_id: FromPath[SerialId],
+) -> None:
+    """The person no longer sees anything of the account, from the next request on."""
+    await shared_users.delete_shared_user(user.user_id, shared_user_id, ip=client_ip(request))
 
 
 # Pages ---------------------------------------------------------------------------------
@@ -233,4 +335,17 @@ pages = Router(
     ],
 )
 
-router = Router(path="/", route_handlers=[api_list, api_activate, api_patch, api_opt_out, pages])
+router = Router(
+    path="/",
+    route_handlers=[
+        api_list,
+        api_activate,
+        api_patch,
+        api_opt_out,
+        api_shared_users,
+        api_shared_user_create,
+        api_shared_user_update,
+        api_shared_user_delete,
+        pages,
+    ],
+)

@@ -62,6 +62,11 @@ DOMAIN_ERRORS: dict[str, tuple[int, ...]] = {
     "documents.export_zip": (404,),
     "documents.issuer_list": (404,),
     "documents.publish": (409,),
+    # Anyone but the main contact of a B2B account, even to read the list.
+    "sharing.shared_users": (403,),
+    # Already a shared user of the account; renaming someone who has a login.
+    "sharing.shared_user_create": (409,),
+    "sharing.shared_user_update": (409,),
 }
 
 # The files some operations answer with, instead of JSON.

@@ -35,6 +35,7 @@ OPERATIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ),
     ("person", "POST", "/api/v1/me/totp/confirm", {"code": "123456"}),
     ("person", "POST", "/api/v1/client-numbers/activate", {"code": "ABCD-EFGH-JKMN-PQRS"}),
+    ("person", "POST", "/api/v1/shared-users", {"email": "luc@example.be", "language": "nl"}),
     (
         "issuer",
         "PUT",

@@ -75,7 +75,7 @@ from iportal.accounts.services._registration import (
     pending_registration,
     start_registration,
 )
-from iportal.accounts.services._reset_links import send_password_reset_links
+from iportal.accounts.services._reset_links import new_reset_link, send_password_reset_links
 from iportal.accounts.services._sessions import (
     NewSession,
     SessionUser,
@@ -171,6 +171,7 @@ __all__ = [
     "list_api_keys",
     "list_personal_tokens",
     "log_in",
+    "new_reset_link",
     "normalise_activation_code",
     "normalise_prefix",
     "opt_out",

@@ -43,6 +43,25 @@ def reset_link(settings: Settings, token: str) -> str:
     return f"{settings.base_url.rstrip('/')}/password-reset/confirm?{urlencode({'token': token})}"
 
 
+async def new_reset_link(
+    settings: Settings, user_id: int, lifetime: timedelta = RESET_LIFETIME
+) -> str:
+    """A single-use link for this user to choose a password, made inside the caller's
+    transaction: the same link and page as a reset, for a person invited without a
+    password yet (`iportal.sharing`), valid `lifetime`."""
+    token = new_token()
+    now = clock.utcnow()
+    await PasswordReset.insert(
+        PasswordReset(
+            user=user_id,
+            token_hash=reset_token_hash(settings, token),
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    return reset_link(settings, token)
+
+
 async def request_reset_link(email: str, *, ip: str = "") -> None:
     """Leave a request for the worker: one statement, whatever the address."""
     await db.execute(REQUEST_SQL, email.strip().lower()[:254], "asked", ip[:45], clock.utcnow())

@@ -1,0 +1,333 @@
+"""The shared users of a B2B account, as its main contact manages them: who they are
+and which of the account's client numbers each may see.
+
+Only the main contact of a B2B account manages them (anyone else: `Forbidden`); a
+shared user of another account answers exactly like one that does not exist
+(`NotFound`). The person is a `portal_user` found by e-mail address or created without
+a password: then they get an invitation with a single-use link, valid five days, to
+choose one (the password-reset link and page); a person who already logs in gets a
+short "shared with you" e-mail. The database triggers keep `visible_client_number`
+and `visible_document` in step with the grants: a grant shows the documents and a
+revocation hides them at the next request.
+
+Each change is one transaction: the rows, the audit events and the e-mails together.
+Lock order, for every change to who sees what in an account (so that two changes,
+here or an opt-out, wait for each other rather than deadlock):
+  1. the `account` row, `FOR UPDATE`;
+  2. the account's `client_number` rows involved, `FOR UPDATE`, in id order;
+  3. the `shared_user` row and its grants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from iportal import db
+from iportal.accounts import services as accounts
+from iportal.accounts.identifiers import email_address, normalise_client_code
+from iportal.columns import LANGUAGES
+from iportal.errors import Conflict, Forbidden, InvalidInput, NotFound
+from iportal.i18n import N_
+from iportal.notifications.services import queue_email
+from iportal.settings import Settings
+
+INVITATION_LIFETIME = timedelta(days=5)
+MAX_NAME_LENGTH = 100
+
+B2B_MAIN_CONTACT_ONLY = N_("Only the main contact of a business account can share it.")
+NO_SUCH_SHARED_USER = N_("There is no such shared user in your account.")
+NOT_IN_ACCOUNT = N_("Client number %(client_code)s is not one of this account's numbers.")
+ALREADY_SHARED = N_("%(email)s is already a shared user of this account.")
+NOT_YOURSELF = N_("You are the main contact of this account: you see all its numbers already.")
+OWN_PROFILE = N_("This person already has a login: their name and language are theirs to change.")
+
+# The account the user is main contact of, with its kind (the lowest id if several).
+MANAGED_ACCOUNT_SQL = """
+SELECT a.id, a.kind, u.email, u.first_name, u.last_name
+  FROM account_membership m
+  JOIN account a ON a.id = m.account_id
+  JOIN portal_user u ON u.id = m.user_id
+ WHERE m.user_id = $1 AND m.role = 'main_contact'
+ ORDER BY a.id LIMIT 1
+"""
+LOCK_ACCOUNT_SQL = "SELECT id FROM account WHERE id = $1 FOR UPDATE"
+# The account's numbers among these codes, locked in id order (step 2).
+LOCK_NUMBERS_SQL = """
+SELECT id, client_code FROM client_number
+ WHERE account_id = $1 AND client_code = ANY($2::text[])
+ ORDER BY id FOR UPDATE
+"""
+# The shared users of an account with the codes ticked for each (numbers still in it).
+LIST_SQL = """
+SELECT su.id, su.user_id, u.email, u.first_name, u.last_name, u.language,
+       u.password_hash IS NOT NULL AS has_login, su.created_at,
+       coalesce(array_agg(cn.client_code ORDER BY cn.client_code)
+                FILTER (WHERE cn.id IS NOT NULL), '{}') AS client_codes
+  FROM shared_user su
+  JOIN portal_user u ON u.id = su.user_id
+  LEFT JOIN client_number_grant g ON g.shared_user_id = su.id
+  LEFT JOIN client_number cn ON cn.id = g.client_number_id AND cn.account_id = su.account_id
+ WHERE su.account_id = $1 AND ($2::int IS NULL OR su.id = $2)
+ GROUP BY su.id, u.id
+ ORDER BY u.email, su.id
+"""
+FIND_USER_SQL = """
+SELECT id, password_hash IS NOT NULL AS has_login FROM portal_user WHERE email = $1
+"""
+USER_ID_SQL = "SELECT id FROM portal_user WHERE email = $1"
+NEW_USER_SQL = """
+INSERT INTO portal_user (email, first_name, last_name, language) VALUES ($1, $2, $3, $4)
+ON CONFLICT (email) DO NOTHING RETURNING id
+"""
+IS_MEMBER_SQL = "SELECT 1 FROM account_membership WHERE account_id = $1 AND user_id = $2"
+ALREADY_SQL = "SELECT 1 FROM shared_user WHERE account_id = $1 AND user_id = $2"
+NEW_SHARED_USER_SQL = """
+INSERT INTO shared_user (account_id, user_id, created_by_id) VALUES ($1, $2, $3) RETURNING id
+"""
+GRANTED_SQL = """
+SELECT g.client_number_id, cn.client_code FROM client_number_grant g
+  JOIN client_number cn ON cn.id = g.client_number_id
+ WHERE g.shared_user_id = $1 ORDER BY g.client_number_id
+"""
+GRANT_SQL = """
+INSERT INTO client_number_grant (shared_user_id, client_number_id) VALUES ($1, $2)
+ON CONFLICT DO NOTHING
+"""
+REVOKE_SQL = "DELETE FROM client_number_grant WHERE shared_user_id = $1 AND client_number_id = $2"
+RENAME_SQL = """
+UPDATE portal_user SET first_name = coalesce($2, first_name),
+       last_name = coalesce($3, last_name), language = coalesce($4, language)
+ WHERE id = $1
+"""
+DELETE_SQL = "DELETE FROM shared_user WHERE id = $1"
+
+
+@dataclass(frozen=True)
+class SharedUser:
+    id: int
+    user_id: int
+    email: str
+    first_name: str
+    last_name: str
+    language: str
+    has_login: bool  # False until the invited person chose a password
+    client_codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Manager:
+    account_id: int
+    user_id: int
+    email: str
+    name: str
+
+
+async def _manager(user_id: int) -> _Manager:
+    row = await db.fetchrow(MANAGED_ACCOUNT_SQL, user_id)
+    if row is None or row["kind"] != "b2b":
+        raise Forbidden(B2B_MAIN_CONTACT_ONLY)
+    name = f"{row['first_name']} {row['last_name']}".strip() or row["email"]
+    return _Manager(row["id"], user_id, row["email"], name)
+
+
+def _name(value: str, field: str) -> str:
+    cleaned = " ".join(value.split())
+    if not cleaned.isprintable():
+        raise InvalidInput(N_("Control characters are not allowed here."))
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise InvalidInput(
+            N_("%(field)s: at most %(max)s characters."), field=field, max=MAX_NAME_LENGTH
+        )
+    return cleaned
+
+
+def _language(value: str) -> str:
+    if value not in LANGUAGES:
+        raise InvalidInput(N_("language: one of nl, fr, en, de."))
+    return value
+
+
+def _codes(raw_codes: Sequence[str]) -> list[str]:
+    return sorted({normalise_client_code(raw) for raw in raw_codes})
+
+
+async def _lock_numbers(account_id: int, codes: list[str]) -> dict[str, int]:
+    """Steps 1 and 2 of the lock order; `InvalidInput` naming a code not in the account."""
+    await db.fetchval(LOCK_ACCOUNT_SQL, account_id)
+    rows = await db.fetch(LOCK_NUMBERS_SQL, account_id, codes)
+    found = {row["client_code"]: row["id"] for row in rows}
+    for code in codes:
+        if code not in found:
+            raise InvalidInput(NOT_IN_ACCOUNT, client_code=code)
+    return found
+
+
+def _shared_user(row: db.Record) -> SharedUser:
+    return SharedUser(
+        id=row["id"],
+        user_id=row["user_id"],
+        email=row["email"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        language=row["language"],
+        has_login=row["has_login"],
+        client_codes=tuple(row["client_codes"]),
+    )
+
+
+async def _one(account_id: int, shared_user_id: int) -> SharedUser:
+    rows = await db.fetch(LIST_SQL, account_id, shared_user_id)
+    if not rows:
+        raise NotFound(NO_SUCH_SHARED_USER)
+    return _shared_user(rows[0])
+
+
+async def list_shared_users(user_id: int) -> list[SharedUser]:
+    """The shared users of the account this user is main contact of."""
+    manager = await _manager(user_id)
+    return [_shared_user(row) for row in await db.fetch(LIST_SQL, manager.account_id, None)]
+
+
+async def _regrant(
+    manager: _Manager, shared: SharedUser, wanted: dict[str, int], *, ip: str
+) -> list[str]:
+    """The grants made exactly `wanted` (code → number id), each change an audit event;
+    returns the codes newly granted."""
+    held = {
+        row["client_code"]: row["client_number_id"]
+        for row in await db.fetch(GRANTED_SQL, shared.id)
+    }
+    for code in sorted(set(held) - set(wanted)):
+        await db.execute(REVOKE_SQL, shared.id, held[code])
+        await _event("grant_revoked", manager, shared, ip=ip, client_number_id=held[code])
+    added = sorted(set(wanted) - set(held))
+    for code in added:
+        await db.execute(GRANT_SQL, shared.id, wanted[code])
+        await _event("grant_added", manager, shared, ip=ip, client_number_id=wanted[code])
+    return added
+
+
+async def _event(
+    kind: str,
+    manager: _Manager,
+    shared: SharedUser,
+    *,
+    ip: str,
+    client_number_id: int | None = None,
+) -> None:
+    await accounts.record_audit_event(
+        kind,
+        actor_id=manager.user_id,
+        account_id=manager.account_id,
+        client_number_id=client_number_id,
+        ip=ip,
+        detail={"shared_user_id": shared.id, "email": shared.email},
+    )
+
+
+async def _tell(
+    settings: Settings, manager: _Manager, shared: SharedUser, codes: list[str], *, invite: bool
+) -> None:
+    """The invitation (no password yet) or the short "shared with you" e-mail."""
+    context: dict[str, object] = {
+        "first_name": shared.first_name,
+        "sharer": manager.name,
+        "client_codes": ", ".join(codes),
+        "base_url": settings.base_url,
+    }
+    if invite:
+        context["link"] = await accounts.new_reset_link(
+            settings, shared.user_id, INVITATION_LIFETIME
+        )
+        context["days"] = INVITATION_LIFETIME.days
+    template = "shared_user_invitation" if invite else "shared_with_you"
+    await queue_email(template, shared.email, shared.language, context, user_id=shared.user_id)
+
+
+async def create_shared_user(
+    settings: Settings,
+    user_id: int,
+    *,
+    email: str,
+    first_name: str,
+    last_name: str,
+    language: str,
+    client_codes: Sequence[str],
+    ip: str = "",
+) -> SharedUser:
+    """Let a person see these numbers of the account; `Conflict` if they already do."""
+    manager = await _manager(user_id)
+    address = email_address(email)
+    first, last = _name(first_name, "first_name"), _name(last_name, "last_name")
+    lang, codes = _language(language), _codes(client_codes)
+    async with db.transaction():
+        wanted = await _lock_numbers(manager.account_id, codes)
+        person = await db.fetchrow(FIND_USER_SQL, address)
+        if person is None:
+            # Created here, or a moment ago by another request: either way, no login.
+            made = await db.fetchval(NEW_USER_SQL, address, first, last, lang)
+            person_id = made or await db.fetchval(USER_ID_SQL, address)
+            has_login = False
+        else:
+            person_id, has_login = person["id"], person["has_login"]
+        if await db.fetchval(IS_MEMBER_SQL, manager.account_id, person_id):
+            raise InvalidInput(NOT_YOURSELF)
+        if await db.fetchval(ALREADY_SQL, manager.account_id, person_id):
+            raise Conflict(ALREADY_SHARED, email=address)
+        shared_user_id = await db.fetchval(
+            NEW_SHARED_USER_SQL, manager.account_id, person_id, manager.user_id
+        )
+        shared = await _one(manager.account_id, shared_user_id)
+        await _event("shared_user_created", manager, shared, ip=ip)
+        await _regrant(manager, shared, wanted, ip=ip)
+        await _tell(settings, manager, shared, codes, invite=not has_login)
+        return await _one(manager.account_id, shared_user_id)
+
+
+async def update_shared_user(
+    settings: Settings,
+    user_id: int,
+    shared_user_id: int,
+    *,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    language: str | None = None,
+    client_codes: Sequence[str] | None = None,
+    ip: str = "",
+) -> SharedUser:
+    """Change what is given; `client_codes` replaces the ticked set. The name and
+    language are the invitation's: once the person has a login they are theirs
+    (`Conflict`)."""
+    manager = await _manager(user_id)
+    first = None if first_name is None else _name(first_name, "first_name")
+    last = None if last_name is None else _name(last_name, "last_name")
+    lang = None if language is None else _language(language)
+    codes = None if client_codes is None else _codes(client_codes)
+    async with db.transaction():
+        wanted = await _lock_numbers(manager.account_id, codes or [])
+        shared = await _one(manager.account_id, shared_user_id)
+        if (first, last, lang) != (None, None, None):
+            if shared.has_login:
+                raise Conflict(OWN_PROFILE)
+            await db.execute(RENAME_SQL, shared.user_id, first, last, lang)
+        if codes is not None:
+            added = await _regrant(manager, shared, wanted, ip=ip)
+            if added and shared.has_login:
+                await _tell(settings, manager, shared, added, invite=False)
+        await _event("shared_user_updated", manager, shared, ip=ip)
+        return await _one(manager.account_id, shared_user_id)
+
+
+async def delete_shared_user(user_id: int, shared_user_id: int, *, ip: str = "") -> None:
+    """The person no longer sees anything of the account, from the next request on."""
+    manager = await _manager(user_id)
+    async with db.transaction():
+        await db.fetchval(LOCK_ACCOUNT_SQL, manager.account_id)
+        shared = await _one(manager.account_id, shared_user_id)
+        # Step 2 of the lock order for the numbers whose visibility changes.
+        await db.fetch(LOCK_NUMBERS_SQL, manager.account_id, list(shared.client_codes))
+        await _regrant(manager, shared, {}, ip=ip)
+        await db.execute(DELETE_SQL, shared.id)
+        await _event("shared_user_deleted", manager, shared, ip=ip)
