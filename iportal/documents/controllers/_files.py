@@ -57,15 +57,14 @@ def document_item(document: ListedDocument) -> DocumentItem:
     )
 
 
-def query_of(request: Request[Any, Any, Any]) -> dict[str, str | None]:
-    return {name: request.query_params.get(name) for name in FILTER_NAMES}
+def filter_values(query: Mapping[str, str | None]) -> dict[str, str | None]:
+    """The list's filters from a query string (the page's) or the API's parameters."""
+    return {name: query.get(name) for name in FILTER_NAMES}
 
 
 async def filters_and_sort(query: Mapping[str, str | None], reader: Reader) -> tuple[Filters, Sort]:
     sort = Sort.parse(query.get("sort"))
-    return await reading.parse_filters(
-        reader, {name: query.get(name) for name in FILTER_NAMES}
-    ), sort
+    return await reading.parse_filters(reader, filter_values(query)), sort
 
 
 def blobs_of(request: Request[Any, Any, Any]) -> BlobStore:

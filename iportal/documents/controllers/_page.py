@@ -18,8 +18,8 @@ from iportal.documents.controllers._files import (
     FILTER_NAMES,
     document_item,
     duplicate_response,
+    filter_values,
     filters_and_sort,
-    query_of,
     reader_of,
 )
 from iportal.documents.controllers._rows import client_options, document_rows
@@ -63,7 +63,7 @@ async def documents_page(
     filters, sort = await filters_and_sort(request.query_params, reader)
     view = await reading.list_view(reader, filters, sort, cursor, 50)
     listing = view.page
-    query = {**query_of(request), "sort": sort.name}
+    query = {**filter_values(request.query_params), "sort": sort.name}
     return page(
         request,
         "documents/results.html" if partial else "documents/list.html",
