@@ -304,8 +304,8 @@ async def client_numbers_notifications(
 async def client_numbers_opt_out_page(
     request: Request[Any, Any, Any], user: NamedDependency[SessionUser], client_code: FromPath[str]
 ) -> Response[Any]:
-    """The confirmation step before going back to paper."""
-    number = await services.my_client_number(user.user_id, client_code)
+    """The confirmation step before going back to paper (the main contact's alone)."""
+    number = await services.managed_client_number(user.user_id, client_code)
     return page(request, "sharing/opt_out_confirm.html", number=number)
 
 

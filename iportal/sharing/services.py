@@ -205,7 +205,7 @@ async def my_client_number(user_id: int, raw_client_code: str) -> MyClientNumber
     return found[0]
 
 
-async def _managed(user_id: int, raw_client_code: str) -> MyClientNumber:
+async def managed_client_number(user_id: int, raw_client_code: str) -> MyClientNumber:
     """One of the user's numbers that they manage: `Forbidden` for a shared user."""
     number = await my_client_number(user_id, raw_client_code)
     if not number.is_main_contact:
@@ -224,7 +224,7 @@ async def add_client_number(
 
 async def set_notifications(user_id: int, raw_client_code: str, enabled: bool) -> MyClientNumber:
     """Switch the new-document e-mails of one number on or off (main contact only)."""
-    number = await _managed(user_id, raw_client_code)
+    number = await managed_client_number(user_id, raw_client_code)
     await accounts.set_notifications(user_id, number.client_code, enabled)
     return await my_client_number(user_id, number.client_code)
 
@@ -233,7 +233,7 @@ async def opt_out(user_id: int, raw_client_code: str, *, ip: str = "") -> str:
     """Back to paper (main contact only): the number leaves the account and every grant
     on it ends, so that a later re-activation is shared with nobody until ticked again.
     Returns the client code."""
-    number = await _managed(user_id, raw_client_code)
+    number = await managed_client_number(user_id, raw_client_code)
     async with db.transaction():
         client_number_id = await accounts.opt_out(user_id, number.client_code, ip=ip)
         await db.execute(END_GRANTS_SQL, client_number_id)
