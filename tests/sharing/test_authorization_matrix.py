@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from iportal.accounts.services import create_api_key
 from iportal.documents.storage import FolderBlobStore
 from iportal.sharing import services as sharing
 from iportal.sharing import shared_users
@@ -346,3 +347,64 @@ async def test_every_person_every_operation_every_object(
     for key, bodies in denied_bodies.items():
         first, second, *_ = [*bodies, b""]
         assert len(bodies) == 1, (key, difference(first, second))
+
+
+def issuer_cases(code: str) -> Iterator[Case]:
+    body = {
+        "company_name": "Matrix Client BV",
+        "email": "billing@client.example",
+        "first_name": "Ann",
+        "last_name": "Client",
+        "language": "nl",
+        "contract_start": "2021-01-01",
+    }
+    yield Case("issuer-put", "PUT", f"/api/v1/issuer/client-numbers/{code}", code, body)
+    yield Case(
+        "issuer-code", "POST", f"/api/v1/issuer/client-numbers/{code}/activation-codes", code
+    )
+    yield Case("issuer-list", "GET", f"/api/v1/issuer/documents?client_code={code}", code)
+
+
+def issuer_expected(model: Model, prefix: str | None, case: Case) -> int:
+    if prefix is None:
+        return 401
+    if not case.obj.startswith(prefix):
+        return 404  # another issuer's number is as unknown as a number never made
+    exists = case.obj in model.numbers
+    if case.operation == "issuer-put":
+        return 200 if exists else 201
+    if case.operation == "issuer-code":
+        # Paper or not, an existing number of the issuer gets a code; else unknown.
+        return 201 if exists else 404
+    return 200 if exists else 404
+
+
+async def test_an_issuer_reaches_its_own_numbers_only(
+    client: httpx.AsyncClient, transaction: Any, settings: Any
+) -> None:
+    model = await build_world(settings)
+    keys: dict[str | None, dict[str, str]] = {None: {}}
+    # The world's issuer (MX) and one of another prefix (MY), each with its key.
+    keys["MX"] = {"Authorization": f"Bearer {await create_api_key('MX', 'matrix')}"}
+    await factories.issuer("MY", "Other Lease NV")
+    keys["MY"] = {"Authorization": f"Bearer {await create_api_key('MY', 'matrix')}"}
+    codes = [*model.numbers, "MX00000099", "MY00000001"]
+    checked = 0
+    bodies: dict[tuple[str | None, str], set[bytes]] = defaultdict(set)
+    for prefix, headers in (*keys.items(), ("person", {})):
+        client.cookies.clear()
+        if prefix == "person":  # a person's session is no issuer key
+            headers = await api_login(client, "anna@matrix.example")
+        for case in (c for code in codes for c in issuer_cases(code)):
+            savepoint = await transaction.savepoint()
+            answer = await client.request(case.method, case.path, json=case.body, headers=headers)
+            await savepoint.rollback_to()
+            wanted = issuer_expected(model, None if prefix == "person" else prefix, case)
+            assert answer.status_code == wanted, (prefix, case, answer.text[:300])
+            if wanted == 404:
+                bodies[(prefix, case.operation)].add(anonymised(case, answer))
+            checked += 1
+    print(f"issuer authorization matrix: {checked} cases checked")
+    assert checked == 4 * len(codes) * 3
+    for key, found in bodies.items():
+        assert len(found) == 1, (key, found)
