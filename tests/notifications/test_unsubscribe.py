@@ -168,3 +168,27 @@ async def test_each_person_ticks_their_own_numbers_on_the_settings_page(
     # Without the CSRF token, nothing changes.
     refused = await client.post("/me/notices", data={"shown": ["DL20000911"], "on": []})
     assert refused.status_code == 403 and await opt_outs() == {(person, second)}
+
+
+async def test_a_main_contacts_switched_off_number_stays_off_for_them_only(
+    transaction: Any,
+) -> None:
+    """The migration that made the switch each person's own: the number-wide flag the
+    main contact had set becomes their own opt-out; the shared user's stays on."""
+    import importlib
+
+    from iportal import db
+
+    migration = importlib.import_module(
+        "migrations.notifications.notifications_2026_12_06t04_00_30_000000"
+    )
+    quiet = await factories.client_number(notifications_enabled=False)
+    loud = await factories.client_number()
+    main = await factories.user("was-off@unsub.example")
+    shared = await factories.user("shared-on@unsub.example")
+    account = await factories.account(main, quiet, loud)
+    await factories.shared_user(account, shared, quiet)
+    await db.execute(migration.FORWARDS)
+    assert await opt_outs() == {(main, quiet)}
+    await db.execute(migration.FORWARDS)  # run twice, still once
+    assert await opt_outs() == {(main, quiet)}
