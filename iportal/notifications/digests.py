@@ -8,7 +8,8 @@ lists the documents of the events processed since then that the person can still
 (`visible_document`) for the numbers whose notices they have on, queues one e-mail,
 clears `pending_since` and stamps `last_digest_at`: nothing waits, nothing is sent
 until something new comes. Someone who switches back to "immediately" while
-documents wait is sent the digest at once (a final one), so that they lose nothing.
+documents wait loses nothing: their next notice lists those too (`notify_due`), or,
+if none comes first, a final digest is sent at once.
 The rows of the people being served are locked (`FOR UPDATE SKIP LOCKED`), so two
 workers never send one digest twice.
 """
@@ -19,7 +20,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from iportal import clock, db
-from iportal.notifications.notices import group_notices, queue_notice
+from iportal.notifications.notices import WAITING_SQL, group_notices, queue_notice
 from iportal.settings import Settings
 
 PEOPLE_PER_ROUND = 200
@@ -37,26 +38,6 @@ SELECT nd.user_id
  ORDER BY nd.user_id
  LIMIT $3
    FOR UPDATE OF nd SKIP LOCKED
-"""
-# The documents waiting for these people that they still see, numbers switched off
-# left out; the visibility row is found by its primary key.
-DOCUMENTS_SQL = """
-SELECT u.id AS user_id, u.email, u.language, u.first_name, u.notification_frequency,
-       d.id AS document_id, d.type, d.number, d.issue_date, d.amount_incl_vat, d.currency,
-       cn.id AS client_number_id, cn.client_code, cn.company_name, i.name AS issuer_name
-  FROM notice_digest nd
-  JOIN portal_user u ON u.id = nd.user_id
-  JOIN document_event e ON e.processed_at >= nd.pending_since AND e.processed_at <= $2
-  JOIN document d ON d.id = e.document_id
-  JOIN visible_document vd ON vd.user_id = nd.user_id
-                          AND vd.client_number_id = d.client_number_id
-                          AND vd.issue_date = d.issue_date AND vd.document_id = d.id
-  JOIN client_number cn ON cn.id = d.client_number_id
-  JOIN issuer i ON i.id = cn.issuer_id
- WHERE nd.user_id = ANY($1::int[])
-   AND NOT EXISTS (SELECT 1 FROM notice_opt_out o
-                    WHERE o.user_id = nd.user_id AND o.client_number_id = d.client_number_id)
- ORDER BY u.id, cn.client_code, d.issue_date, d.id
 """
 SERVED_SQL = """
 UPDATE notice_digest SET pending_since = NULL, last_digest_at = $2
@@ -91,7 +72,7 @@ async def send_digests(settings: Settings, now: datetime | None = None) -> int:
         ]
         if not people:
             return 0
-        for notice in group_notices(await db.fetch(DOCUMENTS_SQL, people, now), base_url):
+        for notice in group_notices(await db.fetch(WAITING_SQL, people, now), base_url):
             await queue_notice(settings, notice, rhythm=notice.frequency)
         await db.execute(SERVED_SQL, people, now)
     return len(people)

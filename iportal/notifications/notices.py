@@ -65,6 +65,36 @@ SELECT u.id AS user_id, u.email, u.language, u.first_name, u.notification_freque
                     WHERE o.user_id = v.user_id AND o.client_number_id = v.client_number_id)
  ORDER BY u.id, cn.client_code, d.issue_date, d.id
 """
+# The documents waiting for these people (on a digest, or back to immediate notices)
+# that they still see, numbers switched off left out; the visibility row is found by
+# its primary key.
+WAITING_SQL = """
+SELECT u.id AS user_id, u.email, u.language, u.first_name, u.notification_frequency,
+       d.id AS document_id, d.type, d.number, d.issue_date, d.amount_incl_vat, d.currency,
+       cn.id AS client_number_id, cn.client_code, cn.company_name, i.name AS issuer_name
+  FROM notice_digest nd
+  JOIN portal_user u ON u.id = nd.user_id
+  JOIN document_event e ON e.processed_at >= nd.pending_since AND e.processed_at <= $2
+  JOIN document d ON d.id = e.document_id
+  JOIN visible_document vd ON vd.user_id = nd.user_id
+                          AND vd.client_number_id = d.client_number_id
+                          AND vd.issue_date = d.issue_date AND vd.document_id = d.id
+  JOIN client_number cn ON cn.id = d.client_number_id
+  JOIN issuer i ON i.id = cn.issuer_id
+ WHERE nd.user_id = ANY($1::int[])
+   AND NOT EXISTS (SELECT 1 FROM notice_opt_out o
+                    WHERE o.user_id = nd.user_id AND o.client_number_id = d.client_number_id)
+ ORDER BY u.id, cn.client_code, d.issue_date, d.id
+"""
+# Of these people told at once, those for whom documents still wait from a digest
+# they left; locked, so that a digest sent meanwhile does not tell them twice.
+STILL_WAITING_SQL = """
+SELECT user_id FROM notice_digest
+ WHERE user_id = ANY($1::int[]) AND pending_since IS NOT NULL
+ ORDER BY user_id
+   FOR UPDATE
+"""
+TOLD_SQL = "UPDATE notice_digest SET pending_since = NULL WHERE user_id = ANY($1::int[])"
 MARK_SQL = "UPDATE document_event SET processed_at = $1 WHERE id = ANY($2::bigint[])"
 # People on a digest whom a notice passed by: documents wait for them since `$2`,
 # unless some already did (then since earlier).
@@ -180,6 +210,22 @@ async def queue_notice(settings: Settings, notice: Notice, *, rhythm: str = "imm
     )
 
 
+async def _with_waiting(rows: list[db.Record], now: datetime) -> list[db.Record]:
+    """The rows of a notice, plus, for people told at once who left a digest while
+    documents waited for it, those documents: they lose nothing by switching."""
+    told_now = sorted({r["user_id"] for r in rows if r["notification_frequency"] == "immediate"})
+    if not told_now:
+        return rows
+    waiting = [r["user_id"] for r in await db.fetch(STILL_WAITING_SQL, told_now)]
+    if not waiting:
+        return rows
+    rows += await db.fetch(WAITING_SQL, waiting, now)
+    await db.execute(TOLD_SQL, waiting)
+    return sorted(
+        rows, key=lambda r: (r["user_id"], r["client_code"], r["issue_date"], r["document_id"])
+    )
+
+
 async def notify_due(settings: Settings, now: datetime | None = None) -> int:
     """Queue the notices whose wait is over; returns how many events were handled."""
     now = now or clock.utcnow()
@@ -189,13 +235,14 @@ async def notify_due(settings: Settings, now: datetime | None = None) -> int:
         if not events:
             return 0
         document_ids = sorted({e["document_id"] for e in events})
-        waiting = []
-        for notice in group_notices(await db.fetch(RECIPIENTS_SQL, document_ids), base_url):
+        rows = await _with_waiting(list(await db.fetch(RECIPIENTS_SQL, document_ids)), now)
+        on_digest = []
+        for notice in group_notices(rows, base_url):
             if notice.frequency == "immediate":
                 await queue_notice(settings, notice)
             else:
-                waiting.append(notice.user_id)
-        if waiting:
-            await db.execute(PENDING_SQL, waiting, now)
+                on_digest.append(notice.user_id)
+        if on_digest:
+            await db.execute(PENDING_SQL, on_digest, now)
         await db.execute(MARK_SQL, now, [e["id"] for e in events])
     return len(events)

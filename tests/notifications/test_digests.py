@@ -172,6 +172,29 @@ async def test_switching_from_daily_to_immediate_loses_nothing(
     assert numbers_in(notice) == {"A-2"}
 
 
+async def test_back_to_immediate_the_next_notice_lists_what_waited(
+    transaction: Any, settings: Any, mailbox: Mailbox
+) -> None:
+    number = await factories.client_number()
+    person = await factories.user("back@digest.example", notification_frequency="weekly")
+    await factories.account(person, number)
+    await publish(number, "A-1")
+    tuesday = next_tuesday()
+    await notify_due(settings, now=tuesday)
+    await PortalUser.update({PortalUser.notification_frequency: "immediate"}).where(
+        PortalUser.id == person
+    )
+    # A new document comes before any digest round: its notice lists both, once.
+    await publish(number, "A-2")
+    await notify_due(settings, now=tuesday + timedelta(days=1))
+    await deliver(settings)
+    [notice] = mailbox.to("back@digest.example")
+    assert numbers_in(notice) == {"A-1", "A-2"}
+    assert await digests_at(settings, tuesday + timedelta(days=1, minutes=1)) == 0
+    assert await digests_at(settings, local(tuesday + timedelta(days=6), 7)) == 0
+    assert len(mailbox.to("back@digest.example")) == 1
+
+
 def test_digest_times_keep_seven_in_brussels_across_daylight_saving(settings: Any) -> None:
     summer = datetime(2026, 7, 15, 12, tzinfo=UTC)  # a Wednesday
     daily, weekly = last_digest_times(settings, summer)
