@@ -5,10 +5,13 @@ new documents unless they switched them off for themselves: a `notice_opt_out` r
 Nobody else's switch changes with theirs.
 
 Every notice carries `List-Unsubscribe` (RFC 8058) with a link naming the person and
-the e-mail's client numbers. The link's token is signed with the installation's
-secret (HMAC-SHA256), so it cannot be guessed, forged or changed to name another
-person or number; it is not stored, and it keeps working for old e-mails. Following
-it with GET only shows a button (mail scanners fetch links); the POST switches off.
+the e-mail's client numbers (beyond `MAX_NAMED` numbers, which would make the header
+longer than a mail line may be, it names all the numbers the person sees: "stop
+these e-mails"); each number in the body has a link of its own. The link's token is
+signed with the installation's secret (HMAC-SHA256), so it cannot be guessed, forged
+or changed to name another person or number; it is not stored, and it keeps working
+for old e-mails. Following it with GET only shows a button (mail scanners fetch
+links); the POST switches off.
 """
 
 from __future__ import annotations
@@ -27,12 +30,19 @@ from iportal.settings import Settings
 TOKEN_PURPOSE = "notice-unsubscribe"  # noqa: S105 - a hash purpose, not a secret
 MAC_LENGTH = 32  # hex characters: 128 bits
 MAX_TOKEN_LENGTH = 1000
+MAX_NAMED = 20
+EVERY_NUMBER = "*"
 UNKNOWN_LINK = N_("This link is not valid. Open the portal to choose your e-mails.")
 
 SWITCH_OFF_SQL = """
 INSERT INTO notice_opt_out (user_id, client_number_id)
 SELECT v.user_id, v.client_number_id FROM visible_client_number v
  WHERE v.user_id = $1 AND v.client_number_id = ANY($2::int[])
+ON CONFLICT (user_id, client_number_id) DO NOTHING
+"""
+SWITCH_ALL_OFF_SQL = """
+INSERT INTO notice_opt_out (user_id, client_number_id)
+SELECT v.user_id, v.client_number_id FROM visible_client_number v WHERE v.user_id = $1
 ON CONFLICT (user_id, client_number_id) DO NOTHING
 """
 SWITCH_ON_SQL = """
@@ -49,6 +59,9 @@ SELECT v.client_number_id AS id, v.client_code, v.company_name,
  ORDER BY v.client_code
 """
 CODES_SQL = "SELECT client_code FROM client_number WHERE id = ANY($1::int[]) ORDER BY client_code"
+ALL_CODES_SQL = (
+    "SELECT client_code FROM visible_client_number WHERE user_id = $1 ORDER BY client_code"
+)
 
 
 @dataclass(frozen=True)
@@ -63,10 +76,11 @@ class NoticeSwitch:
 
 @dataclass(frozen=True)
 class Unsubscription:
-    """What an unsubscribe link names."""
+    """What an unsubscribe link names: some numbers, or every one the person sees."""
 
     user_id: int
     client_number_ids: tuple[int, ...]
+    every_number: bool = False
 
 
 def _mac(key: str, body: str) -> str:
@@ -74,7 +88,9 @@ def _mac(key: str, body: str) -> str:
 
 
 def unsubscribe_token(key: str, user_id: int, client_number_ids: Iterable[int]) -> str:
-    payload = f"{user_id}:{','.join(str(i) for i in sorted(set(client_number_ids)))}"
+    ids = sorted(set(client_number_ids))
+    named = EVERY_NUMBER if len(ids) > MAX_NAMED else ",".join(str(i) for i in ids)
+    payload = f"{user_id}:{named}"
     body = urlsafe_b64encode(payload.encode()).rstrip(b"=").decode()
     return f"{body}.{_mac(key, body)}"
 
@@ -87,6 +103,8 @@ def read_unsubscribe_token(key: str, token: str) -> Unsubscription | None:
     try:
         payload = urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
         user, _, numbers = payload.partition(":")
+        if numbers == EVERY_NUMBER:
+            return Unsubscription(int(user), (), every_number=True)
         return Unsubscription(int(user), tuple(int(n) for n in numbers.split(",")))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
@@ -107,14 +125,21 @@ def _named(settings: Settings, token: str) -> Unsubscription:
 async def unsubscribe_codes(settings: Settings, token: str) -> list[str]:
     """The client codes a link names (`NotFound` for a link we did not sign)."""
     named = _named(settings, token)
-    return [row["client_code"] for row in await db.fetch(CODES_SQL, list(named.client_number_ids))]
+    if named.every_number:
+        rows = await db.fetch(ALL_CODES_SQL, named.user_id)
+    else:
+        rows = await db.fetch(CODES_SQL, list(named.client_number_ids))
+    return [row["client_code"] for row in rows]
 
 
 async def unsubscribe(settings: Settings, token: str) -> list[str]:
     """Switch off the person's notices for the link's numbers (those they still see);
     returns the client codes named. Following it twice changes nothing more."""
     named = _named(settings, token)
-    await db.execute(SWITCH_OFF_SQL, named.user_id, list(named.client_number_ids))
+    if named.every_number:
+        await db.execute(SWITCH_ALL_OFF_SQL, named.user_id)
+    else:
+        await db.execute(SWITCH_OFF_SQL, named.user_id, list(named.client_number_ids))
     return await unsubscribe_codes(settings, token)
 
 

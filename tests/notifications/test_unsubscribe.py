@@ -192,3 +192,27 @@ async def test_a_main_contacts_switched_off_number_stays_off_for_them_only(
     assert await opt_outs() == {(main, quiet)}
     await db.execute(migration.FORWARDS)  # run twice, still once
     assert await opt_outs() == {(main, quiet)}
+
+
+async def test_a_notice_of_many_numbers_names_them_all_in_a_short_header(
+    transaction: Any, settings: Any, mailbox: Mailbox, client: httpx.AsyncClient
+) -> None:
+    """An accountant's notice of 25 numbers: one header link (no longer than a mail line
+    may be) that stops them all; each number's own link in the body stops just that one."""
+    numbers = [await factories.client_number() for _ in range(25)]
+    owner = await factories.user("owner-many@unsub.example")
+    accountant = await factories.user("accountant@unsub.example")
+    account = await factories.account(owner, *numbers)
+    await factories.shared_user(account, accountant, *numbers)
+    for n, number in enumerate(numbers):
+        await publish(number, f"MANY-{n}")
+    await notify(settings, 1)
+    [notice] = mailbox.to("accountant@unsub.example")
+    header = notice["List-Unsubscribe"].strip()
+    assert len(header) < 200
+    one = text_of(notice).split("MANY-0", 1)[1].split("/unsubscribe/", 1)[1].split()[0]
+    single = await client.post(f"/unsubscribe/{one}", headers=ONE_CLICK)
+    assert single.status_code == 200 and await opt_outs() == {(accountant, numbers[0])}
+    every = await client.post(urlsplit(header[1:-1]).path, headers=ONE_CLICK)
+    assert every.status_code == 200
+    assert await opt_outs() == {(accountant, number) for number in numbers}
