@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 T = TypeVar("T")
 
@@ -53,6 +54,9 @@ class Settings:
     max_pages: int = 500
     log_level: str = "INFO"
     log_format: str = "text"
+    # Daily digests go out at this hour of this time zone, weekly ones on Mondays.
+    digest_hour: int = 7
+    digest_timezone: str = "Europe/Brussels"
     # Set by `iportal demo` only: serves the mail catcher's page at /dev/mail.
     demo_mode: bool = False
 
@@ -125,6 +129,14 @@ def _base_url(raw: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(raw)
     return raw.rstrip("/")
+
+
+def _time_zone(raw: str) -> str:
+    try:
+        ZoneInfo(raw.strip())
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(raw) from error
+    return raw.strip()
 
 
 def _email(raw: str) -> str:
@@ -223,6 +235,20 @@ def read_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         log_format=_parsed(
             env, "IPORTAL_LOG_FORMAT", "text", _one_of(LOG_FORMATS), "one of text, json"
+        ),
+        digest_hour=_parsed(
+            env,
+            "IPORTAL_DIGEST_HOUR",
+            Settings.digest_hour,
+            _int_between(0, 23),
+            "an hour from 0 to 23",
+        ),
+        digest_timezone=_parsed(
+            env,
+            "IPORTAL_DIGEST_TIMEZONE",
+            Settings.digest_timezone,
+            _time_zone,
+            "a time zone such as Europe/Brussels",
         ),
         secret_key=_secret_key(env, data_dir),
     )

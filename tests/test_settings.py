@@ -22,6 +22,9 @@ BAD_VALUES = [
     ("IPORTAL_SESSION_IDLE_MINUTES", "0", "IPORTAL_SESSION_IDLE_MINUTES: expected minutes"),
     ("IPORTAL_MAX_UPLOAD_MB", "lots", "IPORTAL_MAX_UPLOAD_MB: expected megabytes"),
     ("IPORTAL_LOG_FORMAT", "xml", "IPORTAL_LOG_FORMAT: expected one of text, json"),
+    ("IPORTAL_DIGEST_HOUR", "24", "IPORTAL_DIGEST_HOUR: expected an hour from 0 to 23"),
+    ("IPORTAL_DIGEST_TIMEZONE", "Europe/Nowhere", "IPORTAL_DIGEST_TIMEZONE: expected a time zone"),
+    ("IPORTAL_DIGEST_TIMEZONE", "../../etc/passwd", "IPORTAL_DIGEST_TIMEZONE: expected a time"),
 ]
 
 

@@ -47,6 +47,7 @@ def worker() -> None:
     """Send due e-mails (outbox, digests, reset links); runs until stopped."""
     from iportal import db
     from iportal.accounts.services import send_password_reset_links
+    from iportal.notifications.digests import send_digests
     from iportal.notifications.notices import notify_due
     from iportal.notifications.worker import run_worker
 
@@ -58,7 +59,9 @@ def worker() -> None:
         await db.open_pool(max_size=4)
         housekeeping = asyncio.create_task(forget_old_attempts(stop))
         try:
-            await run_worker(settings, stop, jobs=[send_password_reset_links, notify_due])
+            await run_worker(
+                settings, stop, jobs=[send_password_reset_links, notify_due, send_digests]
+            )
         finally:
             housekeeping.cancel()
             await db.close_pool()

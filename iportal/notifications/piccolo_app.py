@@ -6,6 +6,8 @@ from piccolo.conf.apps import AppConfig
 
 from iportal.notifications.tables import (
     DocumentEvent,
+    NoticeDigest,
+    NoticeOptOut,
     OutboxEmail,
 )
 
@@ -15,6 +17,8 @@ APP_CONFIG = AppConfig(
     table_classes=[
         OutboxEmail,
         DocumentEvent,
+        NoticeOptOut,
+        NoticeDigest,
     ],
     migration_dependencies=["iportal.accounts.piccolo_app", "iportal.documents.piccolo_app"],
 )

@@ -21,6 +21,14 @@ from email.utils import format_datetime, parseaddr
 from iportal import clock, db
 from iportal.i18n import using_language
 from iportal.notifications.mailer import DeliveryFailed, Mailer
+from iportal.notifications.switches import NoticeSwitch as NoticeSwitch
+from iportal.notifications.switches import notice_switches as notice_switches
+from iportal.notifications.switches import set_notice_switches as set_notice_switches
+from iportal.notifications.switches import switch_notices as switch_notices
+from iportal.notifications.switches import switched_off as switched_off
+from iportal.notifications.switches import unsubscribe as unsubscribe
+from iportal.notifications.switches import unsubscribe_codes as unsubscribe_codes
+from iportal.notifications.switches import unsubscribe_url as unsubscribe_url
 from iportal.notifications.tables import OutboxEmail
 from iportal.templating import environment
 
@@ -38,7 +46,7 @@ UPDATE outbox_email SET attempts = attempts + 1, next_attempt_at = $1
                WHERE state = 'pending' AND next_attempt_at <= $2
                ORDER BY next_attempt_at, id
                LIMIT $3 FOR UPDATE SKIP LOCKED)
-RETURNING id, recipient, language, subject, body_text, body_html, attempts
+RETURNING id, recipient, language, subject, body_text, body_html, list_unsubscribe, attempts
 """
 OVERVIEW_SQL = """
 SELECT id, recipient, template, state, attempts, created_at, next_attempt_at, sent_at,
@@ -64,6 +72,7 @@ class OutboxMessage:
     subject: str
     body_text: str
     body_html: str
+    list_unsubscribe: str
     attempts: int
 
 
@@ -107,8 +116,10 @@ async def queue_email(
     *,
     user_id: int | None = None,
     client_number_id: int | None = None,
+    list_unsubscribe: str = "",
 ) -> int:
-    """Render and queue one e-mail; returns its outbox id."""
+    """Render and queue one e-mail; returns its outbox id. `list_unsubscribe` is the
+    one-click address of a notice (sent as `List-Unsubscribe`)."""
     rendered = render_email(template, language, context)
     rows = await OutboxEmail.insert(
         OutboxEmail(
@@ -120,6 +131,7 @@ async def queue_email(
             subject=rendered.subject,
             body_text=rendered.body_text,
             body_html=rendered.body_html,
+            list_unsubscribe=list_unsubscribe,
         )
     ).returning(OutboxEmail.id)
     return int(rows[0]["id"])
@@ -155,6 +167,10 @@ def build_message(row: OutboxMessage, sender: str, key: str = "") -> EmailMessag
     message["Date"] = format_datetime(clock.utcnow())
     # Tells auto-responders (out of office) not to answer (RFC 3834).
     message["Auto-Submitted"] = "auto-generated"
+    if row.list_unsubscribe:
+        # One-click unsubscribe (RFC 8058): the mail provider POSTs to the address.
+        message["List-Unsubscribe"] = f"<{row.list_unsubscribe}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(row.body_text)
     if row.body_html:
         message.add_alternative(row.body_html, subtype="html")

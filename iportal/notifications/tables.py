@@ -7,7 +7,7 @@ workers can run, and retries transient failures with a growing delay.
 from __future__ import annotations
 
 from piccolo.columns import BigSerial, ForeignKey, Integer, OnDelete, Text, Varchar
-from piccolo.constraints import Check
+from piccolo.constraints import Check, Unique
 from piccolo.table import Table
 
 from iportal.accounts.tables import ClientNumber, PortalUser
@@ -42,6 +42,8 @@ class OutboxEmail(Table, tablename="outbox_email"):
     subject = Text(default=None, null=False)
     body_text = Text(default=None, null=False)
     body_html = Text(default="")
+    # A notice's one-click unsubscribe address (RFC 8058), sent as `List-Unsubscribe`.
+    list_unsubscribe = Text(default="")
     state = Varchar(length=7, default="pending")
     attempts = Integer(default=0)
     next_attempt_at = timestamp_now()
@@ -70,3 +72,39 @@ class DocumentEvent(Table, tablename="document_event"):
     )
     created_at = timestamp_now()
     processed_at = optional_timestamp()
+
+
+class NoticeOptOut(Table, tablename="notice_opt_out"):
+    """A person switched off the notices of one client number they see, for themselves
+    only; no row means on. Others who see the number keep theirs."""
+
+    id = BigSerial(primary_key=True)
+    user = ForeignKey(
+        references=PortalUser, on_delete=OnDelete.cascade, null=False, db_column_name="user_id"
+    )
+    client_number = ForeignKey(
+        references=ClientNumber,
+        on_delete=OnDelete.cascade,
+        null=False,
+        db_column_name="client_number_id",
+    )
+    created_at = timestamp_now()
+
+    opt_out_once_per_number = Unique([user, client_number])
+
+
+class NoticeDigest(Table, tablename="notice_digest"):
+    """Where a person on a daily or weekly digest stands: since when documents wait to
+    be told (set when a notice passes them by; none waits when empty), and when the
+    last digest went out."""
+
+    id = BigSerial(primary_key=True)
+    user = ForeignKey(
+        references=PortalUser,
+        on_delete=OnDelete.cascade,
+        null=False,
+        unique=True,
+        db_column_name="user_id",
+    )
+    pending_since = optional_timestamp()
+    last_digest_at = optional_timestamp()

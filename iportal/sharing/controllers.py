@@ -74,8 +74,9 @@ async def api_list(
     limit: Limit = None,
     cursor: Cursor = None,
 ) -> Response[MyClientNumberPage]:
-    """The user's client numbers by client code, with their role, the notification switch
-    and (for the main contact) the shared users who see each; keyset-paginated."""
+    """The user's client numbers by client code, with their role, the caller's own
+    switch of e-mails about new documents and (for the main contact) the shared users
+    who see each; keyset-paginated."""
     found = await services.my_client_numbers(user.user_id, limit=limit, cursor=cursor)
     return Response(
         MyClientNumberPage([_item(n) for n in found.items], found.next_cursor), headers=NO_STORE
@@ -114,8 +115,9 @@ async def api_patch(
     client_code: FromPath[str],
     data: JSONBody[ClientNumberPatch],
 ) -> Response[MyClientNumberItem]:
-    """Switches the new-document e-mails of one number on or off (main contact: 403 for
-    a shared user; 404 for a number that is not the user's)."""
+    """Switches the caller's own e-mails about new documents of one number on or off:
+    the main contact's and each shared user's are their own (404 for a number that is
+    not the user's)."""
     number = await services.set_notifications(user.user_id, client_code, data.notifications_enabled)
     return Response(_item(number), headers=NO_STORE)
 

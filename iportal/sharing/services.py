@@ -8,9 +8,10 @@ this module; the database keeps its result for every user in `visible_client_num
 on: see the sharing migration `sharing_2026_11_23t07_00_00_000000`. Every query
 here and every document query reads those tables, never the rule again.
 
-What a main contact does with a number of their account (add one with a code, switch
-its e-mails, opt it out) is the account's: `iportal.accounts.services`. Here those
-actions answer for the number as its user sees it.
+What a main contact does with a number of their account (add one with a code, opt it
+out) is the account's: `iportal.accounts.services`. Here those actions answer for the
+number as its user sees it. Whether a person is told of a number's new documents is
+their own switch, the main contact's and each shared user's (`iportal.notifications`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from iportal.accounts import services as accounts
 from iportal.accounts.identifiers import normalise_client_code
 from iportal.errors import Forbidden, InvalidInput, NotFound
 from iportal.i18n import N_
+from iportal.notifications import services as notifications
 from iportal.pagination import clamp_limit, decode_cursor, encode_cursor
 from iportal.settings import Settings
 
@@ -116,7 +118,7 @@ SELECT v.client_number_id FROM visible_client_number v
 MY_NUMBERS_SQL = """
 SELECT v.client_number_id AS id, v.client_code, cn.company_name, i.name AS issuer_name,
        CASE WHEN m.user_id IS NULL THEN 'shared_user' ELSE 'main_contact' END AS role,
-       cn.notifications_enabled, cn.delivery_channel, cn.activated_at,
+       cn.delivery_channel, cn.activated_at,
        a.login AS account_login
   FROM visible_client_number v
   JOIN client_number cn ON cn.id = v.client_number_id
@@ -178,7 +180,15 @@ async def _numbers(
             shared.setdefault(row["client_number_id"], []).append(
                 SharedUserRef(row["id"], row["email"], row["first_name"], row["last_name"])
             )
-    return [MyClientNumber(**row, shared_users=tuple(shared.get(row["id"], ()))) for row in rows]
+    off = await notifications.switched_off(user_id) if rows else frozenset()
+    return [
+        MyClientNumber(
+            **row,
+            notifications_enabled=row["id"] not in off,
+            shared_users=tuple(shared.get(row["id"], ())),
+        )
+        for row in rows
+    ]
 
 
 async def my_client_numbers(
@@ -223,9 +233,10 @@ async def add_client_number(
 
 
 async def set_notifications(user_id: int, raw_client_code: str, enabled: bool) -> MyClientNumber:
-    """Switch the new-document e-mails of one number on or off (main contact only)."""
-    number = await managed_client_number(user_id, raw_client_code)
-    await accounts.set_notifications(user_id, number.client_code, enabled)
+    """Switch the caller's own new-document e-mails of one number they see on or off
+    (the main contact and each shared user alike; nobody else's change)."""
+    number = await my_client_number(user_id, raw_client_code)
+    await notifications.switch_notices(user_id, number.id, enabled)
     return await my_client_number(user_id, number.client_code)
 
 

@@ -13,7 +13,9 @@ and run before any handler (anonymous requests included):
   echo the random value of its CSRF cookie.
 A request with an `Authorization: Bearer` header is authenticated by that header
 alone: its cookies are ignored, so it carries no ambient authority and none of
-these checks applies to it.
+these checks applies to it. Nor do they apply to the one-click unsubscribe address
+of notices (`TOKEN_PATHS`): its signed token is its only authority, and a mail
+provider posts to it from its own servers, without our cookies or CSRF token.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from iportal.settings import Settings
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Authenticated by API key only: no cookie ever grants anything there.
 KEY_ONLY_PATHS = ("/api/v1/issuer/",)
+# Authorized by the signed token in the path only (RFC 8058 one-click unsubscribe).
+TOKEN_PATHS = ("/unsubscribe/",)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 LANGUAGE_COOKIE = "iportal_lang"
 CSRF_FAILED = N_(
@@ -221,7 +225,8 @@ async def check_request(request: Request[Any, Any, Any], user: SessionUser | Non
     only its body's type is checked."""
     if request.method not in UNSAFE_METHODS:
         return
-    ambient = not carries_bearer(request)  # the browser's cookies speak for it
+    # The browser's cookies speak for it, unless a header or the path's token does.
+    ambient = not carries_bearer(request) and not request.url.path.startswith(TOKEN_PATHS)
     if ambient:
         _check_same_site(request)
     _check_body_type(request)

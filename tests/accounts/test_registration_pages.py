@@ -11,6 +11,7 @@ import pytest
 
 from iportal import clock
 from iportal.accounts.tables import PortalUser
+from iportal.notifications.tables import NoticeOptOut
 from tests import factories
 from tests.accounts.opt_in_helpers import (
     NEW_PASSWORD,
@@ -176,7 +177,9 @@ async def test_the_client_numbers_page(client: httpx.AsyncClient, transaction: A
         "/client-numbers/DL50000306/notifications", data={"csrf_token": token, "enabled": "off"}
     )
     assert switched.status_code == 303
-    assert (await number_row(second.client_number_id))["notifications_enabled"] is False
+    assert await NoticeOptOut.exists().where(
+        (NoticeOptOut.user == user_id) & (NoticeOptOut.client_number == second.client_number_id)
+    )
     confirm = await client.get("/client-numbers/DL50000306/opt-out")
     assert (
         confirm.status_code == 200 and "Back to paper for client number DL50000306?" in confirm.text

@@ -118,21 +118,30 @@ async def test_a_person_who_reaches_numbers_by_two_routes_gets_one_email(
     assert german["Subject"] == translate("New documents in your invoice portal", "de")
 
 
-async def test_a_number_whose_notices_are_off_tells_nobody(
-    transaction: Any, settings: Any, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+async def test_who_switched_a_number_off_is_not_told_and_the_others_are(
+    transaction: Any, settings: Any, mailbox: Mailbox
 ) -> None:
-    number = await factories.client_number(notifications_enabled=False)
+    number = await factories.client_number()
     main = await factories.user("quiet@notice.example")
-    shared = await factories.user("quiet-shared@notice.example")
+    shared = await factories.user("told@notice.example")
     account = await factories.account(main, number)
     await factories.shared_user(account, shared, number)
+    await services.switch_notices(main, number, False)
     event_document = await publish(number, "Q-1")
-    move_clock(monkeypatch, clock.utcnow() + BURST_WAIT + timedelta(seconds=1))
-    await notify_and_send(settings)
+    await notify_due(settings, now=clock.utcnow() + BURST_WAIT + timedelta(seconds=1))
+    await services.deliver_due(SmtpMailer(settings), settings.mail_from, key="k")
     assert mailbox.to("quiet@notice.example") == []
-    assert mailbox.to("quiet-shared@notice.example") == []
+    [told] = mailbox.to("told@notice.example")
+    assert "Q-1" in text_of(told)
     event = await DocumentEvent.select().where(DocumentEvent.document == event_document).first()
     assert event is not None and event["processed_at"] is not None
+    # Switched on again, the next document reaches them.
+    await services.switch_notices(main, number, True)
+    await publish(number, "Q-2")
+    await notify_due(settings, now=clock.utcnow() + 2 * BURST_WAIT)
+    await services.deliver_due(SmtpMailer(settings), settings.mail_from, key="k")
+    [back] = mailbox.to("quiet@notice.example")
+    assert "Q-2" in text_of(back) and "Q-1" not in text_of(back)
 
 
 async def test_digest_people_get_no_immediate_notice_and_keep_their_events(

@@ -216,9 +216,14 @@ def expected(model: Model, person: str | None, via: str, case: Case) -> int:
     if op in ("list", "summary", "export-csv", "page-list"):
         # A filter on a number one may not see is refused like an unknown one.
         return 0 if model.sees_number(person, obj) else 404
-    if op in ("number-patch", "opt-out", "page-opt-out", "page-notifications"):
-        if model.manages(person, obj):
+    if op in ("number-patch", "page-notifications"):
+        # Each person's own switch: whoever sees the number sets theirs.
+        if model.sees_number(person, obj):
             return 303 if op == "page-notifications" else 200
+        return 404
+    if op in ("opt-out", "page-opt-out"):
+        if model.manages(person, obj):
+            return 200
         return 403 if model.sees_number(person, obj) else 404
     if op in ("shared-update", "shared-delete"):
         mine = model.b2b_account(person)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from iportal import clock
 from iportal.accounts.tables import AuditEvent, ThrottleAttempt
+from iportal.notifications.tables import NoticeOptOut
 from iportal.sharing.tables import Grant
 from tests import factories
 from tests.accounts.opt_in_helpers import api_login, invited, new_code, number_row
@@ -97,18 +98,27 @@ async def test_anonymous_callers_get_401(client: httpx.AsyncClient, transaction:
     assert (await client.post(ADD, json={"code": "x"})).status_code == 401
 
 
-async def test_the_notification_switch_is_the_main_contacts(
+async def opted_out(user_id: int) -> set[int]:
+    rows = await NoticeOptOut.select(NoticeOptOut.client_number).where(NoticeOptOut.user == user_id)
+    return {row["client_number_id"] for row in rows}
+
+
+async def test_the_notification_switch_is_each_persons_own(
     client: httpx.AsyncClient, transaction: Any
 ) -> None:
     first = await invited("DL20000206")
-    _, account_id = await main_contact(first.client_number_id)
+    anna, account_id = await main_contact(first.client_number_id)
     foreign = await invited("DL20000207")
-    await factories.account(await factories.user("y@other.example"), foreign.client_number_id)
+    stranger = await factories.user("y@other.example")
+    await factories.account(stranger, foreign.client_number_id)
+    accountant = await factories.user("luc@accountants.example")
+    await factories.shared_user(account_id, accountant, first.client_number_id)
     headers = await api_login(client, LOGIN)
     url = f"{LIST}/dl2-000 0206"
     off = await client.patch(url, json={"notifications_enabled": False}, headers=headers)
     assert off.status_code == 200 and off.json()["notifications_enabled"] is False
-    assert (await number_row(first.client_number_id))["notifications_enabled"] is False
+    assert await opted_out(anna) == {first.client_number_id}
+    assert await opted_out(accountant) == set()  # the shared user's own switch stays on
     not_mine = await client.patch(
         f"{LIST}/DL20000207", json={"notifications_enabled": False}, headers=headers
     )
@@ -117,19 +127,27 @@ async def test_the_notification_switch_is_the_main_contacts(
     )
     assert not_mine.status_code == nowhere.status_code == 404
     assert not_mine.json()["detail"] == "Client number DL20000207 is not one of yours."
-    assert (await number_row(foreign.client_number_id))["notifications_enabled"] is True
+    assert not_mine.json() == {**nowhere.json(), "detail": not_mine.json()["detail"]}
+    assert await opted_out(stranger) == set() and await opted_out(anna) == {first.client_number_id}
     bad = await client.patch(url, json={"notifications_enabled": "nope"}, headers=headers)
     assert bad.status_code == 400
-    # A shared user sees the number but cannot switch it.
-    accountant = await factories.user("luc@accountants.example")
-    await factories.shared_user(account_id, accountant, first.client_number_id)
+    # The shared user switches their own, and sees their own in the list.
     client.cookies.clear()
     shared_headers = await api_login(client, "luc@accountants.example")
-    forbidden = await client.patch(
-        url, json={"notifications_enabled": True}, headers=shared_headers
+    [listed] = (await client.get(LIST)).json()["items"]
+    assert listed["notifications_enabled"] is True
+    shared_off = await client.patch(
+        url, json={"notifications_enabled": False}, headers=shared_headers
     )
-    assert forbidden.status_code == 403
-    assert "Only the main contact" in forbidden.json()["detail"]
+    assert shared_off.status_code == 200 and shared_off.json()["notifications_enabled"] is False
+    assert await opted_out(accountant) == {first.client_number_id}
+    # Anna switches hers back on: Luc's stays off.
+    client.cookies.clear()
+    headers = await api_login(client, LOGIN)
+    on = await client.patch(url, json={"notifications_enabled": True}, headers=headers)
+    assert on.status_code == 200 and on.json()["notifications_enabled"] is True
+    assert await opted_out(anna) == set()
+    assert await opted_out(accountant) == {first.client_number_id}
 
 
 async def test_opt_out_and_back_with_the_latest_code_only(

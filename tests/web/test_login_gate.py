@@ -36,10 +36,18 @@ OPEN_PAGES = {
     "accounts.activate_start",
     "accounts.activate_confirm_page",
     "accounts.activate_complete",
+    # The one-click unsubscribe link of notices: its signed token is its authority.
+    "notifications.unsubscribe_page",
+    "notifications.unsubscribe",
 }
 # Not pages: the JSON API (its own 401), static files and the OpenAPI document.
 NOT_PAGES = ("/api/", "/static/", "/schema")
-PATH_VALUES = {"{client_code:str}": "DL20000001", "{document_id:int}": "1", "{token_id:int}": "1"}
+PATH_VALUES = {
+    "{client_code:str}": "DL20000001",
+    "{document_id:int}": "1",
+    "{token_id:int}": "1",
+    "{token:str}": "x",
+}
 
 
 def page_routes(app: Litestar) -> Iterator[tuple[str, str, HTTPRouteHandler]]:

@@ -27,6 +27,7 @@ from iportal.accounts.controllers._profile import (
     api_tokens,
     me,
     me_update,
+    notices_form,
     profile_form,
     profile_page,
     token_create_form,
@@ -65,6 +66,7 @@ people_pages = Router(
     route_handlers=[
         profile_page,
         profile_form,
+        notices_form,
         tokens_page,
         token_create_form,
         token_revoke_form,

@@ -19,6 +19,7 @@ from iportal.accounts.services import (
     TokenInfo,
 )
 from iportal.errors import InvalidInput
+from iportal.notifications import services as notifications
 from iportal.web.auth import USER
 from iportal.web.context import client_ip
 from iportal.web.inputs import SerialId
@@ -49,12 +50,34 @@ async def me_update(
     return Response(profile, headers=NO_STORE)
 
 
+async def _profile_page(
+    request: Request[Any, Any, Any],
+    user: SessionUser,
+    profile: ProfileInfo | None = None,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    saved: bool = False,
+    notices_saved: bool = False,
+) -> Template:
+    """The profile, and below it the person's own switch per client number they see."""
+    return page(
+        request,
+        "accounts/profile.html",
+        status_code=status_code,
+        profile=profile or await services.get_profile(user.user_id),
+        error=error,
+        saved=saved,
+        switches=await notifications.notice_switches(user.user_id),
+        notices_saved=notices_saved,
+    )
+
+
 @get("/me", name="accounts.profile_page", include_in_schema=False)
 async def profile_page(
     request: Request[Any, Any, Any], user: NamedDependency[SessionUser]
 ) -> Template:
-    profile = await services.get_profile(user.user_id)
-    return page(request, "accounts/profile.html", profile=profile, error=None, saved=False)
+    return await _profile_page(request, user)
 
 
 @post("/me", name="accounts.profile_save", include_in_schema=False)
@@ -72,16 +95,18 @@ async def profile_form(
             notification_frequency=data.get("notification_frequency"),
         )
     except InvalidInput as error:
-        profile = await services.get_profile(user.user_id)
-        return page(
-            request,
-            "accounts/profile.html",
-            status_code=422,
-            profile=profile,
-            error=error.translated(),
-            saved=False,
-        )
-    return page(request, "accounts/profile.html", profile=profile, error=None, saved=True)
+        return await _profile_page(request, user, status_code=422, error=error.translated())
+    return await _profile_page(request, user, profile, saved=True)
+
+
+@post("/me/notices", name="accounts.notices_save", include_in_schema=False)
+async def notices_form(
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser]
+) -> Template:
+    """The tick boxes of the person's own e-mails per client number."""
+    form = await request.form()
+    await notifications.set_notice_switches(user.user_id, form.getall("shown"), form.getall("on"))
+    return await _profile_page(request, user, notices_saved=True)
 
 
 @post("/api/v1/me/tokens", name="accounts.api_token_create", tags=["profile"], dependencies=USER)

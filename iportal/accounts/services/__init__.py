@@ -22,7 +22,6 @@ from iportal.accounts.services._audit import (
 from iportal.accounts.services._client_number_access import (
     add_client_number,
     opt_out,
-    set_notifications,
 )
 from iportal.accounts.services._client_number_fields import ClientNumberInput, InvalidFields
 from iportal.accounts.services._client_numbers import (
@@ -185,7 +184,6 @@ __all__ = [
     "revoke_personal_token",
     "send_password_reset_links",
     "session_user",
-    "set_notifications",
     "start_registration",
     "start_session",
     "start_totp_enrolment",

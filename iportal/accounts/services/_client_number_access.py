@@ -1,6 +1,6 @@
 """What the main contact of an account does with its client numbers: add one with a
-further activation code, switch a number's new-document e-mails, opt a number out
-(back to paper).
+further activation code, opt a number out (back to paper). (Who is told of a number's
+new documents is each person's own switch: `iportal.notifications`.)
 
 Each write checks in its own statement that the user is the main contact of the
 number's account. Which numbers a user sees, and as what, is `iportal.sharing`'s:
@@ -28,15 +28,7 @@ from iportal.settings import Settings
 
 NOT_YOURS = N_("Client number %(client_code)s is not one of yours.")
 
-# Both writes touch a number only in an account whose main contact the user is.
-SET_NOTIFICATIONS_SQL = """
-UPDATE client_number
-   SET notifications_enabled = $3, updated_at = $4
- WHERE client_code = $2 AND account_id IN (
-       SELECT account_id FROM account_membership WHERE user_id = $1 AND role = 'main_contact')
-RETURNING id
-"""
-
+# The write touches a number only in an account whose main contact the user is.
 # Back to paper; `before` gives the account the number leaves, for the audit event.
 OPT_OUT_SQL = """
 UPDATE client_number AS cn
@@ -46,16 +38,6 @@ UPDATE client_number AS cn
        SELECT account_id FROM account_membership WHERE user_id = $1 AND role = 'main_contact')
 RETURNING cn.id, before.account_id
 """
-
-
-async def set_notifications(user_id: int, client_code: str, enabled: bool) -> None:
-    """Switch the new-document e-mails of a number of the user's account on or off;
-    `NotFound` unless the user is its account's main contact."""
-    changed = await db.fetchval(
-        SET_NOTIFICATIONS_SQL, user_id, client_code, enabled, clock.utcnow()
-    )
-    if changed is None:
-        raise NotFound(NOT_YOURS, client_code=client_code)
 
 
 async def opt_out(user_id: int, client_code: str, *, ip: str = "") -> int:
