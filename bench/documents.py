@@ -11,7 +11,8 @@ client (a plain socket: httpx alone costs ~1 ms a request here), and its floor: 
 page or count SQL (`iportal.documents.reading.listing`, on the per-user
 `visible_document`) run bare through asyncpg, prepared, with custom plans. EXPLAIN
 (ANALYZE, BUFFERS) of every floor statement goes to bench/out/documents-explain.txt.
-`--keep` keeps the database (`iportal_bench_documents`) and reuses it on the next run.
+`--keep` keeps the database (`iportal_bench_documents`, or `--database NAME`) and reuses
+it on the next run.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from iportal.pagination import decode_cursor
 NAME = "iportal_bench_documents"
 OUT = Path(__file__).resolve().parent / "out"
 SEQ_SCAN_ON_DOCUMENT = re.compile(r"Seq Scan on document\b")
+COMPANY = "{company}"
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ QUERIES = (
     Query("Q9", "unread only", {"unread": "true"}),
     Query("Q10", "count (summary)", path="/api/v1/documents/summary"),
     Query("Q11", "main contact, first page", user=MAIN_CONTACT),
+    # One of the accountant's companies, by its name (filled in once the data is there).
+    Query("Q12", "company = one of 200", {"company": COMPANY}),
 )
 
 
@@ -125,6 +129,7 @@ class Bench:
     clients: dict[str, KeepAlive]
     user_ids: dict[str, int]
     today: date
+    company: str  # the name of the accountant's first client number
 
     def sql(self, query: Query, params: Params) -> tuple[str, list[Any]]:
         """The statement the API runs for this query, as asyncpg takes it."""
@@ -161,7 +166,7 @@ class Bench:
     def measure(self, query: Query) -> Result:
         """API and floor in turns, five of each to warm up, so both meet the same load."""
         client = self.clients[query.user]
-        params: Params = dict(query.params)
+        params: Params = {k: self.company if v == COMPANY else v for k, v in query.params.items()}
         for _ in range(query.page - 1):
             params["cursor"] = client.json(query.path, params)["next_cursor"]
         text, args = self.sql(query, params)
@@ -240,7 +245,10 @@ def measure_all(runner: asyncio.Runner, url: str, data: Path, runs: int, what: s
                 clients[email] = KeepAlive(server.url, dict(login.cookies))
         ids = {e: runner.run(db.fetchval("SELECT id FROM portal_user WHERE email = $1", e))
                for e in clients}
-        bench = Bench(server, db, runner.run, runs, clients, ids, today)
+        company = runner.run(db.fetchval(
+            "SELECT company_name FROM visible_client_number WHERE user_id = $1 "
+            "ORDER BY client_code LIMIT 1", ids[ACCOUNTANT]))
+        bench = Bench(server, db, runner.run, runs, clients, ids, today, company)
         results = [bench.measure(query) for query in QUERIES]
         page = bench.page()
         for client in clients.values():
@@ -262,22 +270,24 @@ def main() -> None:
     parser.add_argument("--numbers", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--keep", action="store_true", help="keep the database for reruns")
+    parser.add_argument("--database", default=NAME, help=f"the database's name ({NAME})")
     args = parser.parse_args()
-    url = database_url(args.server_dsn, NAME)
+    name = args.database
+    url = database_url(args.server_dsn, name)
     loaded = stamp(args.documents, args.numbers)
     with asyncio.Runner() as runner, tempfile.TemporaryDirectory(prefix="iportal-bench-") as data:
-        if args.keep and runner.run(database_comment(args.server_dsn, NAME)) == loaded:
-            print(f"reusing {NAME} (--keep)")
+        if args.keep and runner.run(database_comment(args.server_dsn, name)) == loaded:
+            print(f"reusing {name} (--keep)")
         else:
-            runner.run(create_database(args.server_dsn, NAME))
+            runner.run(create_database(args.server_dsn, name))
             migrate(portal_env(url, Path(data)))
-            runner.run(load(url, NAME, args.documents, args.numbers, date.today()))
+            runner.run(load(url, name, args.documents, args.numbers, date.today()))
         try:
             what = f"{args.documents:,} documents over {args.numbers:,} client numbers"
             measure_all(runner, url, Path(data), args.runs, what)
         finally:
             if not args.keep:
-                runner.run(drop_database(args.server_dsn, NAME))
+                runner.run(drop_database(args.server_dsn, name))
 
 
 if __name__ == "__main__":
