@@ -39,7 +39,12 @@ OPEN_PAGES = {
 }
 # Not pages: the JSON API (its own 401), static files and the OpenAPI document.
 NOT_PAGES = ("/api/", "/static/", "/schema")
-PATH_VALUES = {"{client_code:str}": "DL20000001", "{document_id:int}": "1", "{token_id:int}": "1"}
+PATH_VALUES = {
+    "{client_code:str}": "DL20000001",
+    "{document_id:int}": "1",
+    "{token_id:int}": "1",
+    "{shared_user_id:int}": "1",
+}
 
 
 def page_routes(app: Litestar) -> Iterator[tuple[str, str, HTTPRouteHandler]]:
@@ -109,7 +114,13 @@ async def test_a_form_sent_without_a_session_changes_nothing(
     from tests.helpers import csrf_from
 
     token = csrf_from((await client.get("/login")).text)
-    for path in ("/me", "/me/password", "/client-numbers/activate", "/documents/mark-read"):
+    for path in (
+        "/me",
+        "/me/password",
+        "/client-numbers/activate",
+        "/documents/mark-read",
+        "/shared-users",
+    ):
         refused = await client.post(path, data={"csrf_token": token, "name": "x", "code": "x"})
         assert refused.status_code == 401, path
         assert "Please log in first." in refused.text
