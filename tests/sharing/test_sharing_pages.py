@@ -73,6 +73,11 @@ async def test_the_main_contact_adds_changes_and_removes_a_shared_user(
     assert '<option value="fr" lang="fr" selected>' in refused.text
     assert 'value="DL20000501" checked' in refused.text
     assert 'value="DL20000502" checked' not in refused.text
+    long_name = {**form, "email": "luc@accountants.example", "last_name": "J" * 101}
+    too_long = await client.post("/shared-users", data=long_name)
+    assert too_long.status_code == 422
+    assert 'id="last_name-error">last_name: at most 100 characters.' in too_long.text
+    assert 'id="email-error"' not in too_long.text
     assert await SharedUser.count() == 0
     # Added: post, redirect, the list says an invitation is on its way.
     created = await client.post("/shared-users", data={**form, "email": "luc@accountants.example"})

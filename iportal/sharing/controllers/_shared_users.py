@@ -58,10 +58,12 @@ class Typed:
 
     @classmethod
     def read(cls, form: FormMultiDict) -> Typed:
+        # Kept whole: the service refuses what is too long rather than shortening an
+        # address into someone else's.
         def text(name: str) -> str:
-            return str(form.get(name) or "")[:200]
+            return str(form.get(name) or "")
 
-        codes = {str(code)[:40] for code in form.getall("client_code", [])}
+        codes = {str(code) for code in form.getall("client_code", [])}
         return cls(text("email"), text("first_name"), text("last_name"), text("language"), codes)
 
 
