@@ -99,7 +99,8 @@ async def mark_read_form(
 ) -> Redirect:
     reader = reader_of(user)
     form = await request.form()
-    ids = [int(value) for value in form.getall("ids", []) if str(value).isdigit()]
+    # ASCII digits only: "²" is a digit to Python but no number to int().
+    ids = [int(v) for v in map(str, form.getall("ids", [])) if v.isascii() and v.isdigit()]
     await reading.mark_read(reader, ids)
     back = {name: form.get(name) for name in (*FILTER_NAMES, "sort")}
     return Redirect(
