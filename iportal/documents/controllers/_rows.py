@@ -35,6 +35,10 @@ def _files(d: DocumentItem, labels: Mapping[str, str]) -> str:
     return " ".join(links)
 
 
+def _company(name: str | None) -> str:
+    return f' <span class="company">{escape(name)}</span>' if name else ""
+
+
 def document_rows(
     documents: Sequence[DocumentItem],
     labels: Mapping[str, str],
@@ -45,10 +49,7 @@ def document_rows(
     `companies` (client code → company name) each number has its company beside it."""
     labels = {key: str(escape(value)) for key, value in labels.items()}
     unread = f'<span class="visually-hidden"> ({labels["unread"]})</span>'
-    names = {
-        code: f' <span class="company">{escape(name)}</span>'
-        for code, name in (companies or {}).items()
-    }
+    companies = companies or {}
     rows = []
     for d in documents:
         i = d.id
@@ -56,7 +57,7 @@ def document_rows(
             f'<tr class="{"read" if d.read else "unread"}">'
             f'<td><input type="checkbox" name="ids" value="{i}" '
             f'aria-labelledby="select-label n{i}"></td>'
-            f"<td>{escape(d.client_code)}{names.get(d.client_code, '')}</td>"
+            f"<td>{escape(d.client_code)}{_company(companies.get(d.client_code))}</td>"
             f"<td>{labels[d.type]}{'' if d.read else unread}</td>"
             f'<td id="n{i}">{escape(d.number)}</td>'
             f"<td>{day(d.issue_date)}</td><td>{day(d.due_date)}</td>"
