@@ -81,8 +81,16 @@ QUERIES = (
     Query("Q3", "amount 500–1,000", {"amount_min": "500", "amount_max": "1000"}),
     Query("Q4", "number F2024-1*", {"number": "F2024-1*"}),
     Query("Q5", "issued in 2024", {"issued_from": "2024-01-01", "issued_to": "2024-12-31"}),
-    Query("Q6", "invoice, ≥ 250, 2024", {"type": "invoice", "amount_min": "250",
-                                        "issued_from": "2024-01-01", "issued_to": "2024-12-31"}),
+    Query(
+        "Q6",
+        "invoice, ≥ 250, 2024",
+        {
+            "type": "invoice",
+            "amount_min": "250",
+            "issued_from": "2024-01-01",
+            "issued_to": "2024-12-31",
+        },
+    ),
     Query("Q7", "sort by amount", {"sort": "-amount_incl_vat"}),
     Query("Q8", "page 50 by cursor", page=50),
     Query("Q9", "unread only", {"unread": "true"}),
@@ -159,9 +167,12 @@ class Bench:
 
     def logged_ms(self, path: str, since: int) -> float:
         time.sleep(0.1)  # the request log line follows the response
-        found = [float(m[2]) for line in self.server.lines[since:]
-                 if (m := LOGGED_MS.search(line)) and m[1] == path]
-        return statistics.median(found[-self.runs:])
+        found = [
+            float(m[2])
+            for line in self.server.lines[since:]
+            if (m := LOGGED_MS.search(line)) and m[1] == path
+        ]
+        return statistics.median(found[-self.runs :])
 
     def measure(self, query: Query) -> Result:
         """API and floor in turns, five of each to warm up, so both meet the same load."""
@@ -178,8 +189,13 @@ class Bench:
             floor.append(self.run(self.time_floor(statement, args)))
         self.check(query, params, self.run(statement.fetch(*args)))
         plan = self.run(self.db.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {text}", *args))
-        return Result(query, median_p95(api[5:]), self.logged_ms(query.path, since),
-                      median_p95(floor[5:]), "\n".join(row[0] for row in plan))
+        return Result(
+            query,
+            median_p95(api[5:]),
+            self.logged_ms(query.path, since),
+            median_p95(floor[5:]),
+            "\n".join(row[0] for row in plan),
+        )
 
     def check(self, query: Query, params: Params, rows: list[Any]) -> None:
         """The floor returns what the API returns."""
@@ -205,29 +221,54 @@ async def visible(url: str, user_id: int, today: date) -> str:
             "SELECT count(DISTINCT v.client_number_id), count(*), count(r.id) "
             "FROM visible_document v LEFT JOIN document_read_mark r "
             "ON r.document_id = v.document_id AND r.user_id = v.user_id "
-            "WHERE v.user_id = $1 AND v.issue_date >= $2", user_id, scope.oldest)
+            "WHERE v.user_id = $1 AND v.issue_date >= $2",
+            user_id,
+            scope.oldest,
+        )
     finally:
         await connection.close()
     return f"{numbers} client numbers, {documents:,} documents ({read:,} read)"
 
 
 def report(results: list[Result], page: tuple[tuple[float, float], float], explain: Path) -> None:
-    rows = [[r.query.name, r.query.what, f"{r.api[0]:.2f} / {r.api[1]:.2f}", f"{r.server:.2f}",
-             f"{r.floor[0]:.2f} / {r.floor[1]:.2f}", f"{r.ratio:.1f}×",
-             "yes" if r.met else "**no**", "yes" if r.seq_scan else "no"] for r in results]
-    header = ["query", "what", "API median / p95 ms", "server median ms", "floor median / p95 ms",
-              "ratio p95", "target met", "seq scan on document"]
+    rows = [
+        [
+            r.query.name,
+            r.query.what,
+            f"{r.api[0]:.2f} / {r.api[1]:.2f}",
+            f"{r.server:.2f}",
+            f"{r.floor[0]:.2f} / {r.floor[1]:.2f}",
+            f"{r.ratio:.1f}×",
+            "yes" if r.met else "**no**",
+            "yes" if r.seq_scan else "no",
+        ]
+        for r in results
+    ]
+    header = [
+        "query",
+        "what",
+        "API median / p95 ms",
+        "server median ms",
+        "floor median / p95 ms",
+        "ratio p95",
+        "target met",
+        "seq scan on document",
+    ]
     print(markdown_table(header, rows))
     (median, p95), server = page
     first = results[0].api
-    print(f"\nHTML page /documents (Q1): median {median:.2f} ms, p95 {p95:.2f} ms (server median "
-          f"{server:.2f} ms) = {p95 / first[1]:.1f}× the API's p95 (target ≤ 2×: "
-          f"{'met' if p95 <= 2 * first[1] else 'missed'})")
+    print(
+        f"\nHTML page /documents (Q1): median {median:.2f} ms, p95 {p95:.2f} ms (server median "
+        f"{server:.2f} ms) = {p95 / first[1]:.1f}× the API's p95 (target ≤ 2×: "
+        f"{'met' if p95 <= 2 * first[1] else 'missed'})"
+    )
     scans = [r.query.name for r in results if r.seq_scan]
     others = sorted({m for r in results for m in re.findall(r"Seq Scan on (\w+)", r.plan)})
-    print(f"EXPLAIN (ANALYZE, BUFFERS) in {explain}: sequential scan on document in "
-          f"{', '.join(scans) if scans else 'none'}; sequential scans at all: "
-          f"{', '.join(others) if others else 'none'}")
+    print(
+        f"EXPLAIN (ANALYZE, BUFFERS) in {explain}: sequential scan on document in "
+        f"{', '.join(scans) if scans else 'none'}; sequential scans at all: "
+        f"{', '.join(others) if others else 'none'}"
+    )
 
 
 def measure_all(runner: asyncio.Runner, url: str, data: Path, runs: int, what: str) -> None:
@@ -243,11 +284,17 @@ def measure_all(runner: asyncio.Runner, url: str, data: Path, runs: int, what: s
             with httpx.Client(base_url=server.url) as login:
                 log_in(login, email)
                 clients[email] = KeepAlive(server.url, dict(login.cookies))
-        ids = {e: runner.run(db.fetchval("SELECT id FROM portal_user WHERE email = $1", e))
-               for e in clients}
-        company = runner.run(db.fetchval(
-            "SELECT company_name FROM visible_client_number WHERE user_id = $1 "
-            "ORDER BY client_code LIMIT 1", ids[ACCOUNTANT]))
+        ids = {
+            e: runner.run(db.fetchval("SELECT id FROM portal_user WHERE email = $1", e))
+            for e in clients
+        }
+        company = runner.run(
+            db.fetchval(
+                "SELECT company_name FROM visible_client_number WHERE user_id = $1 "
+                "ORDER BY client_code LIMIT 1",
+                ids[ACCOUNTANT],
+            )
+        )
         bench = Bench(server, db, runner.run, runs, clients, ids, today, company)
         results = [bench.measure(query) for query in QUERIES]
         page = bench.page()
@@ -257,9 +304,11 @@ def measure_all(runner: asyncio.Runner, url: str, data: Path, runs: int, what: s
     explain = OUT / "documents-explain.txt"
     OUT.mkdir(exist_ok=True)
     explain.write_text("\n\n".join(f"-- {r.query.name} {r.query.what}\n{r.plan}" for r in results))
-    print(f"\n{today}, {os.cpu_count()} cores, {what}; the accountant sees "
-          f"{runner.run(visible(url, ids[ACCOUNTANT], today))}; {runs} runs each; "
-          f"{load_before} before, {machine_load()} after\n")
+    print(
+        f"\n{today}, {os.cpu_count()} cores, {what}; the accountant sees "
+        f"{runner.run(visible(url, ids[ACCOUNTANT], today))}; {runs} runs each; "
+        f"{load_before} before, {machine_load()} after\n"
+    )
     report(results, page, explain)
 
 
