@@ -86,11 +86,17 @@ class MyClientNumber:
     delivery_channel: str
     activated_at: datetime | None
     account_login: str
+    account_kind: str  # b2b or b2c
     shared_users: tuple[SharedUserRef, ...]
 
     @property
     def is_main_contact(self) -> bool:
         return self.role == "main_contact"
+
+    @property
+    def can_share(self) -> bool:
+        """The main contact of a business account shares its numbers; nobody else."""
+        return self.is_main_contact and self.account_kind == "b2b"
 
 
 @dataclass(frozen=True)
@@ -119,7 +125,7 @@ MY_NUMBERS_SQL = """
 SELECT v.client_number_id AS id, v.client_code, cn.company_name, i.name AS issuer_name,
        CASE WHEN m.user_id IS NULL THEN 'shared_user' ELSE 'main_contact' END AS role,
        cn.delivery_channel, cn.activated_at,
-       a.login AS account_login
+       a.login AS account_login, a.kind AS account_kind
   FROM visible_client_number v
   JOIN client_number cn ON cn.id = v.client_number_id
   JOIN account a ON a.id = cn.account_id

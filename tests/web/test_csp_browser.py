@@ -143,6 +143,10 @@ async def test_the_pages_run_under_the_policy_without_violations(
         await _visit(page, f"{portal.url}/client-numbers")
         seen += await _violations(page)
 
+        await _visit(page, f"{portal.url}/shared-users")
+        assert await page.locator("fieldset.ticks legend").count() == 1
+        seen += await _violations(page)
+
         await _visit(page, f"{portal.url}/me/security")
         await page.click("#totp-start")
         await page.wait_for_selector("#totp-qr svg")

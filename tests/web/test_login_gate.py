@@ -47,6 +47,7 @@ PATH_VALUES = {
     "{document_id:int}": "1",
     "{token_id:int}": "1",
     "{token:str}": "x",
+    "{shared_user_id:int}": "1",
 }
 
 
@@ -117,7 +118,13 @@ async def test_a_form_sent_without_a_session_changes_nothing(
     from tests.helpers import csrf_from
 
     token = csrf_from((await client.get("/login")).text)
-    for path in ("/me", "/me/password", "/client-numbers/activate", "/documents/mark-read"):
+    for path in (
+        "/me",
+        "/me/password",
+        "/client-numbers/activate",
+        "/documents/mark-read",
+        "/shared-users",
+    ):
         refused = await client.post(path, data={"csrf_token": token, "name": "x", "code": "x"})
         assert refused.status_code == 401, path
         assert "Please log in first." in refused.text

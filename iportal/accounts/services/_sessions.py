@@ -30,7 +30,10 @@ WRONG_PASSWORD = N_("Your current password is not correct.")
 # A live session and its user: not revoked, not past its lifetime ($2) nor idle since $3.
 SESSION_USER_SQL = """
 SELECT s.id, s.csrf_token, s.last_seen_at, u.id AS user_id, u.email,
-       u.first_name, u.last_name, u.language
+       u.first_name, u.last_name, u.language,
+       EXISTS (SELECT 1 FROM account_membership m JOIN account a ON a.id = m.account_id
+                WHERE m.user_id = u.id AND m.role = 'main_contact' AND a.kind = 'b2b')
+         AS can_share
   FROM user_session s JOIN portal_user u ON u.id = s.user_id
  WHERE s.token_hash = $1 AND s.revoked_at IS NULL
    AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.locked_at IS NULL
@@ -50,6 +53,8 @@ class SessionUser:
     csrf_token: str
     # Set when a personal API token (read-only) authenticated the request, not a session.
     token_id: int | None = None
+    # Main contact of a business account: the menu offers "Shared users".
+    can_share: bool = False
 
     @property
     def display_name(self) -> str:
@@ -170,6 +175,7 @@ async def session_user(settings: Settings, cookie_value: str | None) -> SessionU
         language=row["language"],
         session_id=row["id"],
         csrf_token=row["csrf_token"],
+        can_share=row["can_share"],
     )
 
 

@@ -45,9 +45,10 @@ async def list_documents(
     cursor: Cursor = None,
     limit: Limit = None,
 ) -> Response[DocumentList]:
-    """Documents of the last seven years the caller may see. Filters: client_code, type,
-    number (exact; `F2024*` for a prefix), number_prefix, issued_from, issued_to,
-    amount_min, amount_max (including VAT), unread; sort: a column, `-` for descending."""
+    """Documents of the last seven years the caller may see. Filters: client_code,
+    company (the exact company name), type, number (exact; `F2024*` for a prefix),
+    number_prefix, issued_from, issued_to, amount_min, amount_max (including VAT),
+    unread; sort: a column, `-` for descending."""
     reader = reader_of(user)
     filters, sort = await filters_and_sort(selection, reader)
     page = await reading.list_documents(reader, filters, sort, cursor, limit)

@@ -18,6 +18,7 @@ from iportal.web.context import client_ip, settings_of
 
 FILTER_NAMES = (
     "client_code",
+    "company",
     "type",
     "number",
     "number_prefix",

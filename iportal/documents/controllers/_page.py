@@ -22,7 +22,13 @@ from iportal.documents.controllers._files import (
     filters_and_sort,
     reader_of,
 )
-from iportal.documents.controllers._rows import client_options, document_rows
+from iportal.documents.controllers._rows import (
+    client_options,
+    companies_of,
+    company_names,
+    company_options,
+    document_rows,
+)
 from iportal.documents.reading import SORT_KEYS
 from iportal.web.auth import LOGIN_GATE, PERSON
 from iportal.web.inputs import BigSerialId
@@ -64,6 +70,7 @@ async def documents_page(
     view = await reading.list_view(reader, filters, sort, cursor, 50)
     listing = view.page
     query = {**filter_values(request.query_params), "sort": sort.name}
+    companies = companies_of(view.numbers)
     return page(
         request,
         "documents/results.html" if partial else "documents/list.html",
@@ -72,6 +79,11 @@ async def documents_page(
         first_link=_link(query, cursor=None) if cursor else None,
         summary=view.overview,
         client_options=client_options(view.numbers, filters.client_number_ids),
+        # The company filter is offered to a person who sees several companies.
+        company_options=company_options(companies, filters.company)
+        if len(companies) > 1 or filters.company
+        else None,
+        companies=company_names(view.numbers),
         document_rows=document_rows,
         query=query,
         sort=sort.name,
@@ -87,7 +99,8 @@ async def mark_read_form(
 ) -> Redirect:
     reader = reader_of(user)
     form = await request.form()
-    ids = [int(value) for value in form.getall("ids", []) if str(value).isdigit()]
+    # ASCII digits only: "²" is a digit to Python but no number to int().
+    ids = [int(v) for v in map(str, form.getall("ids", [])) if v.isascii() and v.isdigit()]
     await reading.mark_read(reader, ids)
     back = {name: form.get(name) for name in (*FILTER_NAMES, "sort")}
     return Redirect(

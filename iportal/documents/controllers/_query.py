@@ -18,6 +18,14 @@ async def list_query(
     client_code: Annotated[
         str | None, QueryParameter(name="client_code", description="One client code (DL20012345).")
     ] = None,
+    company: Annotated[
+        str | None,
+        QueryParameter(
+            name="company",
+            description="A company name, exactly as the list shows it beside its client "
+            "numbers; a company the caller does not see gives an empty list.",
+        ),
+    ] = None,
     kind: Annotated[
         str | None, QueryParameter(name="type", description="`invoice` or `credit_note`.")
     ] = None,
@@ -50,6 +58,7 @@ async def list_query(
 ) -> ListQuery:
     return {
         "client_code": client_code,
+        "company": company,
         "type": kind,
         "number": number,
         "number_prefix": number_prefix,

@@ -35,11 +35,21 @@ def _files(d: DocumentItem, labels: Mapping[str, str]) -> str:
     return " ".join(links)
 
 
-def document_rows(documents: Sequence[DocumentItem], labels: Mapping[str, str]) -> Markup:
+def _company(name: str | None) -> str:
+    return f' <span class="company">{escape(name)}</span>' if name else ""
+
+
+def document_rows(
+    documents: Sequence[DocumentItem],
+    labels: Mapping[str, str],
+    companies: Mapping[str, str] | None = None,
+) -> Markup:
     """One `<tr>` per document, unread ones marked for bold; each checkbox is named
-    "Select" and its row's number (`aria-labelledby`), read from the cells."""
+    "Select" and its row's number (`aria-labelledby`), read from the cells. With
+    `companies` (client code → company name) each number has its company beside it."""
     labels = {key: str(escape(value)) for key, value in labels.items()}
     unread = f'<span class="visually-hidden"> ({labels["unread"]})</span>'
+    companies = companies or {}
     rows = []
     for d in documents:
         i = d.id
@@ -47,7 +57,7 @@ def document_rows(documents: Sequence[DocumentItem], labels: Mapping[str, str]) 
             f'<tr class="{"read" if d.read else "unread"}">'
             f'<td><input type="checkbox" name="ids" value="{i}" '
             f'aria-labelledby="select-label n{i}"></td>'
-            f"<td>{escape(d.client_code)}</td>"
+            f"<td>{escape(d.client_code)}{_company(companies.get(d.client_code))}</td>"
             f"<td>{labels[d.type]}{'' if d.read else unread}</td>"
             f'<td id="n{i}">{escape(d.number)}</td>'
             f"<td>{day(d.issue_date)}</td><td>{day(d.due_date)}</td>"
@@ -72,3 +82,27 @@ def client_options(numbers: VisibleClientNumbers, chosen: tuple[int, ...] | None
         at = numbers.ids.index(number_id)
         options[at] = options[at].replace("<option ", "<option selected ", 1)
     return Markup("".join(options))  # noqa: S704 (every piece escaped in _options)
+
+
+def companies_of(numbers: VisibleClientNumbers) -> list[str]:
+    """The companies whose numbers the person sees, by name."""
+    return sorted(set(numbers.company_names))
+
+
+def company_names(numbers: VisibleClientNumbers) -> dict[str, str] | None:
+    """Client code → company name, for a person who sees several companies (an
+    accountant); None for one company, whose name would only repeat on every row."""
+    if len(set(numbers.company_names)) < 2:
+        return None
+    return dict(zip(numbers.codes, numbers.company_names, strict=True))
+
+
+def company_options(companies: Sequence[str], chosen: str | None) -> Markup:
+    """The company drop-down's options, the filter's company selected."""
+    return Markup(  # noqa: S704 (every name escaped)
+        "".join(
+            f'<option value="{escape(name)}"{" selected" if name == chosen else ""}>'
+            f"{escape(name)}</option>"
+            for name in companies
+        )
+    )

@@ -74,6 +74,7 @@ class Sort:
 @dataclass(frozen=True)
 class Filters:
     client_number_ids: tuple[int, ...] | None = None
+    company: str | None = None  # a company name, exactly as the client numbers carry it
     type: str | None = None
     number: str | None = None
     number_prefix: str | None = None
@@ -104,6 +105,13 @@ def _where(sql: Statement, scope: Scope, filters: Filters) -> None:
     if filters.client_number_ids is not None:
         numbers = sql.bind(list(filters.client_number_ids))
         sql.add(f"AND v.client_number_id = ANY({numbers}::int[])")
+    if filters.company is not None:
+        # A semi-join on the user's own visible numbers: a name they do not see matches
+        # nothing, and the list stays one range of the user's index on visible_document.
+        sql.add(
+            "AND v.client_number_id IN (SELECT w.client_number_id FROM visible_client_number w "
+            f"WHERE w.user_id = {user} AND w.company_name = {sql.bind(filters.company)})"
+        )
     if filters.type is not None:
         sql.add(f"AND v.type = {sql.bind(filters.type)}")
     if filters.number is not None:

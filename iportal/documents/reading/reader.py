@@ -103,6 +103,9 @@ async def parse_filters(reader: Reader, query: dict[str, str | None]) -> Filters
     number = (query.get("number") or "").strip()
     return Filters(
         client_number_ids=number_ids,
+        # An unknown company, or one the reader does not see, is an empty list: no 404,
+        # which would tell which company names exist.
+        company=(query.get("company") or "").strip() or None,
         type=kind,
         number=None if not number or number.endswith("*") else number,
         number_prefix=number[:-1]

@@ -1,20 +1,17 @@
-"""A logged-in user's client numbers: the JSON API (`/api/v1/client-numbers`) and the
-page that lists them, adds one with a further code and opts one out (no JavaScript:
-the opt-out asks for confirmation on a page of its own); and the shared users a main
-contact lets into the account (`/api/v1/shared-users`, routes `sharing.…`).
+"""The JSON API of a logged-in user's client numbers (`/api/v1/client-numbers`) and of
+the shared users a main contact lets into the account (`/api/v1/shared-users`, routes
+`sharing.…`).
 
-The routes keep the names they had when they lived in `accounts` (`accounts.…`):
-links and clients know them by those."""
+The client-number routes keep the names they had when they lived in `accounts`
+(`accounts.…`): links and clients know them by those."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Any
 
-from litestar import Request, Response, Router, delete, get, patch, post
+from litestar import Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter, URLEncodedBody
-from litestar.response import Redirect, Template
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from iportal.accounts.schemas import (
@@ -26,7 +23,6 @@ from iportal.accounts.schemas import (
     SharedUserSummary,
 )
 from iportal.accounts.services import SessionUser
-from iportal.errors import DomainError
 from iportal.sharing import services, shared_users
 from iportal.sharing.schemas import (
     SharedUserItem,
@@ -34,14 +30,12 @@ from iportal.sharing.schemas import (
     SharedUserPatch,
     SharedUserRequest,
 )
-from iportal.web.auth import LOGIN_GATE, PERSON, USER
+from iportal.web.auth import USER
 from iportal.web.context import client_ip, settings_of
 from iportal.web.inputs import SerialId
-from iportal.web.pages import page, refused_page
 from iportal.web.params import Cursor, Limit
 
 NO_STORE = {"Cache-Control": "no-store"}
-PAGE_SIZE = 200
 
 
 def _item(number: services.MyClientNumber) -> MyClientNumberItem:
@@ -234,120 +228,13 @@ async def api_shared_user_delete(
     await shared_users.delete_shared_user(user.user_id, shared_user_id, ip=client_ip(request))
 
 
-# Pages ---------------------------------------------------------------------------------
-
-
-async def _list_page(
-    request: Request[Any, Any, Any],
-    user: SessionUser,
-    *,
-    code: str = "",
-    error: DomainError | None = None,
-    done: dict[str, str] | None = None,
-) -> Template:
-    found = await services.my_client_numbers(user.user_id, limit=PAGE_SIZE)
-    template, done = "sharing/client_numbers.html", done or {}
-    if error is not None:
-        return refused_page(request, template, error, numbers=found.items, code=code, done=done)
-    return page(request, template, error=None, numbers=found.items, code=code, done=done)
-
-
-@get("/client-numbers", name="accounts.client_numbers_page", include_in_schema=False)
-async def client_numbers_page(
-    request: Request[Any, Any, Any],
-    user: NamedDependency[SessionUser],
-    code: Annotated[str, QueryParameter()] = "",
-    added: Annotated[str, QueryParameter()] = "",
-    opted_out: Annotated[str, QueryParameter()] = "",
-    saved: Annotated[str, QueryParameter()] = "",
-) -> Response[Any]:
-    done = {"added": added[:40], "opted_out": opted_out[:40], "saved": saved[:40]}
-    return await _list_page(request, user, code=code.strip()[:64], done=done)
-
-
-@post("/client-numbers/activate", name="accounts.client_numbers_add", include_in_schema=False)
-async def client_numbers_add(
-    request: Request[Any, Any, Any],
-    user: NamedDependency[SessionUser],
-    data: URLEncodedBody[dict[str, str]],
-) -> Response[Any]:
-    code = data.get("code", "")
-    try:
-        added = await services.add_client_number(
-            settings_of(request), user.user_id, code, ip=client_ip(request)
-        )
-    except DomainError as error:
-        return await _list_page(request, user, code=code.strip()[:64], error=error)
-    query = urlencode({"added": added.client_code})
-    return Redirect(path=f"/client-numbers?{query}", status_code=303)
-
-
-@post(
-    "/client-numbers/{client_code:str}/notifications",
-    name="accounts.client_numbers_notifications",
-    include_in_schema=False,
-)
-async def client_numbers_notifications(
-    user: NamedDependency[SessionUser],
-    client_code: FromPath[str],
-    data: URLEncodedBody[dict[str, str]],
-) -> Response[Any]:
-    enabled = data.get("enabled") == "on"
-    number = await services.set_notifications(user.user_id, client_code, enabled)
-    query = urlencode({"saved": number.client_code})
-    return Redirect(path=f"/client-numbers?{query}", status_code=303)
-
-
-@get(
-    "/client-numbers/{client_code:str}/opt-out",
-    name="accounts.client_numbers_opt_out_page",
-    include_in_schema=False,
-)
-async def client_numbers_opt_out_page(
-    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], client_code: FromPath[str]
-) -> Response[Any]:
-    """The confirmation step before going back to paper (the main contact's alone)."""
-    number = await services.managed_client_number(user.user_id, client_code)
-    return page(request, "sharing/opt_out_confirm.html", number=number)
-
-
-@post(
-    "/client-numbers/{client_code:str}/opt-out",
-    name="accounts.client_numbers_opt_out",
-    include_in_schema=False,
-)
-async def client_numbers_opt_out(
-    request: Request[Any, Any, Any], user: NamedDependency[SessionUser], client_code: FromPath[str]
-) -> Response[Any]:
-    code = await services.opt_out(user.user_id, client_code, ip=client_ip(request))
-    return Redirect(path=f"/client-numbers?{urlencode({'opted_out': code})}", status_code=303)
-
-
-# The pages sit behind the login gate; the API answers 401 by itself (`USER`).
-pages = Router(
-    path="/",
-    guards=LOGIN_GATE,
-    dependencies=PERSON,
-    route_handlers=[
-        client_numbers_page,
-        client_numbers_add,
-        client_numbers_notifications,
-        client_numbers_opt_out_page,
-        client_numbers_opt_out,
-    ],
-)
-
-router = Router(
-    path="/",
-    route_handlers=[
-        api_list,
-        api_activate,
-        api_patch,
-        api_opt_out,
-        api_shared_users,
-        api_shared_user_create,
-        api_shared_user_update,
-        api_shared_user_delete,
-        pages,
-    ],
-)
+HANDLERS = [
+    api_list,
+    api_activate,
+    api_patch,
+    api_opt_out,
+    api_shared_users,
+    api_shared_user_create,
+    api_shared_user_update,
+    api_shared_user_delete,
+]
