@@ -17,6 +17,7 @@ from iportal import __version__, db
 from iportal.accounts.controllers import router as accounts_router
 from iportal.documents.controllers import router as documents_router
 from iportal.documents.sandbox import sandbox_lifespan
+from iportal.notifications.controllers import router as notifications_router
 from iportal.settings import Settings
 from iportal.sharing.controllers import router as sharing_router
 from iportal.templating import environment
@@ -37,7 +38,14 @@ def create_app(
     """The web app and JSON API. `manage_pool=False` lets tests own the connection pool;
     `extra_routers` is how `iportal demo` adds its mailbox page (the product never
     imports the demo)."""
-    routers = [web_router, accounts_router, sharing_router, documents_router, *extra_routers]
+    routers = [
+        web_router,
+        accounts_router,
+        sharing_router,
+        documents_router,
+        notifications_router,
+        *extra_routers,
+    ]
     app = Litestar(
         route_handlers=[
             *routers,

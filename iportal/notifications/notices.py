@@ -22,6 +22,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from iportal import clock, db
+from iportal.notifications.forwards import queue_forwards
 from iportal.notifications.services import queue_email
 from iportal.settings import Settings
 
@@ -151,5 +152,6 @@ async def notify_due(settings: Settings) -> int:
                 },
                 user_id=notice.user_id,
             )
+        await queue_forwards(document_ids, base_url)
         await db.execute(MARK_SQL, now, [e["id"] for e in events])
     return len(events)

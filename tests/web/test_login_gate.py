@@ -36,10 +36,18 @@ OPEN_PAGES = {
     "accounts.activate_start",
     "accounts.activate_confirm_page",
     "accounts.activate_complete",
+    # The link sent to a forwarding address, opened by whoever reads that inbox.
+    "notifications.forwarding_confirm_page",
+    "notifications.forwarding_confirm",
 }
 # Not pages: the JSON API (its own 401), static files and the OpenAPI document.
 NOT_PAGES = ("/api/", "/static/", "/schema")
-PATH_VALUES = {"{client_code:str}": "DL20000001", "{document_id:int}": "1", "{token_id:int}": "1"}
+PATH_VALUES = {
+    "{client_code:str}": "DL20000001",
+    "{document_id:int}": "1",
+    "{token_id:int}": "1",
+    "{address_id:int}": "1",
+}
 
 
 def page_routes(app: Litestar) -> Iterator[tuple[str, str, HTTPRouteHandler]]:
