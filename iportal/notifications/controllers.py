@@ -16,7 +16,6 @@ from litestar.params import FromPath, JSONBody, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from iportal.accounts.services import SessionUser
 from iportal.errors import DomainError, Gone
 from iportal.notifications import forwarding
 from iportal.notifications.schemas import (
@@ -24,7 +23,7 @@ from iportal.notifications.schemas import (
     ForwardingAddressList,
     ForwardingAddressRequest,
 )
-from iportal.web.auth import LOGIN_GATE, PERSON, USER
+from iportal.web.auth import LOGIN_GATE, PERSON, USER, SessionUser
 from iportal.web.context import client_ip, settings_of
 from iportal.web.inputs import SerialId
 from iportal.web.pages import page, refused_page
