@@ -1,7 +1,7 @@
 """New-document notices per second, from the events to the messages sent, against the
 floor of bare aiosmtplib.
 
-    .venv/bin/python bench/notify.py [--documents 3000] [--numbers 1000] [--recipients 2]
+    .venv/bin/python bench/notify.py [--documents 2000] [--numbers 1000] [--recipients 2]
                                      [--repeat 1] [--server-dsn URL]
 
 A database of its own (dropped afterwards) holds `--numbers` client numbers, each in an
@@ -12,7 +12,9 @@ server. For one, then two, `iportal worker` processes (the real command, idle an
 waiting): the documents' events are written in one transaction, due at once, and the
 clock runs from that commit until every event is handled and every message the workers
 queued is sent (the database is polled every 50 ms). Each person gets one notice for
-their number, so the messages are `--numbers × --recipients`.
+their number per round of events a worker claims (`EVENTS_PER_ROUND`, 2,000): with up to
+2,000 documents the messages are `--numbers × --recipients`, with more a number's
+documents may be split over two rounds, and its people get two notices.
 
 The floor is the same number of messages, rendered beforehand (the ones the workers
 sent, built by `build_message`), sent one after the other by `aiosmtplib.send` (a
@@ -249,7 +251,7 @@ def measure(dsn: str, env: dict[str, str], count: int) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--documents", type=int, default=3000)
+    parser.add_argument("--documents", type=int, default=2000)
     parser.add_argument("--numbers", type=int, default=1000)
     parser.add_argument("--recipients", type=int, default=2, help="people per number")
     parser.add_argument("--repeat", type=int, default=1)
