@@ -19,6 +19,7 @@ use no other domain's services).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -37,6 +38,8 @@ CONFIRM_FOR = timedelta(days=7)
 MAX_ADDRESSES = 10
 CONFIRMATION_PURPOSE = "forwarding-confirmation"
 STATES = ("waiting_confirmation", "active", "failing")
+# What people type between the parts of a client code (`dl2-001 2345`).
+_SEPARATORS = re.compile(r"[\s.\-/_]+")
 
 NOT_YOURS = N_("Client number %(client_code)s is not one of yours.")
 NO_SUCH_ADDRESS = N_("There is no such forwarding address for client number %(client_code)s.")
@@ -183,7 +186,7 @@ def _address(row: db.Record) -> ForwardingAddress:
 
 async def forwarding_number(user_id: int, raw_client_code: str) -> ForwardingNumber:
     """One of the numbers this user sees; `NotFound` for any other, existing or not."""
-    client_code = "".join((raw_client_code or "").split()).upper()[:40]
+    client_code = _SEPARATORS.sub("", raw_client_code or "").upper()[:40]
     row = await db.fetchrow(NUMBER_SQL, user_id, client_code)
     if row is None:
         raise NotFound(NOT_YOURS, client_code=client_code)

@@ -29,7 +29,7 @@ TEMPLATE = "forward_document"
 # Every confirmed address of each document's number whose owner sees the document
 # now: a shared user whose access ended forwards nothing more.
 TARGETS_SQL = """
-SELECT f.id AS address_id, f.email, f.user_id, u.language,
+SELECT f.id AS address_id, f.email, u.language,
        d.id AS document_id, d.type, d.number, d.issue_date, d.amount_incl_vat, d.currency,
        d.pdf_blob_hash IS NOT NULL AS has_pdf, d.xml_blob_hash IS NOT NULL AS has_xml,
        cn.id AS client_number_id, cn.client_code, cn.company_name, cn.account_id,
@@ -47,10 +47,10 @@ SELECT f.id AS address_id, f.email, f.user_id, u.language,
  ORDER BY d.id, f.id
 """
 QUEUE_SQL = """
-INSERT INTO outbox_email (recipient, user_id, client_number_id, language, template, subject,
+INSERT INTO outbox_email (recipient, client_number_id, language, template, subject,
                           body_text, body_html, document_id, forwarding_address_id)
-SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[],
-                     $7::text[], $8::text[], $9::bigint[], $10::int[])
+SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::text[], $8::bigint[], $9::int[])
 ON CONFLICT (document_id, forwarding_address_id) DO NOTHING
 RETURNING id, document_id, forwarding_address_id
 """
@@ -102,12 +102,13 @@ async def queue_forwards(document_ids: Sequence[int], base_url: str) -> int:
     rows = await db.fetch(TARGETS_SQL, list(document_ids))
     if not rows:
         return 0
-    columns: list[list[object]] = [[] for _ in range(10)]
+    # No user: the message is the inbox's, and what happens to it (a refusal, a
+    # bounce) says nothing about the address of the person who added the inbox.
+    columns: list[list[object]] = [[] for _ in range(9)]
     for row in rows:
         rendered = render_email(TEMPLATE, row["language"], _context(row, base_url))
         values = (
             row["email"],
-            row["user_id"],
             row["client_number_id"],
             row["language"],
             TEMPLATE,

@@ -18,7 +18,7 @@ from iportal.accounts.tables import AuditEvent, ClientNumber
 from iportal.documents.storage import FolderBlobStore
 from iportal.errors import Gone
 from iportal.notifications import forwarding, services
-from iportal.notifications.forwards import attacher, queue_forwards
+from iportal.notifications.forwards import attacher, forward_overview, queue_forwards
 from iportal.notifications.mailer import SmtpMailer
 from iportal.notifications.notices import BURST_WAIT, CLAIM_SQL, notify_due
 from iportal.notifications.tables import DocumentEvent, OutboxEmail
@@ -142,6 +142,16 @@ async def test_a_confirmed_inbox_gets_each_document_once_with_its_pdf_and_xml(
     assert {"forwarding_address_added", "forwarding_address_confirmed"} <= {
         row["kind"] for row in kinds
     }
+    # The operator's view (`iportal outbox`) lists them; they are the inbox's messages,
+    # not the main contact's (a refusal says nothing about her own address).
+    counts, entries = await forward_overview()
+    assert counts == {"pending": 0, "sent": 2, "failed": 0}
+    assert {(e.document_number, e.recipient, e.client_code) for e in entries} == {
+        ("F2026-001", INBOX, code),
+        ("F2026/002", INBOX, code),
+    }
+    forwards = OutboxEmail.document.is_not_null()
+    assert await OutboxEmail.count().where(forwards & OutboxEmail.user.is_null()) == 2
 
 
 async def test_an_unconfirmed_inbox_gets_the_link_and_nothing_else(
