@@ -54,6 +54,10 @@ AUDIT_KINDS = (
     "account_locked",
     "recovery_code_used",
     "password_reset_requested",
+    "forwarding_address_added",
+    "forwarding_address_confirmed",
+    "forwarding_address_removed",
+    "document_forwarded",
 )
 SHA256_HEX = "~ '^[0-9a-f]{64}$'"
 # Why a reset link is to be sent: asked for, or the owner told that someone is guessing.

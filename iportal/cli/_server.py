@@ -10,6 +10,7 @@ import click
 from iportal.cli import load_settings, main, migrate_now, run, stop_on_signals
 
 if TYPE_CHECKING:
+    from iportal.notifications.forwards import ForwardEntry
     from iportal.notifications.services import OutboxEntry
 
 
@@ -44,10 +45,13 @@ def serve(host: str, port: int) -> None:
 
 @main.command()
 def worker() -> None:
-    """Send due e-mails (outbox, digests, reset links); runs until stopped."""
+    """Send due e-mails (outbox, digests, reset links, forwarded documents); runs until
+    stopped."""
     from iportal import db
     from iportal.accounts.services import send_password_reset_links
+    from iportal.documents.storage import FolderBlobStore
     from iportal.notifications.digests import send_digests
+    from iportal.notifications.forwards import attacher
     from iportal.notifications.notices import notify_due
     from iportal.notifications.worker import run_worker
 
@@ -60,7 +64,11 @@ def worker() -> None:
         housekeeping = asyncio.create_task(forget_old_attempts(stop))
         try:
             await run_worker(
-                settings, stop, jobs=[send_password_reset_links, notify_due, send_digests]
+                settings,
+                stop,
+                jobs=[send_password_reset_links, notify_due, send_digests],
+                # Forwarded documents carry their files, read from the blob store.
+                attach=attacher(FolderBlobStore(settings.blob_dir).read),
             )
         finally:
             housekeeping.cancel()
@@ -91,9 +99,11 @@ async def forget_old_attempts(stop: asyncio.Event, every_seconds: float = 3600) 
     help="Queue a test e-mail to ADDRESS, to check the mail settings.",
 )
 def outbox(retry_id: int | None, check_address: str | None) -> None:
-    """List pending, failed and recent e-mails with their state; retry a failed one."""
+    """List pending, failed and recent e-mails with their state, and the documents
+    forwarded to accounting software; retry a failed one."""
     from iportal import db
     from iportal.notifications import services
+    from iportal.notifications.forwards import forward_overview
 
     settings = load_settings()
 
@@ -112,6 +122,7 @@ def outbox(retry_id: int | None, check_address: str | None) -> None:
                     f"test e-mail {queued} queued for {check_address}; `iportal worker` sends it"
                 )
             _print_outbox(await services.outbox_overview())
+            _print_forwards(*await forward_overview())
         finally:
             await db.close_pool()
 
@@ -131,6 +142,28 @@ def _print_outbox(rows: list[OutboxEntry]) -> None:
             row.state,
             row.recipient,
             row.template,
+            str(row.attempts),
+            f"{row.created_at:%Y-%m-%d %H:%M}",
+            row.last_error[:60],
+        )
+    Console().print(table)
+
+
+def _print_forwards(counts: dict[str, int], rows: list[ForwardEntry]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    summary = ", ".join(f"{counts[state]} {state}" for state in ("pending", "sent", "failed"))
+    table = Table(title=f"Forwarded documents ({summary})")
+    for column in ("id", "state", "to", "client", "document", "attempts", "created", "error"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            row.state,
+            row.recipient,
+            row.client_code or "",
+            row.document_number or "",
             str(row.attempts),
             f"{row.created_at:%Y-%m-%d %H:%M}",
             row.last_error[:60],

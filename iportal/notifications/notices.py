@@ -25,6 +25,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from iportal import clock, db
+from iportal.notifications.forwards import queue_forwards
 from iportal.notifications.services import queue_email, unsubscribe_url
 from iportal.settings import Settings
 
@@ -244,5 +245,6 @@ async def notify_due(settings: Settings, now: datetime | None = None) -> int:
                 on_digest.append(notice.user_id)
         if on_digest:
             await db.execute(PENDING_SQL, on_digest, now)
+        await queue_forwards(document_ids, base_url)
         await db.execute(MARK_SQL, now, [e["id"] for e in events])
     return len(events)

@@ -6,6 +6,7 @@ from piccolo.conf.apps import AppConfig
 
 from iportal.notifications.tables import (
     DocumentEvent,
+    ForwardingAddress,
     NoticeDigest,
     NoticeOptOut,
     OutboxEmail,
@@ -15,6 +16,7 @@ APP_CONFIG = AppConfig(
     app_name="notifications",
     migrations_folder_path=Path(__file__).resolve().parents[2] / "migrations" / "notifications",
     table_classes=[
+        ForwardingAddress,
         OutboxEmail,
         DocumentEvent,
         NoticeOptOut,

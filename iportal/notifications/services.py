@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -46,7 +46,8 @@ UPDATE outbox_email SET attempts = attempts + 1, next_attempt_at = $1
                WHERE state = 'pending' AND next_attempt_at <= $2
                ORDER BY next_attempt_at, id
                LIMIT $3 FOR UPDATE SKIP LOCKED)
-RETURNING id, recipient, language, subject, body_text, body_html, list_unsubscribe, attempts
+RETURNING id, recipient, language, subject, body_text, body_html, list_unsubscribe, attempts,
+          document_id
 """
 OVERVIEW_SQL = """
 SELECT id, recipient, template, state, attempts, created_at, next_attempt_at, sent_at,
@@ -74,6 +75,13 @@ class OutboxMessage:
     body_html: str
     list_unsubscribe: str
     attempts: int
+    # Set for a forwarded document, whose files are attached when it is sent.
+    document_id: int | None = None
+
+
+# Adds a forwarded document's files to its message, or raises `DeliveryFailed`.
+Attach = Callable[[EmailMessage, OutboxMessage], Awaitable[None]]
+NO_ATTACHER = "this worker cannot attach documents"
 
 
 @dataclass(frozen=True)
@@ -200,15 +208,21 @@ async def _settle(row: OutboxMessage, error: DeliveryFailed | None) -> str:
 
 
 async def deliver_due(
-    mailer: Mailer, sender: str, limit: int = 50, *, key: str = ""
+    mailer: Mailer, sender: str, limit: int = 50, *, key: str = "", attach: Attach | None = None
 ) -> dict[str, int]:
     """Send what is due now; returns how many were sent, failed or postponed. `key`
-    (the installation's secret) keys the `Message-ID`s."""
+    (the installation's secret) keys the `Message-ID`s; `attach` adds the files of a
+    forwarded document (a worker without it leaves forwards to be tried again)."""
     outcome = {"sent": 0, "failed": 0, "retry": 0}
     for row in await claim_due(limit):
         error: DeliveryFailed | None = None
         try:
-            await mailer.send(build_message(row, sender, key))
+            message = build_message(row, sender, key)
+            if row.document_id is not None:
+                if attach is None:
+                    raise DeliveryFailed(NO_ATTACHER, permanent=False)
+                await attach(message, row)
+            await mailer.send(message)
         except DeliveryFailed as failure:
             error = failure
             log.warning("e-mail %s to %s not sent: %s", row.id, row.recipient, failure)

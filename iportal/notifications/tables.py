@@ -6,7 +6,7 @@ workers can run, and retries transient failures with a growing delay.
 
 from __future__ import annotations
 
-from piccolo.columns import BigSerial, ForeignKey, Integer, OnDelete, Text, Varchar
+from piccolo.columns import BigSerial, ForeignKey, Integer, OnDelete, Serial, Text, Varchar
 from piccolo.constraints import Check, Unique
 from piccolo.table import Table
 
@@ -15,6 +15,33 @@ from iportal.columns import LANGUAGES, language_column, one_of, optional_timesta
 from iportal.documents.tables import Document
 
 OUTBOX_STATES = ("pending", "sent", "failed")
+SHA256_HEX = "~ '^[0-9a-f]{64}$'"
+
+
+class ForwardingAddress(Table, tablename="forwarding_address"):
+    """The purchase-invoice inbox of a client's accounting software: every new document
+    of the number goes there once its owner (who added it) has clicked the link sent to
+    it, for as long as the person who added it sees the number."""
+
+    id = Serial(primary_key=True)
+    client_number = ForeignKey(
+        references=ClientNumber,
+        on_delete=OnDelete.cascade,
+        null=False,
+        db_column_name="client_number_id",
+    )
+    user = ForeignKey(
+        references=PortalUser, on_delete=OnDelete.cascade, null=False, db_column_name="user_id"
+    )
+    email = Varchar(length=254, default=None, null=False)
+    # The confirmation link's token, hashed; cleared when it is used.
+    token_hash = Varchar(length=64, unique=True, null=True, default=None)
+    token_expires_at = optional_timestamp()
+    created_at = timestamp_now()
+    confirmed_at = optional_timestamp()
+
+    forwarding_address_once_per_number = Unique([client_number, email])
+    token_hash_format = Check(f"token_hash IS NULL OR token_hash {SHA256_HEX}")
 
 
 class OutboxEmail(Table, tablename="outbox_email"):
@@ -51,9 +78,27 @@ class OutboxEmail(Table, tablename="outbox_email"):
     created_at = timestamp_now()
     sent_at = optional_timestamp()
 
+    # A forwarded document: the message carries its PDF and XML, attached when it is
+    # sent; one message per (document, address), whichever worker queued it.
+    document = ForeignKey(
+        references=Document,
+        on_delete=OnDelete.set_null,
+        null=True,
+        default=None,
+        db_column_name="document_id",
+    )
+    forwarding_address = ForeignKey(
+        references=ForwardingAddress,
+        on_delete=OnDelete.set_null,
+        null=True,
+        default=None,
+        db_column_name="forwarding_address_id",
+    )
+
     state_known = Check(one_of("state", OUTBOX_STATES))
     language_known = Check(one_of("language", LANGUAGES))
     attempts_not_negative = Check("attempts >= 0")
+    forwarded_once = Unique([document, forwarding_address])
 
 
 class DocumentEvent(Table, tablename="document_event"):

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from iportal.notifications.mailer import Mailer, SmtpMailer
-from iportal.notifications.services import deliver_due
+from iportal.notifications.services import Attach, deliver_due
 from iportal.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,13 +26,16 @@ async def run_worker(
     stop: asyncio.Event,
     mailer: Mailer | None = None,
     jobs: Sequence[Job] = (),
+    attach: Attach | None = None,
 ) -> None:
     mailer = mailer or SmtpMailer(settings)
     log.info("worker started", extra={"smtp": f"{settings.smtp_host}:{settings.smtp_port}"})
     while not stop.is_set():
         try:
             done = [await job(settings) for job in jobs]
-            outcome = await deliver_due(mailer, settings.mail_from, key=settings.secret_key)
+            outcome = await deliver_due(
+                mailer, settings.mail_from, key=settings.secret_key, attach=attach
+            )
         except OSError as error:  # the database went away: wait and try again
             log.warning("worker cannot reach the database: %s", error)
             done, outcome = [], {}

@@ -20,11 +20,13 @@ from litestar.handlers import BaseRouteHandler
 from iportal.accounts.services import (
     KEY_REQUIRED,
     IssuerPrincipal,
-    SessionUser,
     authenticate_issuer,
     authenticate_personal_token,
     is_personal_token,
 )
+
+# Re-exported: the caller every controller is given, also to those of notifications.
+from iportal.accounts.services import SessionUser as SessionUser
 from iportal.errors import Forbidden, NotAuthenticated
 from iportal.i18n import N_, current_language, negotiate
 from iportal.web.context import bearer_token, carries_bearer, current_user, load_user

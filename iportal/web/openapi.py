@@ -67,6 +67,8 @@ DOMAIN_ERRORS: dict[str, tuple[int, ...]] = {
     # Already a shared user of the account; renaming someone who has a login.
     "sharing.shared_user_create": (409,),
     "sharing.shared_user_update": (409,),
+    # The number already forwards to that address, or has ten addresses.
+    "notifications.forwarding_address_add": (409,),
 }
 
 # The files some operations answer with, instead of JSON.

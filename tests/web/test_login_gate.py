@@ -39,6 +39,9 @@ OPEN_PAGES = {
     # The one-click unsubscribe link of notices: its signed token is its authority.
     "notifications.unsubscribe_page",
     "notifications.unsubscribe",
+    # The link sent to a forwarding address, opened by whoever reads that inbox.
+    "notifications.forwarding_confirm_page",
+    "notifications.forwarding_confirm",
 }
 # Not pages: the JSON API (its own 401), static files and the OpenAPI document.
 NOT_PAGES = ("/api/", "/static/", "/schema")
@@ -48,6 +51,7 @@ PATH_VALUES = {
     "{token_id:int}": "1",
     "{token:str}": "x",
     "{shared_user_id:int}": "1",
+    "{address_id:int}": "1",
 }
 
 

@@ -37,6 +37,12 @@ OPERATIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("person", "POST", "/api/v1/client-numbers/activate", {"code": "ABCD-EFGH-JKMN-PQRS"}),
     ("person", "POST", "/api/v1/shared-users", {"email": "luc@example.be", "language": "nl"}),
     (
+        "person",
+        "POST",
+        "/api/v1/client-numbers/{prefix}0000042/forwarding-addresses",
+        {"email": "purchase@peeters.yuki.example"},
+    ),
+    (
         "issuer",
         "PUT",
         "/api/v1/issuer/client-numbers/{prefix}0000042",

@@ -42,6 +42,10 @@ KIND_LABELS = {
     "account_locked": N_("Account locked after too many failed logins"),
     "recovery_code_used": N_("Recovery code used"),
     "password_reset_requested": N_("New password requested"),
+    "forwarding_address_added": N_("Forwarding address added"),
+    "forwarding_address_confirmed": N_("Forwarding address confirmed"),
+    "forwarding_address_removed": N_("Forwarding address removed"),
+    "document_forwarded": N_("Document forwarded to accounting software"),
 }
 
 
