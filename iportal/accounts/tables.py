@@ -54,6 +54,10 @@ AUDIT_KINDS = (
     "account_locked",
     "recovery_code_used",
     "password_reset_requested",
+    "document_exported",
+    "main_contact_handover_requested",
+    "main_contact_handover_confirmed",
+    "main_contact_handed_over",
 )
 SHA256_HEX = "~ '^[0-9a-f]{64}$'"
 # Why a reset link is to be sent: asked for, or the owner told that someone is guessing.

@@ -1,5 +1,5 @@
-"""What happened to my accounts: the audit events a main contact may read (and what
-anyone did themselves), as JSON API and as a page."""
+"""What happened to my accounts: the audit events the main contact of an account reads
+(with what they did themselves), as JSON API and as a page; nobody else (403)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,10 @@ KIND_LABELS = {
     "account_locked": N_("Account locked after too many failed logins"),
     "recovery_code_used": N_("Recovery code used"),
     "password_reset_requested": N_("New password requested"),
+    "document_exported": N_("Documents exported"),
+    "main_contact_handover_requested": N_("Hand-over of the main contact role asked"),
+    "main_contact_handover_confirmed": N_("Hand-over of the main contact role confirmed"),
+    "main_contact_handed_over": N_("Main contact role handed over"),
 }
 
 
@@ -50,14 +54,24 @@ async def api_audit_events(
     user: NamedDependency[SessionUser],
     client_code: Annotated[str | None, QueryParameter()] = None,
     kind: Annotated[str | None, QueryParameter()] = None,
+    actor: Annotated[str | None, QueryParameter()] = None,
     cursor: Cursor = None,
     limit: Limit = None,
 ) -> Response[AuditPage]:
     """Events of the accounts you are main contact of, and your own, newest first:
-    logins, code redemptions, opt-outs, password and TOTP changes, grants, documents
-    opened, duplicates. 404 for a client code that is not in one of your accounts."""
+    logins, code redemptions, opt-outs, password and TOTP changes, grants and
+    revocations, every opening of a document (`detail.via`: `session` or `token`, with
+    the token's id and name), duplicates, exports (`detail.filters` and
+    `detail.count`), hand-overs of the main contact role. Filters: `client_code`,
+    `kind`, `actor` (an e-mail address). 403 for anyone who is main contact of no
+    account; 404 for a client code that is not in one of your accounts."""
     events = await services.audit_events(
-        user.user_id, client_code=client_code, kind=kind, cursor=cursor, limit=limit
+        user.user_id,
+        client_code=client_code,
+        kind=kind,
+        actor=actor,
+        cursor=cursor,
+        limit=limit,
     )
     return Response(events, headers={"Cache-Control": "no-store"})
 
@@ -68,10 +82,15 @@ async def activity_page(
     user: NamedDependency[SessionUser],
     client_code: Annotated[str | None, QueryParameter()] = None,
     kind: Annotated[str | None, QueryParameter()] = None,
+    actor: Annotated[str | None, QueryParameter()] = None,
     cursor: Cursor = None,
 ) -> Template:
     events = await services.audit_events(
-        user.user_id, client_code=client_code or None, kind=kind or None, cursor=cursor
+        user.user_id,
+        client_code=client_code or None,
+        kind=kind or None,
+        actor=actor or None,
+        cursor=cursor,
     )
     return page(
         request,
@@ -80,4 +99,5 @@ async def activity_page(
         labels=KIND_LABELS,
         client_code=client_code or "",
         kind=kind or "",
+        actor=actor or "",
     )

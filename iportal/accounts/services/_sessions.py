@@ -50,6 +50,7 @@ class SessionUser:
     csrf_token: str
     # Set when a personal API token (read-only) authenticated the request, not a session.
     token_id: int | None = None
+    token_name: str = ""  # that token's name, for the audit of what it read
 
     @property
     def display_name(self) -> str:
