@@ -25,6 +25,7 @@ INDEXES = {
     "audit_event_account_number": "audit_event (account_id, client_number_id, at DESC, id DESC)",
     "audit_event_account_actor": "audit_event (account_id, actor_id, at DESC, id DESC)",
     "audit_event_actor_at": "audit_event (actor_id, at DESC, id DESC)",
+    "audit_event_actor_kind": "audit_event (actor_id, kind, at DESC, id DESC)",
 }
 # Events recorded before on a number alone go to the account holding it now.
 BACKFILL = """

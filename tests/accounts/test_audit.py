@@ -9,8 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from iportal import db
+from iportal.accounts.services._audit import AuditFilters, page_query
+from iportal.accounts.tables import AUDIT_KINDS
 from tests import factories
 from tests.accounts.security_support import logged_in, person
 
@@ -184,3 +187,71 @@ async def test_the_activity_page(client: httpx.AsyncClient, transaction: Any) ->
     client.cookies.clear()
     anonymous = await client.get("/me/activity")
     assert anonymous.status_code in (303, 401)
+
+
+def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [plan, *(node for child in plan.get("Plans", []) for node in _nodes(child))]
+
+
+# Many events of many accounts, people and kinds, so that the planner picks by cost.
+MANY_EVENTS_SQL = """
+INSERT INTO audit_event (kind, at, account_id, actor_id, client_number_id)
+SELECT ($1::text[])[1 + g % array_length($1, 1)], $2::timestamptz - g * interval '1 minute',
+       ($3::int[])[1 + g % 40], ($4::int[])[1 + g % 37], ($5::int[])[1 + g % 10]
+  FROM generate_series(1, 20000) AS g
+"""
+
+
+async def many_events() -> dict[str, list[int]]:
+    issuer_id = await factories.issuer()
+    numbers = [await factories.client_number(issuer_id) for _ in range(10)]
+    accounts = [
+        row["id"]
+        for row in await db.fetch(
+            "INSERT INTO account (kind, login) "
+            "SELECT 'b2b', 'many-' || g FROM generate_series(1, 40) g RETURNING id"
+        )
+    ]
+    users = [
+        row["id"]
+        for row in await db.fetch(
+            "INSERT INTO portal_user (email) "
+            "SELECT 'many-' || g || '@example.test' FROM generate_series(1, 37) g RETURNING id"
+        )
+    ]
+    await db.execute(MANY_EVENTS_SQL, list(AUDIT_KINDS), T0, accounts, users, numbers)
+    await db.execute("ANALYZE audit_event")
+    return {"numbers": numbers, "accounts": accounts, "users": users}
+
+
+@pytest.mark.parametrize(
+    ("filters", "indexes"),
+    [
+        ({}, {"audit_event_account_at", "audit_event_actor_at"}),
+        ({"kind": "document_opened"}, {"audit_event_account_kind", "audit_event_actor_kind"}),
+        ({"client_number_id": 0}, {"audit_event_account_number"}),
+        ({"actor_id": 1}, {"audit_event_account_actor"}),
+        ({"actor_id": 0}, {"audit_event_account_actor", "audit_event_actor_at"}),
+    ],
+)
+async def test_each_filter_reads_one_index_range_newest_first(
+    transaction: Any, filters: dict[str, Any], indexes: set[str]
+) -> None:
+    """Each branch reads one range of the index made for its filter, in the list's
+    order, and stops at the page. (Bitmap scans are turned off: on ranges as small as
+    these the planner would rightly pick one, reading the same index range.)"""
+    world = await many_events()
+    reader, account = world["users"][0], world["accounts"][0]
+    if "client_number_id" in filters:
+        filters = {"client_number_id": world["numbers"][0]}
+    if "actor_id" in filters:
+        filters = {"actor_id": world["users"][filters["actor_id"]]}
+    query = page_query(reader, [account], AuditFilters(**filters), (T0, 2**31 - 1), 50)
+    await db.execute("SET LOCAL enable_bitmapscan = off")
+    plan = json.loads(await db.fetchval(f"EXPLAIN (FORMAT JSON) {query.text}", *query.args))
+    events = [n for n in _nodes(plan[0]["Plan"]) if n.get("Relation Name") == "audit_event"]
+    assert {n["Index Name"] for n in events} == indexes
+    assert all(n["Node Type"] == "Index Scan" and "Index Cond" in n for n in events)
+    await db.execute("RESET enable_bitmapscan")
+    rows = await db.fetch(query.text, *query.args)
+    assert rows and rows == sorted(rows, key=lambda r: (r["at"], r["id"]), reverse=True)

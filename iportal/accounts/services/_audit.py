@@ -98,7 +98,7 @@ USER_BY_EMAIL_SQL = "SELECT id FROM portal_user WHERE email = $1"
 COLUMNS = "e.id, e.at, e.kind, e.actor_id, e.client_number_id, e.document_id, e.detail"
 # Each branch is one range of an index, newest first, cut at the page size: per account
 # (account_id, [kind | client_number_id | actor_id,] at, id), and the reader's own
-# events elsewhere (actor_id, at, id). The outer sort sees at most a page per branch.
+# events elsewhere (actor_id, [kind,] at, id). The outer sort sees at most a page per branch.
 PAGE_SQL = """
 SELECT e.id, e.at, e.kind, e.document_id, e.detail, u.email AS actor, c.client_code
   FROM ({branches}) e
