@@ -19,6 +19,7 @@ from iportal.documents.controllers import router as documents_router
 from iportal.documents.sandbox import sandbox_lifespan
 from iportal.settings import Settings
 from iportal.sharing.controllers import router as sharing_router
+from iportal.sharing.handover.controllers import router as handover_router
 from iportal.templating import environment
 from iportal.web import openapi
 from iportal.web.context import before_request
@@ -37,7 +38,14 @@ def create_app(
     """The web app and JSON API. `manage_pool=False` lets tests own the connection pool;
     `extra_routers` is how `iportal demo` adds its mailbox page (the product never
     imports the demo)."""
-    routers = [web_router, accounts_router, sharing_router, documents_router, *extra_routers]
+    routers = [
+        web_router,
+        accounts_router,
+        sharing_router,
+        handover_router,
+        documents_router,
+        *extra_routers,
+    ]
     app = Litestar(
         route_handlers=[
             *routers,

@@ -68,6 +68,8 @@ DOMAIN_ERRORS: dict[str, tuple[int, ...]] = {
     # Already a shared user of the account; renaming someone who has a login.
     "sharing.shared_user_create": (409,),
     "sharing.shared_user_update": (409,),
+    # Not a shared user of the account; one who has no login yet.
+    "sharing.main_contact_handover": (404, 409),
 }
 
 # The files some operations answer with, instead of JSON.
