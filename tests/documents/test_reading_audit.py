@@ -150,7 +150,11 @@ async def test_an_export_is_recorded_with_its_filters_and_count_per_account(
                 "count": 1,
             },
         ),
-        (None, None, {"format": "csv", "filters": {"number": "NONE"}, "via": "session", "count": 0}),
+        (
+            None,
+            None,
+            {"format": "csv", "filters": {"number": "NONE"}, "via": "session", "count": 0},
+        ),
     ]
 
 

@@ -102,7 +102,8 @@ async def test_the_role_moves_when_both_have_confirmed(
     asked = await client.post(API, json={"shared_user_id": world["rows"]["marc"]}, headers=headers)
     assert asked.status_code == 202, asked.text
     assert asked.json()["email"] == "marc@example.test"
-    anna_token, marc_token = await links(settings, mailbox, "anna@example.test", "marc@example.test")
+    both = ("anna@example.test", "marc@example.test")
+    anna_token, marc_token = await links(settings, mailbox, *both)
     [to_marc] = mailbox.to("marc@example.test")
     assert to_marc["Subject"] == (
         "Confirmer : Anna Peeters vous confie le rôle de contact principal de BE0417000129"
