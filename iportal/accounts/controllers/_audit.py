@@ -12,6 +12,7 @@ from litestar.response import Template
 
 from iportal.accounts import services
 from iportal.accounts.services import AuditPage, SessionUser
+from iportal.errors import Forbidden
 from iportal.i18n import N_
 from iportal.web.auth import USER
 from iportal.web.pages import page
@@ -85,13 +86,19 @@ async def activity_page(
     actor: Annotated[str | None, QueryParameter()] = None,
     cursor: Cursor = None,
 ) -> Template:
-    events = await services.audit_events(
-        user.user_id,
-        client_code=client_code or None,
-        kind=kind or None,
-        actor=actor or None,
-        cursor=cursor,
-    )
+    try:
+        events = await services.audit_events(
+            user.user_id,
+            client_code=client_code or None,
+            kind=kind or None,
+            actor=actor or None,
+            cursor=cursor,
+        )
+    except Forbidden as refused:
+        # Everyone has the page in their settings; a shared user is told whose it is.
+        events, note = AuditPage([], None), refused.translated()
+    else:
+        note = ""
     return page(
         request,
         "accounts/activity.html",
@@ -100,4 +107,5 @@ async def activity_page(
         client_code=client_code or "",
         kind=kind or "",
         actor=actor or "",
+        note=note,
     )
