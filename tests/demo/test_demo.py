@@ -182,23 +182,19 @@ async def test_the_documents_page_in_a_real_browser(running_demo: Server, artifa
         assert results and filters and filters["x"] > results["x"] + results["width"] - 1
         first = page.locator("table.documents tbody tr").first
         assert await first.get_attribute("class") == "unread"
-        assert (
-            await first.locator("td").nth(3).evaluate("e => getComputedStyle(e).fontWeight")
-            == "700"
-        )
+        assert await first.locator("td").nth(3).evaluate(
+            "e => getComputedStyle(e).fontWeight") == "700"
         await page.screenshot(path=str(artifacts / "documents-nl.png"))
         # Open the first document's PDF: back on the list, its row is no longer bold.
         number = await first.locator("td").nth(3).text_content()
         async with page.expect_response(lambda r: "/pdf" in r.url):
-            await page.evaluate(
-                "url => fetch(url)", await first.locator("a.open-pdf").get_attribute("href")
-            )
+            await page.evaluate("url => fetch(url)", await first.locator(
+                "a.open-pdf").get_attribute("href"))
         await page.reload()
         row = page.locator("table.documents tbody tr", has_text=number or "")
         assert await row.get_attribute("class") == "read"
-        assert (
-            await row.locator("td").nth(3).evaluate("e => getComputedStyle(e).fontWeight") == "400"
-        )
+        assert await row.locator("td").nth(3).evaluate(
+            "e => getComputedStyle(e).fontWeight") == "400"
         # Credit notes of at least 100 euros, sorted by amount (largest first).
         await page.select_option("#f-type", "credit_note")
         await page.fill("#f-min", "100")
@@ -206,15 +202,12 @@ async def test_the_documents_page_in_a_real_browser(running_demo: Server, artifa
         credit_note = translate("Credit note", "nl")
         await page.wait_for_function(
             "label => [...document.querySelectorAll('table.documents tbody tr')]"
-            ".every(r => r.textContent.includes(label))",
-            arg=credit_note,
-        )
+            ".every(r => r.textContent.includes(label))", arg=credit_note)
         await page.click("th a[href*='amount_incl_vat']")
         await page.wait_for_url("**sort=-amount_incl_vat**")
         cells = await page.locator("table.documents tbody tr td.num").all_text_contents()
-        amounts = [
-            float(c.replace("€", "").replace(".", "").replace(",", ".").strip()) for c in cells
-        ]
+        amounts = [float(c.replace("€", "").replace(".", "").replace(",", ".").strip())
+                   for c in cells]
         assert amounts and amounts == sorted(amounts, reverse=True) and min(amounts) >= 100
         await page.goto(f"{running_demo.url}/language/en?next=/documents")
         assert await page.text_content("h1") == "Your invoices and credit notes"

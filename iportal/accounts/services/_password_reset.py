@@ -26,7 +26,8 @@ from iportal.security import hash_password
 from iportal.settings import Settings
 
 LINK_INVALID = N_(
-    "This link is not valid any more: it was already used, or it has expired. Ask for a new one."
+    "This link is not valid any more: it was already used, or it has expired. "
+    "Ask for a new one."
 )
 SAME_PASSWORD = N_("Choose a password different from the current one.")
 # The address of the user a live link is for (to refuse a password built from it).
