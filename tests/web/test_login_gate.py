@@ -36,6 +36,9 @@ OPEN_PAGES = {
     "accounts.activate_start",
     "accounts.activate_confirm_page",
     "accounts.activate_complete",
+    # The e-mailed link of a hand-over of the main contact role: the link is the proof.
+    "sharing.main_contact_confirm_page",
+    "sharing.main_contact_confirm",
 }
 # Not pages: the JSON API (its own 401), static files and the OpenAPI document.
 NOT_PAGES = ("/api/", "/static/", "/schema")
