@@ -20,6 +20,7 @@ from iportal.documents.sandbox import sandbox_lifespan
 from iportal.notifications.controllers import router as notifications_router
 from iportal.settings import Settings
 from iportal.sharing.controllers import router as sharing_router
+from iportal.sharing.handover.controllers import router as handover_router
 from iportal.templating import environment
 from iportal.web import openapi
 from iportal.web.context import before_request
@@ -42,6 +43,7 @@ def create_app(
         web_router,
         accounts_router,
         sharing_router,
+        handover_router,
         documents_router,
         notifications_router,
         *extra_routers,

@@ -58,6 +58,10 @@ AUDIT_KINDS = (
     "forwarding_address_confirmed",
     "forwarding_address_removed",
     "document_forwarded",
+    "document_exported",
+    "main_contact_handover_requested",
+    "main_contact_handover_confirmed",
+    "main_contact_handed_over",
 )
 SHA256_HEX = "~ '^[0-9a-f]{64}$'"
 # Why a reset link is to be sent: asked for, or the owner told that someone is guessing.

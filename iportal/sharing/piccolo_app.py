@@ -6,6 +6,7 @@ from piccolo.conf.apps import AppConfig
 
 from iportal.sharing.tables import (
     Grant,
+    MainContactHandover,
     SharedUser,
 )
 
@@ -15,6 +16,7 @@ APP_CONFIG = AppConfig(
     table_classes=[
         SharedUser,
         Grant,
+        MainContactHandover,
     ],
     migration_dependencies=["iportal.accounts.piccolo_app", "iportal.documents.piccolo_app"],
 )

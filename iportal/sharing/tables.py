@@ -6,12 +6,12 @@ account later is shared with nobody until the main contact ticks it.
 
 from __future__ import annotations
 
-from piccolo.columns import ForeignKey, OnDelete, Serial
-from piccolo.constraints import Unique
+from piccolo.columns import ForeignKey, OnDelete, Serial, Timestamptz, Varchar
+from piccolo.constraints import Check, Unique
 from piccolo.table import Table
 
-from iportal.accounts.tables import Account, ClientNumber, PortalUser
-from iportal.columns import timestamp_now
+from iportal.accounts.tables import SHA256_HEX, Account, ClientNumber, PortalUser
+from iportal.columns import optional_timestamp, timestamp_now
 
 
 class SharedUser(Table, tablename="shared_user"):
@@ -55,3 +55,32 @@ class Grant(Table, tablename="client_number_grant"):
     granted_at = timestamp_now()
 
     grant_once_per_number = Unique([shared_user, client_number])
+
+
+class MainContactHandover(Table, tablename="main_contact_handover"):
+    """The main contact handing the role to a shared user of the account: it moves
+    when both have confirmed with the link each was e-mailed (single use, five days)."""
+
+    id = Serial(primary_key=True)
+    account = ForeignKey(
+        null=False, references=Account, on_delete=OnDelete.cascade, db_column_name="account_id"
+    )
+    from_user = ForeignKey(
+        null=False, references=PortalUser, on_delete=OnDelete.cascade, db_column_name="from_user_id"
+    )
+    to_user = ForeignKey(
+        null=False, references=PortalUser, on_delete=OnDelete.cascade, db_column_name="to_user_id"
+    )
+    # Keyed hashes of the two links' tokens: the current main contact's, the new one's.
+    from_token_hash = Varchar(length=64, unique=True, default=None, null=False)
+    to_token_hash = Varchar(length=64, unique=True, default=None, null=False)
+    created_at = timestamp_now()
+    expires_at = Timestamptz(default=None, null=False)
+    from_confirmed_at = optional_timestamp()
+    to_confirmed_at = optional_timestamp()
+    completed_at = optional_timestamp()
+    # Set when a newer request replaced this one, or the role could no longer move.
+    cancelled_at = optional_timestamp()
+
+    from_token_hash_format = Check(f"from_token_hash {SHA256_HEX}")
+    to_token_hash_format = Check(f"to_token_hash {SHA256_HEX}")

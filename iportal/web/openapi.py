@@ -50,7 +50,8 @@ DOMAIN_ERRORS: dict[str, tuple[int, ...]] = {
     "accounts.api_totp_start": (409,),
     "accounts.api_totp_confirm": (409, 429),
     "accounts.api_totp_remove": (409, 429),
-    "accounts.api_audit_events": (404,),
+    # Anyone but a main contact; a client code not in the caller's accounts.
+    "accounts.api_audit_events": (403, 404),
     "accounts.activation_check": (404, 409, 410, 429),
     "accounts.activation_start": (404, 409, 410, 429),
     "accounts.activation_complete": (404, 409, 410, 429),
@@ -69,6 +70,8 @@ DOMAIN_ERRORS: dict[str, tuple[int, ...]] = {
     "sharing.shared_user_update": (409,),
     # The number already forwards to that address, or has ten addresses.
     "notifications.forwarding_address_add": (409,),
+    # Not a shared user of the account; one who has no login yet.
+    "sharing.main_contact_handover": (404, 409),
 }
 
 # The files some operations answer with, instead of JSON.

@@ -52,6 +52,7 @@ async def test_a_token_is_shown_once_and_stored_hashed(
 
 async def test_a_token_reads_but_never_writes(app: Any) -> None:
     anna = await person()
+    await factories.account(anna["id"])  # main contact: the audit is hers to read
     async with client_from(app, "192.0.2.1") as browser, client_from(app, "192.0.2.2") as script:
         csrf = await logged_in(browser, anna["email"])
         token = (await new_token(browser, csrf, "script"))["token"]

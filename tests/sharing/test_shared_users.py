@@ -122,6 +122,7 @@ async def test_a_new_person_is_invited_sets_a_password_and_sees_only_the_ticked_
     assert [e["kind"] for e in events] == [
         "shared_user_created",
         "grant_added",
+        "document_opened",  # Luc's opening of the account's number is the account's
         "grant_revoked",
         "grant_added",
         "shared_user_updated",

@@ -42,6 +42,9 @@ OPEN_PAGES = {
     # The link sent to a forwarding address, opened by whoever reads that inbox.
     "notifications.forwarding_confirm_page",
     "notifications.forwarding_confirm",
+    # The e-mailed link of a hand-over of the main contact role: the link is the proof.
+    "sharing.main_contact_confirm_page",
+    "sharing.main_contact_confirm",
 }
 # Not pages: the JSON API (its own 401), static files and the OpenAPI document.
 NOT_PAGES = ("/api/", "/static/", "/schema")

@@ -1,5 +1,5 @@
-"""What happened to my accounts: the audit events a main contact may read (and what
-anyone did themselves), as JSON API and as a page."""
+"""What happened to my accounts: the audit events the main contact of an account reads
+(with what they did themselves), as JSON API and as a page; nobody else (403)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from litestar.response import Template
 
 from iportal.accounts import services
 from iportal.accounts.services import AuditPage, SessionUser
+from iportal.errors import Forbidden
 from iportal.i18n import N_
 from iportal.web.auth import USER
 from iportal.web.pages import page
@@ -46,6 +47,10 @@ KIND_LABELS = {
     "forwarding_address_confirmed": N_("Forwarding address confirmed"),
     "forwarding_address_removed": N_("Forwarding address removed"),
     "document_forwarded": N_("Document forwarded to accounting software"),
+    "document_exported": N_("Documents exported"),
+    "main_contact_handover_requested": N_("Hand-over of the main contact role asked"),
+    "main_contact_handover_confirmed": N_("Hand-over of the main contact role confirmed"),
+    "main_contact_handed_over": N_("Main contact role handed over"),
 }
 
 
@@ -54,14 +59,24 @@ async def api_audit_events(
     user: NamedDependency[SessionUser],
     client_code: Annotated[str | None, QueryParameter()] = None,
     kind: Annotated[str | None, QueryParameter()] = None,
+    actor: Annotated[str | None, QueryParameter()] = None,
     cursor: Cursor = None,
     limit: Limit = None,
 ) -> Response[AuditPage]:
     """Events of the accounts you are main contact of, and your own, newest first:
-    logins, code redemptions, opt-outs, password and TOTP changes, grants, documents
-    opened, duplicates. 404 for a client code that is not in one of your accounts."""
+    logins, code redemptions, opt-outs, password and TOTP changes, grants and
+    revocations, every opening of a document (`detail.via`: `session` or `token`, with
+    the token's id and name), duplicates, exports (`detail.filters` and
+    `detail.count`), hand-overs of the main contact role. Filters: `client_code`,
+    `kind`, `actor` (an e-mail address). 403 for anyone who is main contact of no
+    account; 404 for a client code that is not in one of your accounts."""
     events = await services.audit_events(
-        user.user_id, client_code=client_code, kind=kind, cursor=cursor, limit=limit
+        user.user_id,
+        client_code=client_code,
+        kind=kind,
+        actor=actor,
+        cursor=cursor,
+        limit=limit,
     )
     return Response(events, headers={"Cache-Control": "no-store"})
 
@@ -72,11 +87,22 @@ async def activity_page(
     user: NamedDependency[SessionUser],
     client_code: Annotated[str | None, QueryParameter()] = None,
     kind: Annotated[str | None, QueryParameter()] = None,
+    actor: Annotated[str | None, QueryParameter()] = None,
     cursor: Cursor = None,
 ) -> Template:
-    events = await services.audit_events(
-        user.user_id, client_code=client_code or None, kind=kind or None, cursor=cursor
-    )
+    try:
+        events = await services.audit_events(
+            user.user_id,
+            client_code=client_code or None,
+            kind=kind or None,
+            actor=actor or None,
+            cursor=cursor,
+        )
+    except Forbidden as refused:
+        # Everyone has the page in their settings; a shared user is told whose it is.
+        events, note = AuditPage([], None), refused.translated()
+    else:
+        note = ""
     return page(
         request,
         "accounts/activity.html",
@@ -84,4 +110,6 @@ async def activity_page(
         labels=KIND_LABELS,
         client_code=client_code or "",
         kind=kind or "",
+        actor=actor or "",
+        note=note,
     )

@@ -55,6 +55,7 @@ class SessionUser:
     token_id: int | None = None
     # Main contact of a business account: the menu offers "Shared users".
     can_share: bool = False
+    token_name: str = ""  # that token's name, for the audit of what it read
 
     @property
     def display_name(self) -> str:

@@ -39,8 +39,8 @@ UPDATE personal_token SET revoked_at = $1
 """
 # A live token by its public id, with its user (whose account must not be locked).
 AUTHENTICATE_SQL = """
-SELECT t.id AS token_id, t.token_hash, t.last_used_at, u.id AS user_id, u.email,
-       u.first_name, u.last_name, u.language
+SELECT t.id AS token_id, t.name AS token_name, t.token_hash, t.last_used_at,
+       u.id AS user_id, u.email, u.first_name, u.last_name, u.language
   FROM personal_token t JOIN portal_user u ON u.id = t.user_id
  WHERE t.token_id = $1 AND t.revoked_at IS NULL AND u.locked_at IS NULL
 """
@@ -146,4 +146,5 @@ async def authenticate_personal_token(plain: str) -> SessionUser:
         session_id=0,
         csrf_token="",
         token_id=row["token_id"],
+        token_name=row["token_name"],
     )

@@ -14,6 +14,7 @@ from iportal import clock
 from iportal.accounts.services import SessionUser
 from iportal.documents import reading
 from iportal.documents.controllers._files import (
+    asked,
     blobs_of,
     document_item,
     duplicate_response,
@@ -100,7 +101,7 @@ async def xml(
 ) -> Response[bytes]:
     """The Factur-X or UBL XML as published; 404 when the document has none."""
     reader = reader_of(user)
-    file = await reading.document_xml(reader, document_id, blobs_of(request))
+    file = await reading.document_xml(reader, document_id, blobs_of(request), client_ip(request))
     return file_response(file, "application/xml", True)
 
 
@@ -124,11 +125,15 @@ async def mark_read(user: NamedDependency[SessionUser], data: JSONBody[MarkRead]
 
 @get("/export.csv", name="documents.export_csv", tags=["documents"])
 async def export_csv(
-    user: NamedDependency[SessionUser], selection: NamedDependency[ListQuery]
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    selection: NamedDependency[ListQuery],
 ) -> Stream:
-    """The filtered selection as CSV (UTF-8 with BOM), streamed."""
+    """The filtered selection as CSV (UTF-8 with BOM), streamed; recorded (filters and
+    count) in the audit of the account."""
     reader = reader_of(user)
     filters, sort = await filters_and_sort(selection, reader)
+    await reading.record_export(reader, filters, asked(selection), "csv", client_ip(request))
     return Stream(
         reading.export_csv(reader, filters, sort),
         media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types
@@ -145,9 +150,11 @@ async def export_zip(
     user: NamedDependency[SessionUser],
     selection: NamedDependency[ListQuery],
 ) -> Stream:
-    """The filtered selection's PDFs and XMLs with the CSV inside, streamed."""
+    """The filtered selection's PDFs and XMLs with the CSV inside, streamed; recorded
+    (filters and count) in the audit of the account."""
     reader = reader_of(user)
     filters, sort = await filters_and_sort(selection, reader)
+    await reading.record_export(reader, filters, asked(selection), "zip", client_ip(request))
     stream = reading.export_zip(reader, filters, sort, blobs_of(request), clock.utcnow())
     return Stream(
         stream,

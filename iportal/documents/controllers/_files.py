@@ -35,7 +35,7 @@ FILE_HEADERS = {"Cache-Control": "no-store", "Vary": "Cookie, Authorization"}
 
 
 def reader_of(user: SessionUser) -> Reader:
-    return reading.reader_for(user.user_id)
+    return reading.reader_for(user.user_id, token_id=user.token_id, token_name=user.token_name)
 
 
 def document_item(document: ListedDocument) -> DocumentItem:
@@ -61,6 +61,11 @@ def document_item(document: ListedDocument) -> DocumentItem:
 def filter_values(query: Mapping[str, str | None]) -> dict[str, str | None]:
     """The list's filters from a query string (the page's) or the API's parameters."""
     return {name: query.get(name) for name in FILTER_NAMES}
+
+
+def asked(query: Mapping[str, str | None]) -> dict[str, str | None]:
+    """The filters and the sort as the reader gave them, for the audit of an export."""
+    return {**filter_values(query), "sort": query.get("sort")}
 
 
 async def filters_and_sort(query: Mapping[str, str | None], reader: Reader) -> tuple[Filters, Sort]:

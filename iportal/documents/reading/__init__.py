@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from iportal.documents._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from iportal.documents.reading.export import export_csv, export_zip
+    from iportal.documents.reading.export import export_csv, export_zip, record_export
     from iportal.documents.reading.files import (
         DocumentDetail,
         DocumentFile,
@@ -68,6 +68,7 @@ __all__ = [
     "overview",
     "parse_filters",
     "reader_for",
+    "record_export",
     "request_duplicate",
     "visible_document",
     "window_start",

@@ -16,7 +16,6 @@ from iportal.accounts.services import record_audit_event
 from iportal.documents.reading.reader import ListedDocument, Reader
 from iportal.documents.sandbox import Sandbox, TaskOutOfMemory, TaskTimedOut
 from iportal.documents.storage import BlobStore
-from iportal.documents.tables import DuplicateRequest
 from iportal.errors import InvalidInput, NotFound
 from iportal.i18n import N_
 
@@ -74,6 +73,9 @@ SELECT v.user_id, d.id
 ON CONFLICT ON CONSTRAINT read_mark_once_per_user DO NOTHING
 RETURNING document_id
 """
+DUPLICATE_SQL = """
+INSERT INTO duplicate_request (document_id, user_id, delivered_at) VALUES ($1, $2, $3)
+"""
 
 
 async def visible_document(reader: Reader, document_id: int) -> DocumentDetail:
@@ -92,59 +94,71 @@ async def mark_read(reader: Reader, document_ids: list[int]) -> int:
     return len(rows)
 
 
-async def _opened(
-    reader: Reader, document_id: int, blobs: BlobStore, ip: str
-) -> tuple[DocumentDetail, bytes]:
-    """The document and its PDF's bytes; opening it marks it read (and is recorded)."""
-    document = await visible_document(reader, document_id)
-    if document.pdf_blob_hash is None:
-        raise NotFound(N_("This document has no PDF; download its XML instead."))
-    content = await blobs.read(document.pdf_blob_hash)
-    if await mark_read(reader, [document_id]):
+async def _authorised(reader: Reader, document_id: int, file: str, ip: str) -> DocumentDetail:
+    """The document, if the reader may open this file of it; opening the PDF marks it
+    read. Every opening is recorded, in the transaction that authorises it and before
+    a byte goes out (one INSERT: opening a PDF is the portal's most frequent request)."""
+    async with db.transaction():
+        document = await visible_document(reader, document_id)
+        if file == "pdf" and document.pdf_blob_hash is None:
+            raise NotFound(N_("This document has no PDF; download its XML instead."))
+        if file == "xml" and document.xml_blob_hash is None:
+            raise NotFound(N_("This document was not published with structured data (XML)."))
+        if file == "pdf":
+            await mark_read(reader, [document_id])
         await record_audit_event(
             "document_opened",
             actor_id=reader.user_id,
             client_number_id=document.client_number_id,
             document_id=document_id,
             ip=ip,
+            detail={"file": file, **reader.via},
         )
-    return document, content
+    return document
 
 
 async def open_pdf(
     reader: Reader, document_id: int, blobs: BlobStore, ip: str = ""
 ) -> DocumentFile:
-    """The PDF, which marks the document read for this reader (and is recorded)."""
-    document, content = await _opened(reader, document_id, blobs, ip)
+    """The PDF, which marks the document read for this reader; every opening is recorded."""
+    document = await _authorised(reader, document_id, "pdf", ip)
+    content = await blobs.read(str(document.pdf_blob_hash))
     return DocumentFile(document.file_name("pdf"), content, document.pdf_blob_hash)
 
 
-async def document_xml(reader: Reader, document_id: int, blobs: BlobStore) -> DocumentFile:
-    """The Factur-X or UBL XML as published; `NotFound` when the document has none."""
-    document = await visible_document(reader, document_id)
-    if document.xml_blob_hash is None:
-        raise NotFound(N_("This document was not published with structured data (XML)."))
-    content = await blobs.read(document.xml_blob_hash)
+async def document_xml(
+    reader: Reader, document_id: int, blobs: BlobStore, ip: str = ""
+) -> DocumentFile:
+    """The Factur-X or UBL XML as published; `NotFound` when the document has none.
+    Every opening is recorded."""
+    document = await _authorised(reader, document_id, "xml", ip)
+    content = await blobs.read(str(document.xml_blob_hash))
     return DocumentFile(document.file_name("xml"), content, document.xml_blob_hash)
 
 
 async def request_duplicate(
     reader: Reader, document_id: int, blobs: BlobStore, sandbox: Sandbox, ip: str = ""
 ) -> DocumentFile:
-    """A copy of the PDF stamped DUPLICATE with today's date; logged and audited.
-    `InvalidInput` when the PDF cannot be stamped within the sandbox's limits."""
-    document, original = await _opened(reader, document_id, blobs, ip)
+    """A copy of the PDF stamped DUPLICATE with today's date. Once it is stamped, one
+    transaction marks the document read, logs the request and records one audit event
+    (a duplicate that could not be made is not recorded as given). `InvalidInput` when
+    the PDF cannot be stamped within the sandbox's limits."""
+    document = await visible_document(reader, document_id)
+    if document.pdf_blob_hash is None:
+        raise NotFound(N_("This document has no PDF; download its XML instead."))
+    original = await blobs.read(document.pdf_blob_hash)
     stamped = await _stamped(sandbox, original, clock.today())
-    await DuplicateRequest.insert(
-        DuplicateRequest(document=document_id, user=reader.user_id, delivered_at=clock.utcnow())
-    )
-    await record_audit_event(
-        "duplicate_requested",
-        actor_id=reader.user_id,
-        client_number_id=document.client_number_id,
-        document_id=document_id,
-        ip=ip,
-    )
+    async with db.transaction():
+        await mark_read(reader, [document_id])
+        await db.execute(DUPLICATE_SQL, document_id, reader.user_id, clock.utcnow())
+        await record_audit_event(
+            "duplicate_requested",
+            actor_id=reader.user_id,
+            client_number_id=document.client_number_id,
+            document_id=document_id,
+            ip=ip,
+            detail=reader.via,
+        )
     name = document.file_name("pdf").replace(".pdf", "_DUPLICATE.pdf")
     return DocumentFile(name, stamped, None)
 

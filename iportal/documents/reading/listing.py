@@ -219,6 +219,25 @@ def totals_query(scope: Scope, filters: Filters) -> Statement:
     return sql
 
 
+def export_audit_query(scope: Scope, filters: Filters, ip: str, detail: str) -> Statement:
+    """Records the export: one `document_exported` event per account whose numbers the
+    selection holds, with that account's count of documents (an account's main contact
+    learns nothing of another's), in one statement; returns the events' ids."""
+    sql = Statement("WITH exported AS (SELECT c.account_id, count(*) AS n, min(c.id) AS first,")
+    sql.add("count(DISTINCT c.id) AS numbers FROM visible_document v")
+    sql.add("JOIN client_number c ON c.id = v.client_number_id")
+    _where(sql, scope, filters)
+    sql.add("GROUP BY c.account_id)")
+    sql.add(
+        "INSERT INTO audit_event (kind, actor_id, account_id, client_number_id, ip, detail) "
+        f"SELECT 'document_exported', {sql.bind(scope.user_id)}, account_id, "
+        f"CASE WHEN numbers = 1 THEN first END, {sql.bind(ip)}, "
+        f"{sql.bind(detail)}::jsonb || jsonb_build_object('count', n) "
+        "FROM exported ORDER BY account_id RETURNING id"
+    )
+    return sql
+
+
 def export_query(scope: Scope, filters: Filters, sort: Sort) -> Statement:
     """Every matching document in the list's order, for the CSV and ZIP exports."""
     keys = [k.sql for k in SORT_KEYS[sort.column]] + ["v.document_id"]

@@ -50,16 +50,30 @@ class Reader:
     see is the database's `visible_document`, which every query here reads."""
 
     scope: Scope
+    # The personal API token the reader came with (None: a browser session); each
+    # opening's audit event says which.
+    token_id: int | None = None
+    token_name: str = ""
 
     @property
     def user_id(self) -> int:
         return self.scope.user_id
 
+    @property
+    def via(self) -> dict[str, object]:
+        """How the reader came, as the audit records it."""
+        if self.token_id is None:
+            return {"via": "session"}
+        return {"via": "token", "token_id": self.token_id, "token_name": self.token_name}
 
-def reader_for(user_id: int, today: date | None = None) -> Reader:
-    """The user as a reader of documents, with the window of `today` (the clock's)."""
+
+def reader_for(
+    user_id: int, today: date | None = None, *, token_id: int | None = None, token_name: str = ""
+) -> Reader:
+    """The user as a reader of documents, with the window of `today` (the clock's), and
+    the personal API token they came with, if any."""
     oldest = max(window_start(today or clock.today()), PORTAL_START)
-    return Reader(Scope(user_id, oldest))
+    return Reader(Scope(user_id, oldest), token_id, token_name)
 
 
 def _date(name: str, raw: str | None) -> date | None:
