@@ -5,6 +5,8 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from iportal.notifications.tables import (
+    DeliveryProblem,
+    DeliveryReport,
     DocumentEvent,
     OutboxEmail,
 )
@@ -15,6 +17,8 @@ APP_CONFIG = AppConfig(
     table_classes=[
         OutboxEmail,
         DocumentEvent,
+        DeliveryProblem,
+        DeliveryReport,
     ],
     migration_dependencies=["iportal.accounts.piccolo_app", "iportal.documents.piccolo_app"],
 )
