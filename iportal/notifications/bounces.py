@@ -46,8 +46,8 @@ INSERT INTO delivery_report (outbox_email_id, action, status, final_recipient, d
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
 RECENT_SQL = """
-SELECT r.outbox_email_id AS outbox_id, o.recipient, r.action, r.status, r.final_recipient, r.diagnostic,
-       r.permanent, r.received_at
+SELECT r.outbox_email_id AS outbox_id, o.recipient, r.action, r.status,
+       r.final_recipient, r.diagnostic, r.permanent, r.received_at
   FROM delivery_report r JOIN outbox_email o ON o.id = r.outbox_email_id
  ORDER BY r.received_at DESC, r.id DESC
  LIMIT $1
@@ -120,8 +120,10 @@ def _status_blocks(message: Message) -> list[Message]:
     for part in message.walk():
         if part.get_content_type() == "message/delivery-status":
             blocks = part.get_payload()
+            if not isinstance(blocks, list):
+                return []
             # The first block holds the per-message fields, each next one a recipient.
-            return list(blocks[1 : MAX_RECIPIENTS + 1]) if isinstance(blocks, list) else []
+            return [b for b in blocks[1 : MAX_RECIPIENTS + 1] if isinstance(b, Message)]
     return []
 
 
@@ -133,7 +135,7 @@ def parse_report(raw: bytes) -> list[RecipientStatus]:
         found = []
         for block in _status_blocks(message):
             status = _field(block, "Status", 16).split(" ")[0]
-            if not STATUS.match(status) or not isinstance(block, Message):
+            if not STATUS.match(status):
                 continue
             found.append(
                 RecipientStatus(

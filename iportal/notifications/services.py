@@ -29,13 +29,13 @@ from iportal.i18n import using_language
 from iportal.notifications.bounces import return_path
 from iportal.notifications.mailer import DeliveryFailed, Mailer
 from iportal.notifications.problems import RETRY_FOR, record_problem
-from iportal.notifications.tables import OutboxEmail
-from iportal.templating import environment
 
 # What other domains use of delivery problems, through this front door.
-from iportal.notifications.problems import DeliveryProblem as DeliveryProblem  # noqa: I001
+from iportal.notifications.problems import DeliveryProblem as DeliveryProblem
 from iportal.notifications.problems import confirm_address as confirm_address
 from iportal.notifications.problems import delivery_problem as delivery_problem
+from iportal.notifications.tables import OutboxEmail
+from iportal.templating import environment
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from iportal.accounts.controllers._profile import (
     api_token_create,
     api_token_revoke,
     api_tokens,
+    email_confirm,
     me,
     me_update,
     profile_form,
@@ -65,6 +66,7 @@ people_pages = Router(
     route_handlers=[
         profile_page,
         profile_form,
+        email_confirm,
         tokens_page,
         token_create_form,
         token_revoke_form,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post
@@ -19,6 +20,7 @@ from iportal.accounts.services import (
     TokenInfo,
 )
 from iportal.errors import InvalidInput
+from iportal.notifications import services as outbox
 from iportal.web.auth import USER
 from iportal.web.context import client_ip
 from iportal.web.inputs import SerialId
@@ -49,12 +51,33 @@ async def me_update(
     return Response(profile, headers=NO_STORE)
 
 
+async def _profile_page(
+    request: Request[Any, Any, Any],
+    profile: ProfileInfo,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    saved: bool = False,
+    address_confirmed: bool = False,
+) -> Template:
+    """The profile, with the delivery problem of the person's address when there is one."""
+    return page(
+        request,
+        "accounts/profile.html",
+        status_code=status_code,
+        profile=profile,
+        error=error,
+        saved=saved,
+        problem=await outbox.delivery_problem(profile.email),
+        address_confirmed=address_confirmed,
+    )
+
+
 @get("/me", name="accounts.profile_page", include_in_schema=False)
 async def profile_page(
     request: Request[Any, Any, Any], user: NamedDependency[SessionUser]
 ) -> Template:
-    profile = await services.get_profile(user.user_id)
-    return page(request, "accounts/profile.html", profile=profile, error=None, saved=False)
+    return await _profile_page(request, await services.get_profile(user.user_id))
 
 
 @post("/me", name="accounts.profile_save", include_in_schema=False)
@@ -73,15 +96,20 @@ async def profile_form(
         )
     except InvalidInput as error:
         profile = await services.get_profile(user.user_id)
-        return page(
-            request,
-            "accounts/profile.html",
-            status_code=422,
-            profile=profile,
-            error=error.translated(),
-            saved=False,
-        )
-    return page(request, "accounts/profile.html", profile=profile, error=None, saved=True)
+        return await _profile_page(request, profile, status_code=422, error=error.translated())
+    return await _profile_page(request, profile, saved=True)
+
+
+@post("/me/email/confirm", name="accounts.email_confirm", include_in_schema=False)
+async def email_confirm(
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser]
+) -> Template:
+    """ "My address is right": its delivery problem is cleared and what was held or failed
+    in the last five days is sent again. The banner goes from this page on."""
+    profile = await services.get_profile(user.user_id)
+    await outbox.confirm_address(profile.email)
+    request.state.user = replace(user, email_problem="")
+    return await _profile_page(request, profile, address_confirmed=True)
 
 
 @post("/api/v1/me/tokens", name="accounts.api_token_create", tags=["profile"], dependencies=USER)

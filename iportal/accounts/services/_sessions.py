@@ -27,10 +27,13 @@ SESSION_PURPOSE = "session"
 # last_seen_at is written at most this often, not on every request.
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
 WRONG_PASSWORD = N_("Your current password is not correct.")
-# A live session and its user: not revoked, not past its lifetime ($2) nor idle since $3.
+# A live session and its user: not revoked, not past its lifetime ($2) nor idle since $3;
+# with the open delivery problem of the user's address, which every page shows.
 SESSION_USER_SQL = """
 SELECT s.id, s.csrf_token, s.last_seen_at, u.id AS user_id, u.email,
-       u.first_name, u.last_name, u.language
+       u.first_name, u.last_name, u.language,
+       coalesce((SELECT p.kind FROM delivery_problem p
+                  WHERE p.email = u.email AND p.cleared_at IS NULL), '') AS email_problem
   FROM user_session s JOIN portal_user u ON u.id = s.user_id
  WHERE s.token_hash = $1 AND s.revoked_at IS NULL
    AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.locked_at IS NULL
@@ -50,6 +53,9 @@ class SessionUser:
     csrf_token: str
     # Set when a personal API token (read-only) authenticated the request, not a session.
     token_id: int | None = None
+    # The kind of the open delivery problem of `email` (`refused`, `bounced`,
+    # `expired`), empty when e-mail reaches the person; read with the session.
+    email_problem: str = ""
 
     @property
     def display_name(self) -> str:
@@ -170,6 +176,7 @@ async def session_user(settings: Settings, cookie_value: str | None) -> SessionU
         language=row["language"],
         session_id=row["id"],
         csrf_token=row["csrf_token"],
+        email_problem=row["email_problem"],
     )
 
 
