@@ -22,6 +22,9 @@ BAD_VALUES = [
     ("IPORTAL_SESSION_IDLE_MINUTES", "0", "IPORTAL_SESSION_IDLE_MINUTES: expected minutes"),
     ("IPORTAL_MAX_UPLOAD_MB", "lots", "IPORTAL_MAX_UPLOAD_MB: expected megabytes"),
     ("IPORTAL_LOG_FORMAT", "xml", "IPORTAL_LOG_FORMAT: expected one of text, json"),
+    ("IPORTAL_BOUNCE_DOMAIN", "bounces example", "IPORTAL_BOUNCE_DOMAIN: expected a domain name"),
+    ("IPORTAL_BOUNCE_LISTEN", "8026", "IPORTAL_BOUNCE_LISTEN: expected host:port"),
+    ("IPORTAL_BOUNCE_LISTEN", "127.0.0.1:0", "IPORTAL_BOUNCE_LISTEN: expected host:port"),
 ]
 
 
@@ -64,6 +67,17 @@ def test_defaults_follow_the_documented_configuration(tmp_path: Path) -> None:
         "none",
     )
     assert settings.mail_from == "noreply@iportal.localhost"
+    assert settings.bounce_listen is None
+    assert settings.return_path_domain == "iportal.localhost"
+    bounces = read_settings(
+        {
+            "IPORTAL_DATA_DIR": str(tmp_path),
+            "IPORTAL_BOUNCE_DOMAIN": "Bounces.Portal.example.",
+            "IPORTAL_BOUNCE_LISTEN": "[::1]:8026",
+        }
+    )
+    assert bounces.return_path_domain == "bounces.portal.example"
+    assert bounces.bounce_listen == ("::1", 8026)
     assert settings.secure_cookies is False
     assert read_settings(
         {"IPORTAL_DATA_DIR": str(tmp_path), "IPORTAL_BASE_URL": "https://portal.example"}

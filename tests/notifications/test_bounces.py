@@ -154,9 +154,7 @@ async def test_a_permanent_bounce_marks_the_row_and_the_person_sees_it(
     assert len(mailbox.to("anna@bounce.example")) == 3
 
 
-async def test_a_delayed_report_is_kept_but_marks_nothing(
-    listening: Any, mailbox: Mailbox
-) -> None:
+async def test_a_delayed_report_is_kept_but_marks_nothing(listening: Any, mailbox: Mailbox) -> None:
     outbox_id = await sent_to(listening, "slow@bounce.example")
     return_address = mailbox.sender_of(mailbox.to("slow@bounce.example")[0])
     delayed = report(

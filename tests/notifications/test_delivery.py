@@ -63,9 +63,7 @@ async def test_a_server_away_for_a_while_then_back_loses_nothing_and_sends_nothi
         assert (await deliver(settings))["retry"] == 5
         rows = [await row_of(i) for i in ids]
         assert {r["state"] for r in rows} == {"pending"}
-        assert {r["next_attempt_at"] - moment for r in rows} == {
-            timedelta(minutes=expected_wait)
-        }
+        assert {r["next_attempt_at"] - moment for r in rows} == {timedelta(minutes=expected_wait)}
         moment += timedelta(minutes=expected_wait)
     # Back, on the same port: everything goes out, once.
     mailbox = Mailbox()

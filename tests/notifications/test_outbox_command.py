@@ -24,9 +24,7 @@ ADDRESS = "bounced@operator-view.example"
 @pytest.fixture
 async def bounced(database: str) -> AsyncIterator[int]:
     """A message whose bounce came back, committed for the command to see."""
-    outbox_id = await services.queue_email(
-        "mail_check", ADDRESS, "en", {"base_url": "http://x"}
-    )
+    outbox_id = await services.queue_email("mail_check", ADDRESS, "en", {"base_url": "http://x"})
     status = RecipientStatus("failed", "5.1.1", ADDRESS, "smtp; 550 5.1.1 User unknown")
     assert await record_report(outbox_id, [status])
     yield outbox_id
