@@ -18,6 +18,9 @@ STATEMENTS = [
     "CREATE INDEX delivery_report_received ON delivery_report (received_at DESC)",
     "CREATE INDEX outbox_email_undelivered ON outbox_email (lower(recipient), created_at) "
     "WHERE state IN ('held', 'failed')",
+    # Invitations still to go, held ones included (publishing queues one at a time).
+    "CREATE INDEX outbox_email_client_number_waiting ON outbox_email "
+    "(client_number_id, template) WHERE state IN ('pending', 'held')",
 ]
 INDEXES = (
     "delivery_problem_open",
@@ -25,6 +28,7 @@ INDEXES = (
     "delivery_report_outbox_email",
     "delivery_report_received",
     "outbox_email_undelivered",
+    "outbox_email_client_number_waiting",
 )
 
 
