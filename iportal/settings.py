@@ -25,6 +25,8 @@ SMTP_TLS_MODES = ("none", "starttls", "tls")
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
 
 
 class SettingsError(ValueError):
@@ -48,6 +50,11 @@ class Settings:
     smtp_password: str | None = field(default=None, repr=False)
     smtp_tls: str = "none"
     mail_from: str = "noreply@iportal.localhost"
+    # Envelope senders are `bounce+<id>-<signature>@bounce_domain` (VERP); empty means
+    # the domain of `mail_from`.
+    bounce_domain: str = ""
+    # `host:port` where `iportal worker` accepts delivery status notifications; off when None.
+    bounce_listen: tuple[str, int] | None = None
     session_idle_minutes: int = 60
     session_max_hours: int = 24
     max_upload_bytes: int = 20 * 1024 * 1024
@@ -63,6 +70,11 @@ class Settings:
     @property
     def secure_cookies(self) -> bool:
         return self.base_url.startswith("https://")
+
+    @property
+    def return_path_domain(self) -> str:
+        """The domain of the per-message return paths (VERP)."""
+        return self.bounce_domain or self.mail_from.rpartition("@")[2]
 
     @property
     def blob_dir(self) -> Path:
@@ -145,6 +157,22 @@ def _email(raw: str) -> str:
     return raw
 
 
+def _domain(raw: str) -> str:
+    domain = raw.lower().rstrip(".")
+    if not _DOMAIN.match(domain):
+        raise ValueError(raw)
+    return domain
+
+
+def _host_port(raw: str) -> tuple[str, int]:
+    """`127.0.0.1:8026`, `[::1]:8026`, `bounces.internal:25`."""
+    host, _, port = raw.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or any(c.isspace() for c in host):
+        raise ValueError(raw)
+    return host, _int_between(1, 65535)(port)
+
+
 def _secret_key(env: Mapping[str, str], data_dir: Path) -> str:
     given = _text(env, "IPORTAL_SECRET_KEY", None)
     if given is not None:
@@ -205,6 +233,10 @@ def read_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         mail_from=_parsed(
             env, "IPORTAL_MAIL_FROM", Settings.mail_from, _email, "an e-mail address"
+        ),
+        bounce_domain=_parsed(env, "IPORTAL_BOUNCE_DOMAIN", "", _domain, "a domain name"),
+        bounce_listen=_parsed(
+            env, "IPORTAL_BOUNCE_LISTEN", None, _host_port, "host:port, for example 127.0.0.1:8026"
         ),
         session_idle_minutes=_parsed(
             env, "IPORTAL_SESSION_IDLE_MINUTES", 60, minutes, "minutes from 1 to 10080"

@@ -112,11 +112,23 @@ class Mailbox:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        # Each message with its envelope sender (MAIL FROM).
+        self.envelopes: list[tuple[EmailMessage, str]] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parser = BytesParser(policy=policy.default)
-        self.messages.append(parser.parsebytes(envelope.original_content or envelope.content))
+        message = parser.parsebytes(envelope.original_content or envelope.content)
+        self.messages.append(message)
+        self.envelopes.append((message, envelope.mail_from))
         return "250 OK"
+
+    def sender_of(self, message: EmailMessage) -> str:
+        """The envelope sender the message came with (where its bounces go)."""
+        return next(sender for received, sender in self.envelopes if received is message)
+
+    def clear(self) -> None:
+        self.messages.clear()
+        self.envelopes.clear()
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if address in str(m["To"])]
@@ -137,7 +149,7 @@ def smtp_server() -> Iterator[tuple[Mailbox, int]]:
 @pytest.fixture
 def mailbox(smtp_server: tuple[Mailbox, int]) -> Mailbox:
     mailbox, _ = smtp_server
-    mailbox.messages.clear()
+    mailbox.clear()
     return mailbox
 
 

@@ -25,6 +25,9 @@ BAD_VALUES = [
     ("IPORTAL_DIGEST_HOUR", "24", "IPORTAL_DIGEST_HOUR: expected an hour from 0 to 23"),
     ("IPORTAL_DIGEST_TIMEZONE", "Europe/Nowhere", "IPORTAL_DIGEST_TIMEZONE: expected a time zone"),
     ("IPORTAL_DIGEST_TIMEZONE", "../../etc/passwd", "IPORTAL_DIGEST_TIMEZONE: expected a time"),
+    ("IPORTAL_BOUNCE_DOMAIN", "bounces example", "IPORTAL_BOUNCE_DOMAIN: expected a domain name"),
+    ("IPORTAL_BOUNCE_LISTEN", "8026", "IPORTAL_BOUNCE_LISTEN: expected host:port"),
+    ("IPORTAL_BOUNCE_LISTEN", "127.0.0.1:0", "IPORTAL_BOUNCE_LISTEN: expected host:port"),
 ]
 
 
@@ -67,6 +70,17 @@ def test_defaults_follow_the_documented_configuration(tmp_path: Path) -> None:
         "none",
     )
     assert settings.mail_from == "noreply@iportal.localhost"
+    assert settings.bounce_listen is None
+    assert settings.return_path_domain == "iportal.localhost"
+    bounces = read_settings(
+        {
+            "IPORTAL_DATA_DIR": str(tmp_path),
+            "IPORTAL_BOUNCE_DOMAIN": "Bounces.Portal.example.",
+            "IPORTAL_BOUNCE_LISTEN": "[::1]:8026",
+        }
+    )
+    assert bounces.return_path_domain == "bounces.portal.example"
+    assert bounces.bounce_listen == ("::1", 8026)
     assert settings.secure_cookies is False
     assert read_settings(
         {"IPORTAL_DATA_DIR": str(tmp_path), "IPORTAL_BASE_URL": "https://portal.example"}

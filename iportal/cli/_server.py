@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import TYPE_CHECKING
 
 import click
@@ -10,7 +11,9 @@ import click
 from iportal.cli import load_settings, main, migrate_now, run, stop_on_signals
 
 if TYPE_CHECKING:
+    from iportal.notifications.bounces import BounceReport
     from iportal.notifications.forwards import ForwardEntry
+    from iportal.notifications.problems import DeliveryProblem
     from iportal.notifications.services import OutboxEntry
 
 
@@ -52,6 +55,7 @@ def worker() -> None:
     from iportal.documents.storage import FolderBlobStore
     from iportal.notifications.digests import send_digests
     from iportal.notifications.forwards import attacher
+    from iportal.notifications.listener import ListenerUnavailable
     from iportal.notifications.notices import notify_due
     from iportal.notifications.worker import run_worker
 
@@ -74,7 +78,11 @@ def worker() -> None:
             housekeeping.cancel()
             await db.close_pool()
 
-    run(work)
+    try:
+        run(work)
+    except ListenerUnavailable as error:
+        click.echo(f"iportal: {error}", err=True)
+        sys.exit(2)
 
 
 async def forget_old_attempts(stop: asyncio.Event, every_seconds: float = 3600) -> None:
@@ -91,18 +99,27 @@ async def forget_old_attempts(stop: asyncio.Event, every_seconds: float = 3600) 
 
 
 @main.command()
-@click.option("--retry", "retry_id", type=int, help="Queue the failed e-mail with this id again.")
+@click.option(
+    "--retry", "retry_id", type=int, help="Queue the failed or held e-mail with this id again."
+)
 @click.option(
     "--check",
     "check_address",
     metavar="ADDRESS",
     help="Queue a test e-mail to ADDRESS, to check the mail settings.",
 )
-def outbox(retry_id: int | None, check_address: str | None) -> None:
-    """List pending, failed and recent e-mails with their state, and the documents
-    forwarded to accounting software; retry a failed one."""
+@click.option(
+    "--clear",
+    "clear_address",
+    metavar="ADDRESS",
+    help="Clear the delivery problem of ADDRESS and queue again what was held or failed.",
+)
+def outbox(retry_id: int | None, check_address: str | None, clear_address: str | None) -> None:
+    """List pending, failed and recent e-mails, the delivery problems of addresses, the
+    bounces received and the documents forwarded to accounting software; retry a failed
+    e-mail, clear an address's problem."""
     from iportal import db
-    from iportal.notifications import services
+    from iportal.notifications import bounces, problems, services
     from iportal.notifications.forwards import forward_overview
 
     settings = load_settings()
@@ -114,6 +131,9 @@ def outbox(retry_id: int | None, check_address: str | None) -> None:
                 if not await services.retry_failed(retry_id):
                     raise click.ClickException(f"no failed e-mail with id {retry_id}")
                 click.echo(f"e-mail {retry_id} queued again")
+            if clear_address:
+                queued = await problems.confirm_address(clear_address)
+                click.echo(f"{clear_address}: problem cleared, {queued} e-mail(s) queued again")
             if check_address:
                 queued = await services.queue_email(
                     "mail_check", check_address, "en", {"base_url": settings.base_url}
@@ -122,6 +142,8 @@ def outbox(retry_id: int | None, check_address: str | None) -> None:
                     f"test e-mail {queued} queued for {check_address}; `iportal worker` sends it"
                 )
             _print_outbox(await services.outbox_overview())
+            _print_problems(await problems.recent_problems())
+            _print_bounces(await bounces.recent_reports())
             _print_forwards(*await forward_overview())
         finally:
             await db.close_pool()
@@ -167,6 +189,43 @@ def _print_forwards(counts: dict[str, int], rows: list[ForwardEntry]) -> None:
             str(row.attempts),
             f"{row.created_at:%Y-%m-%d %H:%M}",
             row.last_error[:60],
+        )
+    Console().print(table)
+
+
+def _print_problems(rows: list[DeliveryProblem]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Delivery problems (messages to refused or bounced addresses are held)")
+    for column in ("address", "kind", "since", "last", "detail"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row.email,
+            row.kind,
+            f"{row.first_at:%Y-%m-%d %H:%M}",
+            f"{row.last_at:%Y-%m-%d %H:%M}",
+            row.detail[:60],
+        )
+    Console().print(table)
+
+
+def _print_bounces(rows: list[BounceReport]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Bounces (delivery status notifications received)")
+    for column in ("e-mail", "to", "status", "action", "received", "diagnostic"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row.outbox_id),
+            row.recipient,
+            row.status + (" permanent" if row.permanent else ""),
+            row.action,
+            f"{row.received_at:%Y-%m-%d %H:%M}",
+            row.diagnostic[:60],
         )
     Console().print(table)
 

@@ -21,8 +21,9 @@ class DeliveryFailed(Exception):
 
 
 class Mailer(Protocol):
-    async def send(self, message: EmailMessage) -> None:
-        """Hand the message to the mail server or raise `DeliveryFailed`."""
+    async def send(self, message: EmailMessage, *, sender: str | None = None) -> None:
+        """Hand the message to the mail server or raise `DeliveryFailed`; `sender` is
+        the envelope's (MAIL FROM, where bounces go), the `From` header's when None."""
         ...
 
 
@@ -31,11 +32,12 @@ class SmtpMailer:
         self.settings = settings
         self.timeout = timeout
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage, *, sender: str | None = None) -> None:
         settings = self.settings
         try:
             await aiosmtplib.send(
                 message,
+                sender=sender,
                 hostname=settings.smtp_host,
                 port=settings.smtp_port,
                 username=settings.smtp_username,

@@ -5,6 +5,8 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from iportal.notifications.tables import (
+    DeliveryProblem,
+    DeliveryReport,
     DocumentEvent,
     ForwardingAddress,
     NoticeDigest,
@@ -21,6 +23,8 @@ APP_CONFIG = AppConfig(
         DocumentEvent,
         NoticeOptOut,
         NoticeDigest,
+        DeliveryProblem,
+        DeliveryReport,
     ],
     migration_dependencies=["iportal.accounts.piccolo_app", "iportal.documents.piccolo_app"],
 )

@@ -4,7 +4,13 @@
 in the recipient's language and inserts one row, inside the caller's
 transaction. `deliver_due` claims due rows with `FOR UPDATE SKIP LOCKED`, so
 several workers never send the same message, and retries transient failures
-with a growing delay; a worker that dies mid-send leaves a lease that expires.
+(the server away, a timeout, 4xx) with a growing delay for five days after the
+message was queued (RFC 5321, 4.5.4.1); a worker that dies mid-send leaves a lease
+that expires. A permanent failure (5xx), or five days of transient ones, fails the
+message and opens a delivery problem for its address (`problems.py`); while an
+address has a permanent problem its messages are held, not attempted. Each message
+leaves with its own signed return path, so that a later bounce finds it
+(`bounces.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +26,14 @@ from email.utils import format_datetime, parseaddr
 
 from iportal import clock, db
 from iportal.i18n import using_language
+from iportal.notifications.bounces import return_path
 from iportal.notifications.mailer import DeliveryFailed, Mailer
+from iportal.notifications.problems import RETRY_FOR, record_problem
+
+# What other domains use of delivery problems, through this front door.
+from iportal.notifications.problems import DeliveryProblem as DeliveryProblem
+from iportal.notifications.problems import confirm_address as confirm_address
+from iportal.notifications.problems import delivery_problem as delivery_problem
 from iportal.notifications.switches import NoticeSwitch as NoticeSwitch
 from iportal.notifications.switches import notice_switches as notice_switches
 from iportal.notifications.switches import set_notice_switches as set_notice_switches
@@ -34,8 +47,9 @@ from iportal.templating import environment
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=5)
+# Minutes between the first attempts; hourly after them, until `RETRY_FOR` is over.
+RETRY_MINUTES = (1, 5, 15, 30, 60)
 
 
 # A due message is claimed by pushing its next attempt past the lease: a worker that
@@ -47,8 +61,26 @@ UPDATE outbox_email SET attempts = attempts + 1, next_attempt_at = $1
                ORDER BY next_attempt_at, id
                LIMIT $3 FOR UPDATE SKIP LOCKED)
 RETURNING id, recipient, language, subject, body_text, body_html, list_unsubscribe, attempts,
-          document_id
+          created_at, document_id,
+          EXISTS (SELECT 1 FROM delivery_problem p
+                   WHERE p.email = lower(recipient) AND p.cleared_at IS NULL
+                     AND p.kind IN ('refused', 'bounced')) AS held
 """
+HOLD_SQL = """
+UPDATE outbox_email SET state = 'held', attempts = attempts - 1, next_attempt_at = $2,
+       last_error = $3
+ WHERE id = $1
+"""
+# Sent: and an address that had not taken mail for days evidently takes it again.
+SENT_SQL = """
+WITH sent AS (UPDATE outbox_email SET state = 'sent', sent_at = $2, last_error = ''
+               WHERE id = $1 RETURNING recipient)
+UPDATE delivery_problem SET cleared_at = $2, cleared_by = 'delivered'
+ WHERE email = (SELECT lower(recipient) FROM sent) AND cleared_at IS NULL
+   AND kind = 'expired'
+"""
+FAILED_SQL = "UPDATE outbox_email SET state = 'failed', last_error = $2 WHERE id = $1"
+RETRY_SQL = "UPDATE outbox_email SET next_attempt_at = $2, last_error = $3 WHERE id = $1"
 OVERVIEW_SQL = """
 SELECT id, recipient, template, state, attempts, created_at, next_attempt_at, sent_at,
        last_error
@@ -58,7 +90,7 @@ SELECT id, recipient, template, state, attempts, created_at, next_attempt_at, se
 """
 RETRY_FAILED_SQL = """
 UPDATE outbox_email SET state = 'pending', attempts = 0, next_attempt_at = $1
- WHERE id = $2 AND state = 'failed'
+ WHERE id = $2 AND state IN ('failed', 'held')
 RETURNING id
 """
 
@@ -75,8 +107,11 @@ class OutboxMessage:
     body_html: str
     list_unsubscribe: str
     attempts: int
+    created_at: datetime
     # Set for a forwarded document, whose files are attached when it is sent.
     document_id: int | None = None
+    # Its address has a permanent delivery problem: not to be attempted.
+    held: bool = False
 
 
 # Adds a forwarded document's files to its message, or raises `DeliveryFailed`.
@@ -146,8 +181,8 @@ async def queue_email(
 
 
 def retry_delay(attempts: int) -> timedelta:
-    """1, 2, 4 … minutes, capped at six hours."""
-    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
+    """1, 5, 15, 30 and 60 minutes after the first attempts, then every hour."""
+    return timedelta(minutes=RETRY_MINUTES[min(max(attempts, 1), len(RETRY_MINUTES)) - 1])
 
 
 async def claim_due(limit: int = 50) -> list[OutboxMessage]:
@@ -189,32 +224,49 @@ def build_message(row: OutboxMessage, sender: str, key: str = "") -> EmailMessag
 async def _settle(row: OutboxMessage, error: DeliveryFailed | None) -> str:
     now = clock.utcnow()
     if error is None:
-        await OutboxEmail.update(
-            {OutboxEmail.state: "sent", OutboxEmail.sent_at: now, OutboxEmail.last_error: ""}
-        ).where(OutboxEmail.id == row.id)
+        await db.execute(SENT_SQL, row.id, now)
         return "sent"
-    if error.permanent or row.attempts >= MAX_ATTEMPTS:
-        await OutboxEmail.update(
-            {OutboxEmail.state: "failed", OutboxEmail.last_error: str(error)[:2000]}
-        ).where(OutboxEmail.id == row.id)
+    reason = str(error)[:2000]
+    given_up = row.created_at + RETRY_FOR
+    if error.permanent or now >= given_up:
+        kind = "refused" if error.permanent else "expired"
+        async with db.transaction():
+            await db.execute(FAILED_SQL, row.id, reason)
+            await record_problem(row.recipient, kind, reason, outbox_id=row.id, now=now)
         return "failed"
-    await OutboxEmail.update(
-        {
-            OutboxEmail.next_attempt_at: now + retry_delay(row.attempts),
-            OutboxEmail.last_error: str(error)[:2000],
-        }
-    ).where(OutboxEmail.id == row.id)
+    # The last attempt falls on the fifth day itself, not an hour past it.
+    await db.execute(RETRY_SQL, row.id, min(now + retry_delay(row.attempts), given_up), reason)
     return "retry"
 
 
+async def _hold(row: OutboxMessage) -> str:
+    """Not attempted: the address refused or bounced an earlier message. Kept, with
+    the reason, until the person confirms the address."""
+    now = clock.utcnow()
+    await db.execute(HOLD_SQL, row.id, now, "held: the address has a delivery problem")
+    return "held"
+
+
 async def deliver_due(
-    mailer: Mailer, sender: str, limit: int = 50, *, key: str = "", attach: Attach | None = None
+    mailer: Mailer,
+    sender: str,
+    limit: int = 50,
+    *,
+    key: str = "",
+    bounce_domain: str = "",
+    attach: Attach | None = None,
 ) -> dict[str, int]:
-    """Send what is due now; returns how many were sent, failed or postponed. `key`
-    (the installation's secret) keys the `Message-ID`s; `attach` adds the files of a
-    forwarded document (a worker without it leaves forwards to be tried again)."""
-    outcome = {"sent": 0, "failed": 0, "retry": 0}
+    """Send what is due now; returns how many were sent, failed, postponed or held.
+    `key` (the installation's secret) keys the `Message-ID`s and signs the return
+    paths, which are `bounce+…@bounce_domain` (the sender's domain when empty);
+    `attach` adds the files of a forwarded document (a worker without it leaves
+    forwards to be tried again)."""
+    outcome = {"sent": 0, "failed": 0, "retry": 0, "held": 0}
+    domain = bounce_domain or parseaddr(sender)[1].rpartition("@")[2] or "iportal"
     for row in await claim_due(limit):
+        if row.held:
+            outcome[await _hold(row)] += 1
+            continue
         error: DeliveryFailed | None = None
         try:
             message = build_message(row, sender, key)
@@ -222,7 +274,7 @@ async def deliver_due(
                 if attach is None:
                     raise DeliveryFailed(NO_ATTACHER, permanent=False)
                 await attach(message, row)
-            await mailer.send(message)
+            await mailer.send(message, sender=return_path(row.id, domain, key))
         except DeliveryFailed as failure:
             error = failure
             log.warning("e-mail %s to %s not sent: %s", row.id, row.recipient, failure)

@@ -1,4 +1,5 @@
-"""The worker loop: send what the outbox holds, until told to stop."""
+"""The worker loop: send what the outbox holds, until told to stop; and, when
+`IPORTAL_BOUNCE_LISTEN` is set, take the delivery reports of what it sent."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from iportal.notifications.listener import start_listener
 from iportal.notifications.mailer import Mailer, SmtpMailer
 from iportal.notifications.services import Attach, deliver_due
 from iportal.settings import Settings
@@ -30,11 +32,32 @@ async def run_worker(
 ) -> None:
     mailer = mailer or SmtpMailer(settings)
     log.info("worker started", extra={"smtp": f"{settings.smtp_host}:{settings.smtp_port}"})
+    listener = await start_listener(settings)
+    try:
+        await _deliver_until(settings, stop, mailer, jobs, attach)
+    finally:
+        if listener is not None:
+            listener.close()
+            await listener.wait_closed()
+    log.info("worker stopped")
+
+
+async def _deliver_until(
+    settings: Settings,
+    stop: asyncio.Event,
+    mailer: Mailer,
+    jobs: Sequence[Job],
+    attach: Attach | None,
+) -> None:
     while not stop.is_set():
         try:
             done = [await job(settings) for job in jobs]
             outcome = await deliver_due(
-                mailer, settings.mail_from, key=settings.secret_key, attach=attach
+                mailer,
+                settings.mail_from,
+                key=settings.secret_key,
+                bounce_domain=settings.return_path_domain,
+                attach=attach,
             )
         except OSError as error:  # the database went away: wait and try again
             log.warning("worker cannot reach the database: %s", error)
@@ -44,4 +67,3 @@ async def run_worker(
             continue
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), IDLE_SECONDS)
-    log.info("worker stopped")

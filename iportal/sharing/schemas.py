@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from iportal.web.params import NonEmpty
 
@@ -31,8 +32,18 @@ class SharedUserPatch:
 
 
 @dataclass
+class DeliveryProblemItem:
+    """E-mail to this address does not arrive, since `since`: `refused` by its server,
+    `bounced` afterwards, or `expired` (not delivered for five days)."""
+
+    kind: str
+    since: datetime
+
+
+@dataclass
 class SharedUserItem:
-    """A shared user; `has_login` is false until the invited person chose a password."""
+    """A shared user; `has_login` is false until the invited person chose a password;
+    `delivery_problem` is set while e-mail to their address does not arrive."""
 
     id: int
     email: str
@@ -41,6 +52,7 @@ class SharedUserItem:
     language: str
     has_login: bool
     client_codes: list[str]
+    delivery_problem: DeliveryProblemItem | None = None
 
 
 @dataclass

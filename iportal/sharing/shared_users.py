@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from iportal import db
 from iportal.accounts import services as accounts
@@ -59,18 +59,21 @@ SELECT id, client_code FROM client_number
  WHERE account_id = $1 AND client_code = ANY($2::text[])
  ORDER BY id FOR UPDATE
 """
-# The shared users of an account with the codes ticked for each (numbers still in it).
+# The shared users of an account with the codes ticked for each (numbers still in it),
+# and the open delivery problem of each one's address: the main contact sees it.
 LIST_SQL = """
 SELECT su.id, su.user_id, u.email, u.first_name, u.last_name, u.language,
        u.password_hash IS NOT NULL AS has_login, su.created_at,
        coalesce(array_agg(cn.client_code ORDER BY cn.client_code)
-                FILTER (WHERE cn.id IS NOT NULL), '{}') AS client_codes
+                FILTER (WHERE cn.id IS NOT NULL), '{}') AS client_codes,
+       p.kind AS problem_kind, p.first_at AS problem_since
   FROM shared_user su
   JOIN portal_user u ON u.id = su.user_id
+  LEFT JOIN delivery_problem p ON p.email = u.email AND p.cleared_at IS NULL
   LEFT JOIN client_number_grant g ON g.shared_user_id = su.id
   LEFT JOIN client_number cn ON cn.id = g.client_number_id AND cn.account_id = su.account_id
  WHERE su.account_id = $1 AND ($2::int IS NULL OR su.id = $2)
- GROUP BY su.id, u.id
+ GROUP BY su.id, u.id, p.id
  ORDER BY u.email, su.id
 """
 FIND_USER_SQL = """
@@ -105,6 +108,15 @@ DELETE_SQL = "DELETE FROM shared_user WHERE id = $1"
 
 
 @dataclass(frozen=True)
+class AddressProblem:
+    """E-mail to a shared user does not arrive: since when, and why (`refused`,
+    `bounced`, `expired`; see `iportal.notifications.problems`)."""
+
+    kind: str
+    since: datetime
+
+
+@dataclass(frozen=True)
 class SharedUser:
     id: int
     user_id: int
@@ -114,6 +126,7 @@ class SharedUser:
     language: str
     has_login: bool  # False until the invited person chose a password
     client_codes: tuple[str, ...]
+    delivery_problem: AddressProblem | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +187,11 @@ def _shared_user(row: db.Record) -> SharedUser:
         language=row["language"],
         has_login=row["has_login"],
         client_codes=tuple(row["client_codes"]),
+        delivery_problem=(
+            AddressProblem(row["problem_kind"], row["problem_since"])
+            if row["problem_kind"]
+            else None
+        ),
     )
 
 

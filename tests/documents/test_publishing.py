@@ -270,6 +270,19 @@ async def test_a_new_document_for_a_number_without_account_invites_its_contact(
     assert len(rows) == 2 and len(codes) == 2
 
 
+async def test_an_invitation_held_for_a_bounced_address_still_waits(
+    client: httpx.AsyncClient, issuer: dict[str, Any]
+) -> None:
+    """Held (its address refused or bounced mail) is waiting too: publishing more for
+    the number queues no second invitation behind it."""
+    await post(client, issuer, factories.invoice_pdf("H-1"), factories.metadata(number="H-1"))
+    await OutboxEmail.update({OutboxEmail.state: "held"}).where(
+        OutboxEmail.template == "invitation"
+    )
+    await post(client, issuer, factories.invoice_pdf("H-2"), factories.metadata(number="H-2"))
+    assert await OutboxEmail.count().where(OutboxEmail.template == "invitation") == 1
+
+
 async def test_a_number_with_an_account_gets_no_invitation(
     client: httpx.AsyncClient, issuer: dict[str, Any]
 ) -> None:

@@ -32,7 +32,7 @@ async def test_a_queued_email_is_sent_in_the_recipients_language(
         "mail_check", "marie@dubois.example", "fr", {"base_url": "https://portal.example"}
     )
     outcome = await services.deliver_due(SmtpMailer(settings), SENDER)
-    assert outcome == {"sent": 1, "failed": 0, "retry": 0}
+    assert outcome == {"sent": 1, "failed": 0, "retry": 0, "held": 0}
     [message] = mailbox.to("marie@dubois.example")
     assert message["Subject"] == translate("iportal: test message", "fr")
     assert message["Subject"] != "iportal: test message"
@@ -48,6 +48,7 @@ async def test_a_queued_email_is_sent_in_the_recipients_language(
         "sent": 0,
         "failed": 0,
         "retry": 0,
+        "held": 0,
     }
 
 
@@ -124,11 +125,11 @@ async def test_an_address_the_server_refuses_is_not_retried(
     assert (await state_of(queued))["state"] == "pending"
 
 
-def test_retry_delays_grow_and_are_capped() -> None:
+def test_retry_delays_grow_then_stay_hourly() -> None:
     delays = [services.retry_delay(n) for n in range(1, 12)]
-    assert delays[:4] == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
+    assert delays[:5] == [timedelta(minutes=m) for m in (1, 5, 15, 30, 60)]
     assert delays == sorted(delays)
-    assert max(delays) == timedelta(hours=6)
+    assert set(delays[4:]) == {timedelta(hours=1)}
 
 
 async def test_every_email_has_a_date_auto_submitted_and_a_stable_message_id(

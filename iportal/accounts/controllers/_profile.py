@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post
@@ -59,17 +60,22 @@ async def _profile_page(
     error: str | None = None,
     saved: bool = False,
     notices_saved: bool = False,
+    address_confirmed: bool = False,
 ) -> Template:
-    """The profile, and below it the person's own switch per client number they see."""
+    """The profile, with the delivery problem of the person's address when there is one,
+    and below it the person's own switch per client number they see."""
+    profile = profile or await services.get_profile(user.user_id)
     return page(
         request,
         "accounts/profile.html",
         status_code=status_code,
-        profile=profile or await services.get_profile(user.user_id),
+        profile=profile,
         error=error,
         saved=saved,
         switches=await notifications.notice_switches(user.user_id),
         notices_saved=notices_saved,
+        problem=await notifications.delivery_problem(profile.email),
+        address_confirmed=address_confirmed,
     )
 
 
@@ -107,6 +113,18 @@ async def notices_form(
     form = await request.form()
     await notifications.set_notice_switches(user.user_id, form.getall("shown"), form.getall("on"))
     return await _profile_page(request, user, notices_saved=True)
+
+
+@post("/me/email/confirm", name="accounts.email_confirm", include_in_schema=False)
+async def email_confirm(
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser]
+) -> Template:
+    """ "My address is right": its delivery problem is cleared and what was held or failed
+    in the last five days is sent again. The banner goes from this page on."""
+    profile = await services.get_profile(user.user_id)
+    await notifications.confirm_address(profile.email)
+    request.state.user = replace(user, email_problem="")
+    return await _profile_page(request, user, profile, address_confirmed=True)
 
 
 @post("/api/v1/me/tokens", name="accounts.api_token_create", tags=["profile"], dependencies=USER)

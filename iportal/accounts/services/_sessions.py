@@ -27,13 +27,16 @@ SESSION_PURPOSE = "session"
 # last_seen_at is written at most this often, not on every request.
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
 WRONG_PASSWORD = N_("Your current password is not correct.")
-# A live session and its user: not revoked, not past its lifetime ($2) nor idle since $3.
+# A live session and its user: not revoked, not past its lifetime ($2) nor idle since $3;
+# with the open delivery problem of the user's address, which every page shows.
 SESSION_USER_SQL = """
 SELECT s.id, s.csrf_token, s.last_seen_at, u.id AS user_id, u.email,
        u.first_name, u.last_name, u.language,
        EXISTS (SELECT 1 FROM account_membership m JOIN account a ON a.id = m.account_id
                 WHERE m.user_id = u.id AND m.role = 'main_contact' AND a.kind = 'b2b')
-         AS can_share
+         AS can_share,
+       coalesce((SELECT p.kind FROM delivery_problem p
+                  WHERE p.email = u.email AND p.cleared_at IS NULL), '') AS email_problem
   FROM user_session s JOIN portal_user u ON u.id = s.user_id
  WHERE s.token_hash = $1 AND s.revoked_at IS NULL
    AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.locked_at IS NULL
@@ -56,6 +59,9 @@ class SessionUser:
     # Main contact of a business account: the menu offers "Shared users".
     can_share: bool = False
     token_name: str = ""  # that token's name, for the audit of what it read
+    # The kind of the open delivery problem of `email` (`refused`, `bounced`,
+    # `expired`), empty when e-mail reaches the person; read with the session.
+    email_problem: str = ""
 
     @property
     def display_name(self) -> str:
@@ -177,6 +183,7 @@ async def session_user(settings: Settings, cookie_value: str | None) -> SessionU
         session_id=row["id"],
         csrf_token=row["csrf_token"],
         can_share=row["can_share"],
+        email_problem=row["email_problem"],
     )
 
 

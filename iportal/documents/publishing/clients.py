@@ -88,7 +88,8 @@ async def resolve_client_number(
 
 
 # Numbers that get an invitation: no account (read now, not from a cached row), never
-# opted in before (then opted out: paper was its choice), no invitation waiting to go.
+# opted in before (then opted out: paper was its choice), no invitation waiting to go
+# (pending, or held because its address bounced: a new one would be held too).
 TO_INVITE_SQL = """
 SELECT cn.id FROM client_number cn
  WHERE cn.id = ANY($1::int[]) AND cn.account_id IS NULL
@@ -96,7 +97,7 @@ SELECT cn.id FROM client_number cn
                     WHERE a.client_number_id = cn.id AND a.redeemed_at IS NOT NULL)
    AND NOT EXISTS (SELECT 1 FROM outbox_email o
                     WHERE o.client_number_id = cn.id AND o.template = 'invitation'
-                      AND o.state = 'pending')
+                      AND o.state IN ('pending', 'held'))
 """
 
 

@@ -25,6 +25,7 @@ from iportal.accounts.schemas import (
 from iportal.accounts.services import SessionUser
 from iportal.sharing import services, shared_users
 from iportal.sharing.schemas import (
+    DeliveryProblemItem,
     SharedUserItem,
     SharedUserList,
     SharedUserPatch,
@@ -146,6 +147,11 @@ def _shared(found: shared_users.SharedUser) -> SharedUserItem:
         language=found.language,
         has_login=found.has_login,
         client_codes=list(found.client_codes),
+        delivery_problem=(
+            DeliveryProblemItem(found.delivery_problem.kind, found.delivery_problem.since)
+            if found.delivery_problem
+            else None
+        ),
     )
 
 
