@@ -235,3 +235,6 @@ async def test_the_main_contact_sees_which_shared_users_do_not_get_e_mail(
         shown = partial.render(shared=by_email["luc@accountants.example"])
     assert "Les e-mails à cette personne n'arrivent pas" in shown.replace("&#39;", "'")
     assert partial.render(shared=by_email["fine@accountants.example"]).strip() == ""
+    # The page of shared users says it beside that person only.
+    page = (await client.get("/shared-users")).text
+    assert page.count('class="problem"') == 1 and 'id="delivery-problem-' in page
