@@ -56,6 +56,7 @@ SELECT u.id AS user_id, u.email, u.language, u.first_name, u.notification_freque
   JOIN issuer i ON i.id = cn.issuer_id
   JOIN visible_client_number v ON v.client_number_id = d.client_number_id
                               AND d.issue_date >= v.since
+                              AND still_visible(v.access_ends_at)
   JOIN portal_user u ON u.id = v.user_id
  WHERE d.id = ANY($1::bigint[]) AND cn.notifications_enabled
  ORDER BY u.id, cn.client_code, d.issue_date, d.id

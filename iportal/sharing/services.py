@@ -84,6 +84,7 @@ class MyClientNumber:
     delivery_channel: str
     activated_at: datetime | None
     account_login: str
+    access_until: date | None  # the last day a shared user sees it; None: no end
     shared_users: tuple[SharedUserRef, ...]
 
     @property
@@ -103,12 +104,12 @@ VISIBLE_CLIENT_NUMBERS_SQL = """
 SELECT array_agg(v.client_number_id) AS ids, array_agg(v.client_code) AS codes,
        array_agg(v.company_name) AS company_names, array_agg(v.since) AS starts
   FROM visible_client_number v
- WHERE v.user_id = $1
+ WHERE v.user_id = $1 AND still_visible(v.access_ends_at)
 """
 
 VISIBLE_CLIENT_NUMBER_ID_SQL = """
 SELECT v.client_number_id FROM visible_client_number v
- WHERE v.user_id = $1 AND v.client_code = $2
+ WHERE v.user_id = $1 AND v.client_code = $2 AND still_visible(v.access_ends_at)
 """
 
 # The numbers the user sees, by code from a cursor (or the one code asked for), with
@@ -117,7 +118,8 @@ MY_NUMBERS_SQL = """
 SELECT v.client_number_id AS id, v.client_code, cn.company_name, i.name AS issuer_name,
        CASE WHEN m.user_id IS NULL THEN 'shared_user' ELSE 'main_contact' END AS role,
        cn.notifications_enabled, cn.delivery_channel, cn.activated_at,
-       a.login AS account_login
+       a.login AS account_login,
+       (v.access_ends_at AT TIME ZONE 'Europe/Brussels')::date - 1 AS access_until
   FROM visible_client_number v
   JOIN client_number cn ON cn.id = v.client_number_id
   JOIN account a ON a.id = cn.account_id
@@ -125,6 +127,7 @@ SELECT v.client_number_id AS id, v.client_code, cn.company_name, i.name AS issue
   LEFT JOIN account_membership m ON m.account_id = cn.account_id AND m.user_id = v.user_id
                                 AND m.role = 'main_contact'
  WHERE v.user_id = $1 AND v.client_code > $2 AND ($3::text IS NULL OR v.client_code = $3)
+   AND still_visible(v.access_ends_at)
  ORDER BY v.client_code
  LIMIT $4
 """
