@@ -122,6 +122,7 @@ class SharedUserSummary:
     email: str
     first_name: str
     last_name: str
+    until: date | None = None  # the last day they see the number; null: no end
 
 
 @dataclass

@@ -44,11 +44,13 @@ def serve(host: str, port: int) -> None:
 
 @main.command()
 def worker() -> None:
-    """Send due e-mails (outbox, digests, reset links); runs until stopped."""
+    """Send due e-mails (outbox, digests, reset links, access-ending warnings); runs
+    until stopped."""
     from iportal import db
     from iportal.accounts.services import send_password_reset_links
     from iportal.notifications.notices import notify_due
     from iportal.notifications.worker import run_worker
+    from iportal.sharing.access_ends import warn_expiring_access
 
     settings = load_settings()
 
@@ -58,7 +60,9 @@ def worker() -> None:
         await db.open_pool(max_size=4)
         housekeeping = asyncio.create_task(forget_old_attempts(stop))
         try:
-            await run_worker(settings, stop, jobs=[send_password_reset_links, notify_due])
+            await run_worker(
+                settings, stop, jobs=[send_password_reset_links, notify_due, warn_expiring_access]
+            )
         finally:
             housekeeping.cancel()
             await db.close_pool()

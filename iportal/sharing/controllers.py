@@ -57,7 +57,8 @@ def _item(number: services.MyClientNumber) -> MyClientNumberItem:
         account_login=number.account_login,
         access_until=number.access_until,
         shared_users=[
-            SharedUserSummary(s.id, s.email, s.first_name, s.last_name) for s in number.shared_users
+            SharedUserSummary(s.id, s.email, s.first_name, s.last_name, s.until)
+            for s in number.shared_users
         ],
     )
 

@@ -69,6 +69,7 @@ class SharedUserRef:
     email: str
     first_name: str
     last_name: str
+    until: date | None  # the last day they see it; None: no end
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ SELECT v.client_number_id AS id, v.client_code, cn.company_name, i.name AS issue
 # Who else sees each of these numbers: the shared users it is ticked for (while it is
 # in the account that shared it).
 SHARED_USERS_SQL = """
-SELECT g.client_number_id, su.id, u.email, u.first_name, u.last_name
+SELECT g.client_number_id, su.id, u.email, u.first_name, u.last_name, su.access_until
   FROM client_number_grant g
   JOIN shared_user su ON su.id = g.shared_user_id
   JOIN client_number cn ON cn.id = g.client_number_id AND cn.account_id = su.account_id
@@ -179,7 +180,13 @@ async def _numbers(
     if managed:
         for row in await db.fetch(SHARED_USERS_SQL, managed):
             shared.setdefault(row["client_number_id"], []).append(
-                SharedUserRef(row["id"], row["email"], row["first_name"], row["last_name"])
+                SharedUserRef(
+                    row["id"],
+                    row["email"],
+                    row["first_name"],
+                    row["last_name"],
+                    row["access_until"],
+                )
             )
     return [MyClientNumber(**row, shared_users=tuple(shared.get(row["id"], ()))) for row in rows]
 
