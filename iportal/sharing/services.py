@@ -1,12 +1,15 @@
 """Who may see which client numbers, and the numbers a person sees as "my client numbers".
 
 A user sees the numbers opted in to the accounts they are main contact of, and
-the numbers ticked for them as a shared user. Nothing else. The rule is one SQL
-function, `entitled_client_numbers(user)`, whose text is `entitlement.sql` beside
+the numbers ticked for them as a shared user (until their end date's end, if any).
+Nothing else. The rule is one SQL
+function, `entitlements(user)`, whose text is `entitlement.sql` beside
 this module; the database keeps its result for every user in `visible_client_number`
 (and their documents in `visible_document`) by triggers on every table it depends
-on: see the sharing migration `sharing_2026_11_23t07_00_00_000000`. Every query
-here and every document query reads those tables, never the rule again.
+on: see the sharing migrations `sharing_2026_11_23t07_00_00_000000` and
+`sharing_2026_12_06t01_00_30_000000`. Every query here and every document query reads
+those tables, never the rule again, and keeps a row only while
+`still_visible(access_ends_at)`.
 
 What a main contact does with a number of their account (add one with a code, switch
 its e-mails, opt it out) is the account's: `iportal.accounts.services`. Here those
