@@ -22,6 +22,7 @@ from iportal.app import create_app
 from iportal.documents.publishing.metadata import DocumentFields
 from iportal.documents.publishing.recording import NewDocument, insert_documents
 from iportal.errors import InvalidInput, NotFound
+from iportal.settings import get_settings
 from iportal.sharing import services, shared_users
 from iportal.sharing.tables import Grant
 from tests import factories
@@ -89,7 +90,7 @@ async def account(database: str) -> AsyncIterator[Account]:
 
 async def _tick(made: Account, shared_user_id: int, codes: list[str]) -> Any:
     return await shared_users.update_shared_user(
-        None,  # type: ignore[arg-type]  # no e-mail is sent to someone without a login
+        get_settings(),
         made.anna,
         shared_user_id,
         client_codes=codes,
