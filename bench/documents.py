@@ -221,7 +221,7 @@ async def visible(url: str, user_id: int, today: date) -> str:
             "SELECT count(DISTINCT v.client_number_id), count(*), count(r.id) "
             "FROM visible_document v LEFT JOIN document_read_mark r "
             "ON r.document_id = v.document_id AND r.user_id = v.user_id "
-            "WHERE v.user_id = $1 AND v.issue_date >= $2",
+            "WHERE v.user_id = $1 AND v.issue_date >= $2 AND still_visible(v.access_ends_at)",
             user_id,
             scope.oldest,
         )

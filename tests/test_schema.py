@@ -159,11 +159,13 @@ async def test_the_document_list_has_its_covering_indexes(transaction: Any) -> N
     definitions = {row["indexname"]: row["indexdef"] for row in rows}
     assert (
         "(user_id, issue_date, document_id) INCLUDE (type, amount_incl_vat, number, "
-        "client_number_id, due_date, currency)" in definitions["visible_document_by_issue_date"]
+        "client_number_id, due_date, currency, access_ends_at)"
+        in definitions["visible_document_by_issue_date"]
     )
     assert (
         "(user_id, amount_incl_vat, document_id) INCLUDE (type, issue_date, number, "
-        "client_number_id, due_date, currency)" in definitions["visible_document_by_amount"]
+        "client_number_id, due_date, currency, access_ends_at)"
+        in definitions["visible_document_by_amount"]
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from iportal.web.params import NonEmpty
 
@@ -122,12 +122,14 @@ class SharedUserSummary:
     email: str
     first_name: str
     last_name: str
+    until: date | None = None  # the last day they see the number; null: no end
 
 
 @dataclass
 class MyClientNumberItem:
     """One of the user's client numbers. `role` is `main_contact` or `shared_user`;
-    `shared_users` (who else sees it) is listed for the main contact only."""
+    `shared_users` (who else sees it) is listed for the main contact only;
+    `access_until` is the last day a shared user sees it (null: no end)."""
 
     client_code: str
     company_name: str
@@ -138,6 +140,7 @@ class MyClientNumberItem:
     activated_at: datetime | None
     account_login: str
     shared_users: list[SharedUserSummary]
+    access_until: date | None = None
 
 
 @dataclass

@@ -48,8 +48,8 @@ def serve(host: str, port: int) -> None:
 
 @main.command()
 def worker() -> None:
-    """Send due e-mails (outbox, digests, reset links, forwarded documents); runs until
-    stopped."""
+    """Send due e-mails (outbox, digests, reset links, access-ending warnings, forwarded
+    documents); runs until stopped."""
     from iportal import db
     from iportal.accounts.services import send_password_reset_links
     from iportal.documents.storage import FolderBlobStore
@@ -58,6 +58,7 @@ def worker() -> None:
     from iportal.notifications.listener import ListenerUnavailable
     from iportal.notifications.notices import notify_due
     from iportal.notifications.worker import run_worker
+    from iportal.sharing.access_ends import warn_expiring_access
 
     settings = load_settings()
 
@@ -70,7 +71,7 @@ def worker() -> None:
             await run_worker(
                 settings,
                 stop,
-                jobs=[send_password_reset_links, notify_due, send_digests],
+                jobs=[send_password_reset_links, notify_due, send_digests, warn_expiring_access],
                 # Forwarded documents carry their files, read from the blob store.
                 attach=attacher(FolderBlobStore(settings.blob_dir).read),
             )

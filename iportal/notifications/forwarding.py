@@ -63,7 +63,7 @@ SELECT v.client_number_id AS id, v.client_code, cn.company_name, cn.account_id,
   JOIN client_number cn ON cn.id = v.client_number_id
   JOIN issuer i ON i.id = cn.issuer_id
   JOIN portal_user u ON u.id = v.user_id
- WHERE v.user_id = $1 AND v.client_code = $2
+ WHERE v.user_id = $1 AND v.client_code = $2 AND still_visible(v.access_ends_at)
 """
 # The addresses of a number (all of them, or those one person added, $2), each with
 # its latest forward: a failed one, or one waiting to be tried again, makes it failing.

@@ -40,6 +40,7 @@ SELECT f.id AS address_id, f.email, u.language,
   JOIN visible_client_number v ON v.user_id = f.user_id
                               AND v.client_number_id = d.client_number_id
                               AND d.issue_date >= v.since
+                              AND still_visible(v.access_ends_at)
   JOIN portal_user u ON u.id = f.user_id
   JOIN client_number cn ON cn.id = d.client_number_id
   JOIN issuer i ON i.id = cn.issuer_id

@@ -60,6 +60,7 @@ SELECT u.id AS user_id, u.email, u.language, u.first_name, u.notification_freque
   JOIN issuer i ON i.id = cn.issuer_id
   JOIN visible_client_number v ON v.client_number_id = d.client_number_id
                               AND d.issue_date >= v.since
+                              AND still_visible(v.access_ends_at)
   JOIN portal_user u ON u.id = v.user_id
  WHERE d.id = ANY($1::bigint[])
    AND NOT EXISTS (SELECT 1 FROM notice_opt_out o
@@ -80,6 +81,7 @@ SELECT u.id AS user_id, u.email, u.language, u.first_name, u.notification_freque
   JOIN visible_document vd ON vd.user_id = nd.user_id
                           AND vd.client_number_id = d.client_number_id
                           AND vd.issue_date = d.issue_date AND vd.document_id = d.id
+                          AND still_visible(vd.access_ends_at)
   JOIN client_number cn ON cn.id = d.client_number_id
   JOIN issuer i ON i.id = cn.issuer_id
  WHERE nd.user_id = ANY($1::int[])

@@ -55,12 +55,13 @@ SELECT v.client_number_id AS id, v.client_code, v.company_name,
                     WHERE o.user_id = v.user_id AND o.client_number_id = v.client_number_id)
        AS enabled
   FROM visible_client_number v
- WHERE v.user_id = $1
+ WHERE v.user_id = $1 AND still_visible(v.access_ends_at)
  ORDER BY v.client_code
 """
 CODES_SQL = "SELECT client_code FROM client_number WHERE id = ANY($1::int[]) ORDER BY client_code"
 ALL_CODES_SQL = (
-    "SELECT client_code FROM visible_client_number WHERE user_id = $1 ORDER BY client_code"
+    "SELECT client_code FROM visible_client_number "
+    "WHERE user_id = $1 AND still_visible(access_ends_at) ORDER BY client_code"
 )
 
 

@@ -29,7 +29,6 @@ from iportal.security import keyed_hash, new_token
 from iportal.settings import Settings
 from iportal.sharing.shared_users import (
     B2B_MAIN_CONTACT_ONLY,
-    LOCK_ACCOUNT_SQL,
     NO_SUCH_SHARED_USER,
 )
 
@@ -94,9 +93,7 @@ RETURNING account_id, from_user_id, to_user_id, from_token_hash = $2 AS giving,
 """
 PERSON_SQL = "SELECT id, email, first_name, last_name, language FROM portal_user WHERE id = $1"
 LOGIN_SQL = "SELECT login FROM account WHERE id = $1"
-LOCK_NUMBERS_SQL = """
-SELECT id, client_code FROM client_number WHERE account_id = $1 ORDER BY id FOR UPDATE
-"""
+NUMBERS_SQL = "SELECT id, client_code FROM client_number WHERE account_id = $1 ORDER BY id"
 CURRENT_MAIN_CONTACT_SQL = """
 SELECT user_id FROM account_membership WHERE account_id = $1 AND role = 'main_contact'
 """
@@ -172,7 +169,7 @@ async def request_handover(
     now = now or clock.utcnow()
     expires_at = now + HANDOVER_LIFETIME
     async with db.transaction():
-        await db.fetchval(LOCK_ACCOUNT_SQL, account_id)
+        await accounts.lock_account_access(account_id)  # steps 1 and 2 of the lock order
         shared = await db.fetchrow(SHARED_USER_SQL, shared_user_id, account_id)
         if shared is None:
             raise NotFound(NO_SUCH_SHARED_USER)
@@ -234,7 +231,7 @@ async def confirm_handover(
     if found is None:
         raise Gone(LINK_NOT_VALID)
     async with db.transaction():
-        await db.fetchval(LOCK_ACCOUNT_SQL, found["account_id"])  # step 1 of the lock order
+        await accounts.lock_account_access(found["account_id"])  # steps 1 and 2
         claimed = await db.fetchrow(CONFIRM_SQL, found["id"], digest, now)
         if claimed is None:
             raise Gone(LINK_NOT_VALID)
@@ -262,8 +259,9 @@ async def _hand_over(
     ip: str,
     now: datetime,
 ) -> None:
-    """The role moves, in the caller's transaction (the account row already locked)."""
-    numbers = await db.fetch(LOCK_NUMBERS_SQL, account_id)  # step 2 of the lock order
+    """The role moves, in the caller's transaction (the account and its numbers
+    already locked)."""
+    numbers = await db.fetch(NUMBERS_SQL, account_id)
     taker_row = await db.fetchval(SHARED_ROW_SQL, account_id, taker_id)
     if await db.fetchval(CURRENT_MAIN_CONTACT_SQL, account_id) != giver_id or taker_row is None:
         raise Gone(NO_LONGER_POSSIBLE)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from iportal import db
+from iportal.accounts import services as accounts
 from iportal.errors import Forbidden, NotFound
 from iportal.settings import Settings
 from iportal.sharing import shared_users
@@ -101,7 +102,7 @@ async def share_number(
     account_id, client_code, _ = await _shared_number(user_id, raw_client_code)
     wanted = set(shared_user_ids)
     async with db.transaction():
-        await db.fetchval(shared_users.LOCK_ACCOUNT_SQL, account_id)
+        await accounts.lock_account_access(account_id)  # steps 1 and 2 of the lock order
         people = await shared_users.list_shared_users(user_id)
         if wanted - {person.id for person in people}:
             raise NotFound(shared_users.NO_SUCH_SHARED_USER)

@@ -1,12 +1,15 @@
 """Who may see which client numbers, and the numbers a person sees as "my client numbers".
 
 A user sees the numbers opted in to the accounts they are main contact of, and
-the numbers ticked for them as a shared user. Nothing else. The rule is one SQL
-function, `entitled_client_numbers(user)`, whose text is `entitlement.sql` beside
+the numbers ticked for them as a shared user (until their end date's end, if any).
+Nothing else. The rule is one SQL
+function, `entitlements(user)`, whose text is `entitlement.sql` beside
 this module; the database keeps its result for every user in `visible_client_number`
 (and their documents in `visible_document`) by triggers on every table it depends
-on: see the sharing migration `sharing_2026_11_23t07_00_00_000000`. Every query
-here and every document query reads those tables, never the rule again.
+on: see the sharing migrations `sharing_2026_11_23t07_00_00_000000` and
+`sharing_2026_12_06t01_00_30_000000`. Every query here and every document query reads
+those tables, never the rule again, and keeps a row only while
+`still_visible(access_ends_at)`.
 
 What a main contact does with a number of their account (add one with a code, opt it
 out) is the account's: `iportal.accounts.services`. Here those actions answer for the
@@ -71,6 +74,7 @@ class SharedUserRef:
     email: str
     first_name: str
     last_name: str
+    until: date | None  # the last day they see it; None: no end
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class MyClientNumber:
     activated_at: datetime | None
     account_login: str
     account_kind: str  # b2b or b2c
+    access_until: date | None  # the last day a shared user sees it; None: no end
     shared_users: tuple[SharedUserRef, ...]
 
     @property
@@ -111,12 +116,12 @@ VISIBLE_CLIENT_NUMBERS_SQL = """
 SELECT array_agg(v.client_number_id) AS ids, array_agg(v.client_code) AS codes,
        array_agg(v.company_name) AS company_names, array_agg(v.since) AS starts
   FROM visible_client_number v
- WHERE v.user_id = $1
+ WHERE v.user_id = $1 AND still_visible(v.access_ends_at)
 """
 
 VISIBLE_CLIENT_NUMBER_ID_SQL = """
 SELECT v.client_number_id FROM visible_client_number v
- WHERE v.user_id = $1 AND v.client_code = $2
+ WHERE v.user_id = $1 AND v.client_code = $2 AND still_visible(v.access_ends_at)
 """
 
 # The numbers the user sees, by code from a cursor (or the one code asked for), with
@@ -125,7 +130,8 @@ MY_NUMBERS_SQL = """
 SELECT v.client_number_id AS id, v.client_code, cn.company_name, i.name AS issuer_name,
        CASE WHEN m.user_id IS NULL THEN 'shared_user' ELSE 'main_contact' END AS role,
        cn.delivery_channel, cn.activated_at,
-       a.login AS account_login, a.kind AS account_kind
+       a.login AS account_login, a.kind AS account_kind,
+       (v.access_ends_at AT TIME ZONE 'Europe/Brussels')::date - 1 AS access_until
   FROM visible_client_number v
   JOIN client_number cn ON cn.id = v.client_number_id
   JOIN account a ON a.id = cn.account_id
@@ -133,6 +139,7 @@ SELECT v.client_number_id AS id, v.client_code, cn.company_name, i.name AS issue
   LEFT JOIN account_membership m ON m.account_id = cn.account_id AND m.user_id = v.user_id
                                 AND m.role = 'main_contact'
  WHERE v.user_id = $1 AND v.client_code > $2 AND ($3::text IS NULL OR v.client_code = $3)
+   AND still_visible(v.access_ends_at)
  ORDER BY v.client_code
  LIMIT $4
 """
@@ -140,7 +147,7 @@ SELECT v.client_number_id AS id, v.client_code, cn.company_name, i.name AS issue
 # Who else sees each of these numbers: the shared users it is ticked for (while it is
 # in the account that shared it).
 SHARED_USERS_SQL = """
-SELECT g.client_number_id, su.id, u.email, u.first_name, u.last_name
+SELECT g.client_number_id, su.id, u.email, u.first_name, u.last_name, su.access_until
   FROM client_number_grant g
   JOIN shared_user su ON su.id = g.shared_user_id
   JOIN client_number cn ON cn.id = g.client_number_id AND cn.account_id = su.account_id
@@ -184,7 +191,13 @@ async def _numbers(
     if managed:
         for row in await db.fetch(SHARED_USERS_SQL, managed):
             shared.setdefault(row["client_number_id"], []).append(
-                SharedUserRef(row["id"], row["email"], row["first_name"], row["last_name"])
+                SharedUserRef(
+                    row["id"],
+                    row["email"],
+                    row["first_name"],
+                    row["last_name"],
+                    row["access_until"],
+                )
             )
     off = await notifications.switched_off(user_id) if rows else frozenset()
     return [

@@ -10,21 +10,34 @@ short "shared with you" e-mail. The database triggers keep `visible_client_numbe
 and `visible_document` in step with the grants: a grant shows the documents and a
 revocation hides them at the next request.
 
+Access may be for a time: `until` is the last day (Europe/Brussels) the person sees
+the account. At that day's end access ends by itself: the database derives the instant
+(`access_ends_at`), the visible tables carry it and every read keeps a row only while
+`still_visible(access_ends_at)`; no job has to run on time. The person is warned by
+e-mail a week before (`iportal.sharing.access_ends`).
+
 Each change is one transaction: the rows, the audit events and the e-mails together.
-Lock order, for every change to who sees what in an account (so that two changes,
-here or an opt-out, wait for each other rather than deadlock):
+The lock order of every change to who sees what in an account (here, an opt-out, a
+number opted in: `accounts.lock_account_access` takes steps 1 and 2):
   1. the `account` row, `FOR UPDATE`;
-  2. the account's `client_number` rows involved, `FOR UPDATE`, in id order;
-  3. the `shared_user` row and its grants.
+  2. all the account's `client_number` rows (and a number joining it), `FOR UPDATE`,
+     in id order;
+  3. the `shared_user` row and its grants, memberships, the number's own row.
+Two changes to one account so run one after the other, each seeing what the other
+committed (no write skew); the database's refresh then finds its numbers locked
+already, and publishing takes its key-share locks on numbers in id order too, so a
+change and a batch being published wait for each other and never deadlock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from enum import Enum
+from zoneinfo import ZoneInfo
 
-from iportal import db
+from iportal import clock, db
 from iportal.accounts import services as accounts
 from iportal.accounts.identifiers import email_address, normalise_client_code
 from iportal.columns import LANGUAGES
@@ -34,6 +47,8 @@ from iportal.notifications.services import queue_email
 from iportal.settings import Settings
 
 INVITATION_LIFETIME = timedelta(days=5)
+# The end date is a day of the portal's country; access ends at its end there.
+BRUSSELS = ZoneInfo("Europe/Brussels")
 MAX_NAME_LENGTH = 100
 
 B2B_MAIN_CONTACT_ONLY = N_("Only the main contact of a business account can share it.")
@@ -42,6 +57,16 @@ NOT_IN_ACCOUNT = N_("Client number %(client_code)s is not one of this account's 
 ALREADY_SHARED = N_("%(email)s is already a shared user of this account.")
 NOT_YOURSELF = N_("You are the main contact of this account: you see all its numbers already.")
 OWN_PROFILE = N_("This person already has a login: their name and language are theirs to change.")
+UNTIL_PAST = N_("until: %(until)s is in the past; choose today or a later day.")
+
+
+class Keep(Enum):
+    """A field left as it is (`until` may be set, changed, or cleared with None)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 # The account the user is main contact of, with its kind (the lowest id if several).
 MANAGED_ACCOUNT_SQL = """
@@ -52,18 +77,11 @@ SELECT a.id, a.kind, u.email, u.first_name, u.last_name
  WHERE m.user_id = $1 AND m.role = 'main_contact'
  ORDER BY a.id LIMIT 1
 """
-LOCK_ACCOUNT_SQL = "SELECT id FROM account WHERE id = $1 FOR UPDATE"
-# The account's numbers among these codes, locked in id order (step 2).
-LOCK_NUMBERS_SQL = """
-SELECT id, client_code FROM client_number
- WHERE account_id = $1 AND client_code = ANY($2::text[])
- ORDER BY id FOR UPDATE
-"""
 # The shared users of an account with the codes ticked for each (numbers still in it),
 # and the open delivery problem of each one's address: the main contact sees it.
 LIST_SQL = """
 SELECT su.id, su.user_id, u.email, u.first_name, u.last_name, u.language,
-       u.password_hash IS NOT NULL AS has_login, su.created_at,
+       u.password_hash IS NOT NULL AS has_login, su.created_at, su.access_until,
        coalesce(array_agg(cn.client_code ORDER BY cn.client_code)
                 FILTER (WHERE cn.id IS NOT NULL), '{}') AS client_codes,
        p.kind AS problem_kind, p.first_at AS problem_since
@@ -87,7 +105,8 @@ ON CONFLICT (email) DO NOTHING RETURNING id
 IS_MEMBER_SQL = "SELECT 1 FROM account_membership WHERE account_id = $1 AND user_id = $2"
 ALREADY_SQL = "SELECT 1 FROM shared_user WHERE account_id = $1 AND user_id = $2"
 NEW_SHARED_USER_SQL = """
-INSERT INTO shared_user (account_id, user_id, created_by_id) VALUES ($1, $2, $3) RETURNING id
+INSERT INTO shared_user (account_id, user_id, created_by_id, access_until)
+VALUES ($1, $2, $3, $4) RETURNING id
 """
 GRANTED_SQL = """
 SELECT g.client_number_id, cn.client_code FROM client_number_grant g
@@ -104,6 +123,7 @@ UPDATE portal_user SET first_name = coalesce($2, first_name),
        last_name = coalesce($3, last_name), language = coalesce($4, language)
  WHERE id = $1
 """
+UNTIL_SQL = "UPDATE shared_user SET access_until = $2 WHERE id = $1"
 DELETE_SQL = "DELETE FROM shared_user WHERE id = $1"
 
 
@@ -126,6 +146,7 @@ class SharedUser:
     language: str
     has_login: bool  # False until the invited person chose a password
     client_codes: tuple[str, ...]
+    until: date | None  # the last day they see the account; None: no end
     delivery_problem: AddressProblem | None = None
 
 
@@ -162,19 +183,26 @@ def _language(value: str) -> str:
     return value
 
 
+def _until(value: date | None, now: datetime | None) -> date | None:
+    """An end date from today (in Brussels) on; `InvalidInput` for one in the past."""
+    today = (now or clock.utcnow()).astimezone(BRUSSELS).date()
+    if value is not None and value < today:
+        raise InvalidInput(UNTIL_PAST, until=value.isoformat())
+    return value
+
+
 def _codes(raw_codes: Sequence[str]) -> list[str]:
     return sorted({normalise_client_code(raw) for raw in raw_codes})
 
 
 async def _lock_numbers(account_id: int, codes: list[str]) -> dict[str, int]:
-    """Steps 1 and 2 of the lock order; `InvalidInput` naming a code not in the account."""
-    await db.fetchval(LOCK_ACCOUNT_SQL, account_id)
-    rows = await db.fetch(LOCK_NUMBERS_SQL, account_id, codes)
-    found = {row["client_code"]: row["id"] for row in rows}
+    """Steps 1 and 2 of the lock order; the wanted codes' ids, `InvalidInput` naming a
+    code not in the account."""
+    found = await accounts.lock_account_access(account_id)
     for code in codes:
         if code not in found:
             raise InvalidInput(NOT_IN_ACCOUNT, client_code=code)
-    return found
+    return {code: found[code] for code in codes}
 
 
 def _shared_user(row: db.Record) -> SharedUser:
@@ -187,6 +215,7 @@ def _shared_user(row: db.Record) -> SharedUser:
         language=row["language"],
         has_login=row["has_login"],
         client_codes=tuple(row["client_codes"]),
+        until=row["access_until"],
         delivery_problem=(
             AddressProblem(row["problem_kind"], row["problem_since"])
             if row["problem_kind"]
@@ -273,13 +302,16 @@ async def create_shared_user(
     last_name: str,
     language: str,
     client_codes: Sequence[str],
+    until: date | None = None,
     ip: str = "",
+    now: datetime | None = None,
 ) -> SharedUser:
-    """Let a person see these numbers of the account; `Conflict` if they already do."""
+    """Let a person see these numbers of the account, until the end of `until` if given;
+    `Conflict` if they already do."""
     manager = await _manager(user_id)
     address = email_address(email)
     first, last = _name(first_name, "first_name"), _name(last_name, "last_name")
-    lang, codes = _language(language), _codes(client_codes)
+    lang, codes, end = _language(language), _codes(client_codes), _until(until, now)
     async with db.transaction():
         wanted = await _lock_numbers(manager.account_id, codes)
         person = await db.fetchrow(FIND_USER_SQL, address)
@@ -295,7 +327,7 @@ async def create_shared_user(
         if await db.fetchval(ALREADY_SQL, manager.account_id, person_id):
             raise Conflict(ALREADY_SHARED, email=address)
         shared_user_id = await db.fetchval(
-            NEW_SHARED_USER_SQL, manager.account_id, person_id, manager.user_id
+            NEW_SHARED_USER_SQL, manager.account_id, person_id, manager.user_id, end
         )
         shared = await _one(manager.account_id, shared_user_id)
         await _event("shared_user_created", manager, shared, ip=ip)
@@ -313,16 +345,19 @@ async def update_shared_user(
     last_name: str | None = None,
     language: str | None = None,
     client_codes: Sequence[str] | None = None,
+    until: date | Keep | None = KEEP,
     ip: str = "",
+    now: datetime | None = None,
 ) -> SharedUser:
-    """Change what is given; `client_codes` replaces the ticked set. The name and
-    language are the invitation's: once the person has a login they are theirs
-    (`Conflict`)."""
+    """Change what is given; `client_codes` replaces the ticked set; `until` sets,
+    moves or (None) clears the end date. The name and language are the invitation's:
+    once the person has a login they are theirs (`Conflict`)."""
     manager = await _manager(user_id)
     first = None if first_name is None else _name(first_name, "first_name")
     last = None if last_name is None else _name(last_name, "last_name")
     lang = None if language is None else _language(language)
     codes = None if client_codes is None else _codes(client_codes)
+    end = until if isinstance(until, Keep) else _until(until, now)
     async with db.transaction():
         wanted = await _lock_numbers(manager.account_id, codes or [])
         shared = await _one(manager.account_id, shared_user_id)
@@ -334,6 +369,8 @@ async def update_shared_user(
             added = await _regrant(manager, shared, wanted, ip=ip)
             if added and shared.has_login:
                 await _tell(settings, manager, shared, added, invite=False)
+        if not isinstance(end, Keep) and end != shared.until:
+            await db.execute(UNTIL_SQL, shared.id, end)
         await _event("shared_user_updated", manager, shared, ip=ip)
         return await _one(manager.account_id, shared_user_id)
 
@@ -342,10 +379,8 @@ async def delete_shared_user(user_id: int, shared_user_id: int, *, ip: str = "")
     """The person no longer sees anything of the account, from the next request on."""
     manager = await _manager(user_id)
     async with db.transaction():
-        await db.fetchval(LOCK_ACCOUNT_SQL, manager.account_id)
+        await _lock_numbers(manager.account_id, [])
         shared = await _one(manager.account_id, shared_user_id)
-        # Step 2 of the lock order for the numbers whose visibility changes.
-        await db.fetch(LOCK_NUMBERS_SQL, manager.account_id, list(shared.client_codes))
         await _regrant(manager, shared, {}, ip=ip)
         await db.execute(DELETE_SQL, shared.id)
         await _event("shared_user_deleted", manager, shared, ip=ip)

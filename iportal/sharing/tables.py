@@ -6,7 +6,7 @@ account later is shared with nobody until the main contact ticks it.
 
 from __future__ import annotations
 
-from piccolo.columns import ForeignKey, OnDelete, Serial, Timestamptz, Varchar
+from piccolo.columns import Date, ForeignKey, OnDelete, Serial, Timestamptz, Varchar
 from piccolo.constraints import Check, Unique
 from piccolo.table import Table
 
@@ -32,6 +32,11 @@ class SharedUser(Table, tablename="shared_user"):
         db_column_name="created_by_id",
     )
     created_at = timestamp_now()
+    # The last day they see the account (Europe/Brussels): access ends at that day's
+    # end by itself. The database derives `access_ends_at` (UTC) from it.
+    access_until = Date(null=True, default=None)
+    # The end date the week-before warning was sent for: a new date re-arms it.
+    warned_until = Date(null=True, default=None)
 
     shared_user_once_per_account = Unique([account, user])
 

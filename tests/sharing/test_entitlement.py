@@ -1,5 +1,5 @@
 """The access rule has one home, `iportal/sharing/entitlement.sql`: the database's
-`entitled_client_numbers` is that text, and the newest migration that applies it was
+`entitlements` is that text, and the newest migration that applies it was
 written for that text, so editing the rule anywhere else, or editing it without a
 migration, fails here."""
 
@@ -28,7 +28,7 @@ def rule_file() -> str:
 
 async def test_the_databases_function_is_the_rules_file(transaction: Any) -> None:
     definition = await db.fetchval(
-        "SELECT pg_get_functiondef('entitled_client_numbers(integer)'::regprocedure)"
+        "SELECT pg_get_functiondef('entitlements(integer)'::regprocedure)"
     )
     assert without_trailing_whitespace(definition) == rule_file()
 

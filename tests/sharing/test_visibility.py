@@ -5,9 +5,10 @@ of the rule after every step of random sequences of access changes and publishin
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -20,6 +21,8 @@ from tests import factories
 USERS, ACCOUNTS, NUMBERS = 4, 2, 4
 STARTS = [date(2015, 1, 1), date(2020, 6, 1), date(2023, 3, 15), date(2010, 1, 1)]
 BASE = date(2026, 11, 23)
+# End dates around both clock changes, and none.
+UNTILS = [None, date(2027, 6, 30), date(2026, 3, 28), date(2026, 10, 25)]
 
 STEPS = st.lists(
     st.one_of(
@@ -43,6 +46,12 @@ STEPS = st.lists(
         st.tuples(st.just("publish"), st.integers(0, NUMBERS - 1), st.integers(0, 12 * 365)),
         st.tuples(st.just("redate"), st.integers(0, 30), st.integers(0, 12 * 365)),
         st.tuples(st.just("delete_user"), st.integers(0, USERS - 1)),
+        st.tuples(
+            st.just("until"),
+            st.integers(0, ACCOUNTS - 1),
+            st.integers(0, USERS - 1),
+            st.sampled_from(UNTILS),
+        ),
         st.tuples(st.just("rename"), st.integers(0, NUMBERS - 1), st.text("ab &<", max_size=5)),
     ),
     min_size=1,
@@ -141,6 +150,14 @@ class World:
             self.numbers[number],
         )
 
+    async def until(self, account: int, user: int, last_day: date | None) -> None:
+        await sql(
+            "UPDATE shared_user SET access_until = {} WHERE account_id = {} AND user_id = {}",
+            last_day,
+            self.accounts[account],
+            self.users[user],
+        )
+
     async def delete_user(self, user: int) -> None:
         await sql("DELETE FROM portal_user WHERE id = {}", self.users[user])
 
@@ -149,35 +166,58 @@ async def sql(statement: str, *values: Any) -> list[dict[str, Any]]:
     return await ClientNumber.raw(statement, *values)
 
 
+def ends_at(last_day: date | None) -> datetime | None:
+    """The end of the last day in Brussels, in UTC."""
+    if last_day is None:
+        return None
+    midnight = datetime.combine(last_day + timedelta(days=1), time(), ZoneInfo("Europe/Brussels"))
+    return midnight.astimezone(UTC)
+
+
+def latest(ends: list[datetime | None]) -> datetime | None:
+    """Of several paths to a number, no end wins, else the latest end."""
+    return None if None in ends else max(e for e in ends if e is not None)
+
+
 async def expected() -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
     """The rule, in Python: a main contact sees their accounts' numbers; a shared user
     sees the numbers ticked for them that still belong to the account they were shared
-    from; each number's documents from its contract start on."""
+    from, until their end date's end; each number's documents from its contract start
+    on."""
     numbers = {
         row["id"]: row
         for row in await sql(
             "SELECT id, account_id, contract_start, client_code, company_name FROM client_number"
         )
     }
-    seen: set[tuple[int, int]] = set()
+    paths: dict[tuple[int, int], list[datetime | None]] = {}
     for row in await sql("SELECT account_id, user_id FROM account_membership"):
-        seen |= {
-            (row["user_id"], n) for n, c in numbers.items() if c["account_id"] == row["account_id"]
-        }
+        for n, c in numbers.items():
+            if c["account_id"] == row["account_id"]:
+                paths.setdefault((row["user_id"], n), []).append(None)
     for row in await sql(
-        "SELECT su.user_id, su.account_id, g.client_number_id FROM shared_user su "
-        "JOIN client_number_grant g ON g.shared_user_id = su.id"
+        "SELECT su.user_id, su.account_id, su.access_until, g.client_number_id "
+        "FROM shared_user su JOIN client_number_grant g ON g.shared_user_id = su.id"
     ):
         if numbers[row["client_number_id"]]["account_id"] == row["account_id"]:
-            seen.add((row["user_id"], row["client_number_id"]))
+            key = (row["user_id"], row["client_number_id"])
+            paths.setdefault(key, []).append(ends_at(row["access_until"]))
+    seen = {key: latest(ends) for key, ends in paths.items()}
     client_numbers = {
-        (u, n, numbers[n]["contract_start"], numbers[n]["client_code"], numbers[n]["company_name"])
-        for u, n in seen
+        (
+            u,
+            n,
+            numbers[n]["contract_start"],
+            numbers[n]["client_code"],
+            numbers[n]["company_name"],
+            end,
+        )
+        for (u, n), end in seen.items()
     }
     documents = {
-        (u, d["id"], d["issue_date"], d["amount_incl_vat"], d["number"])
+        (u, d["id"], d["issue_date"], d["amount_incl_vat"], d["number"], end)
         for d in await sql("SELECT * FROM document")
-        for u, n in seen
+        for (u, n), end in seen.items()
         if d["client_number_id"] == n and d["issue_date"] >= numbers[n]["contract_start"]
     }
     return client_numbers, documents
@@ -185,11 +225,25 @@ async def expected() -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
 
 async def kept() -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
     client_numbers = {
-        (r["user_id"], r["client_number_id"], r["since"], r["client_code"], r["company_name"])
+        (
+            r["user_id"],
+            r["client_number_id"],
+            r["since"],
+            r["client_code"],
+            r["company_name"],
+            r["access_ends_at"],
+        )
         for r in await sql("SELECT * FROM visible_client_number")
     }
     documents = {
-        (r["user_id"], r["document_id"], r["issue_date"], r["amount_incl_vat"], r["number"])
+        (
+            r["user_id"],
+            r["document_id"],
+            r["issue_date"],
+            r["amount_incl_vat"],
+            r["number"],
+            r["access_ends_at"],
+        )
         for r in await sql("SELECT * FROM visible_document")
     }
     return client_numbers, documents

@@ -3,6 +3,7 @@
 The rules live in the `_part` modules; this package re-exports what other layers use.
 """
 
+from iportal.accounts.services._access_lock import lock_account_access
 from iportal.accounts.services._activation_codes import (
     ClientNumberRef,
     FoundActivationCode,
@@ -169,6 +170,7 @@ __all__ = [
     "issuer_for_client_code",
     "list_api_keys",
     "list_personal_tokens",
+    "lock_account_access",
     "log_in",
     "new_reset_link",
     "normalise_activation_code",

@@ -10,6 +10,7 @@ its "my client numbers" calls these.
 from __future__ import annotations
 
 from iportal import clock, db
+from iportal.accounts.services._access_lock import lock_account_access
 from iportal.accounts.services._audit import record_audit_event
 from iportal.accounts.services._opt_in import (
     LOGIN_TAKEN,
@@ -29,6 +30,14 @@ from iportal.settings import Settings
 NOT_YOURS = N_("Client number %(client_code)s is not one of yours.")
 
 # The write touches a number only in an account whose main contact the user is.
+
+# The account a number is in, when the user is its main contact.
+MANAGED_NUMBER_ACCOUNT_SQL = """
+SELECT cn.account_id FROM client_number cn
+  JOIN account_membership m ON m.account_id = cn.account_id AND m.role = 'main_contact'
+ WHERE cn.client_code = $2 AND m.user_id = $1
+"""
+
 # Back to paper; `before` gives the account the number leaves, for the audit event.
 OPT_OUT_SQL = """
 UPDATE client_number AS cn
@@ -45,6 +54,9 @@ async def opt_out(user_id: int, client_code: str, *, ip: str = "") -> int:
     as `opted_out`); `NotFound` for any other number, or one that just left. Returns the
     number's id."""
     async with db.transaction():
+        account_id = await db.fetchval(MANAGED_NUMBER_ACCOUNT_SQL, user_id, client_code)
+        if account_id is not None:  # the lock order of every access change
+            await lock_account_access(account_id)
         left = await db.fetchrow(OPT_OUT_SQL, user_id, client_code, clock.utcnow())
         if left is None:  # not theirs, or opted out at the same time in another window
             raise NotFound(NOT_YOURS, client_code=client_code)

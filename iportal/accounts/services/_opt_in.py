@@ -42,6 +42,7 @@ from typing import Any
 
 from iportal import clock, db
 from iportal.accounts.identifiers import foreign_vat_number
+from iportal.accounts.services._access_lock import lock_account_access
 from iportal.accounts.services._activation_codes import find_activation_code
 from iportal.accounts.services._audit import record_audit_event
 from iportal.errors import Conflict, DomainError, Gone, InvalidInput, NotFound
@@ -233,6 +234,8 @@ async def redeem_and_opt_in(
     """Inside the caller's transaction: consume the code with one conditional UPDATE (of
     two requests at once, exactly one wins), then opt the number in, only if it is in no
     account. Any refusal raises, so that the caller's transaction leaves nothing behind."""
+    # The lock order of every access change: the account, then its numbers and this one.
+    await lock_account_access(account_id, joining=[state.client_number_id])
     now = clock.utcnow()
     redeemed = await db.fetchrow(REDEEM_SQL, now, user_id, state.code_id)
     if redeemed is None:

@@ -49,7 +49,8 @@ class DocumentFile:
 
 
 # A document is the reader's when their copy of it exists (the whole primary key of
-# `visible_document`: one index probe) and it is inside the window.
+# `visible_document`: one index probe), it is inside the window and the reader's
+# access has not ended.
 VISIBLE_DOCUMENT_SQL = """
 SELECT d.id, c.client_code, d.type, d.type_code, d.number, d.issue_date, d.due_date,
        d.currency, d.amount_excl_vat, d.vat_amount, d.amount_incl_vat, d.structured_kind,
@@ -61,7 +62,7 @@ SELECT d.id, c.client_code, d.type, d.type_code, d.number, d.issue_date, d.due_d
   JOIN visible_document v ON v.user_id = $1 AND v.client_number_id = d.client_number_id
                          AND v.issue_date = d.issue_date AND v.document_id = d.id
   JOIN client_number c ON c.id = d.client_number_id
- WHERE d.id = $2 AND d.issue_date >= $3
+ WHERE d.id = $2 AND d.issue_date >= $3 AND still_visible(v.access_ends_at)
 """
 MARK_READ_SQL = """
 INSERT INTO document_read_mark (user_id, document_id)
@@ -69,7 +70,7 @@ SELECT v.user_id, d.id
   FROM document d
   JOIN visible_document v ON v.user_id = $1 AND v.client_number_id = d.client_number_id
                          AND v.issue_date = d.issue_date AND v.document_id = d.id
- WHERE d.id = ANY($2::bigint[]) AND d.issue_date >= $3
+ WHERE d.id = ANY($2::bigint[]) AND d.issue_date >= $3 AND still_visible(v.access_ends_at)
 ON CONFLICT ON CONSTRAINT read_mark_once_per_user DO NOTHING
 RETURNING document_id
 """

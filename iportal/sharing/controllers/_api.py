@@ -13,6 +13,7 @@ from litestar import Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from msgspec import UNSET
 
 from iportal.accounts.schemas import (
     ClientNumberActivateRequest,
@@ -49,8 +50,10 @@ def _item(number: services.MyClientNumber) -> MyClientNumberItem:
         delivery_channel=number.delivery_channel,
         activated_at=number.activated_at,
         account_login=number.account_login,
+        access_until=number.access_until,
         shared_users=[
-            SharedUserSummary(s.id, s.email, s.first_name, s.last_name) for s in number.shared_users
+            SharedUserSummary(s.id, s.email, s.first_name, s.last_name, s.until)
+            for s in number.shared_users
         ],
     )
 
@@ -152,6 +155,7 @@ def _shared(found: shared_users.SharedUser) -> SharedUserItem:
             if found.delivery_problem
             else None
         ),
+        until=found.until,
     )
 
 
@@ -177,7 +181,8 @@ async def api_shared_user_create(
 ) -> Response[SharedUserItem]:
     """Lets a person see these client numbers of the account. A new person is invited by
     e-mail to choose a password (the link works once, five days); someone who already
-    logs in is told. 422 for a code not of this account; 409 if already a shared user."""
+    logs in is told; `until` ends their access at that day's end. 422 for a code not of
+    this account or an end date in the past; 409 if already a shared user."""
     created = await shared_users.create_shared_user(
         settings_of(request),
         user.user_id,
@@ -186,6 +191,7 @@ async def api_shared_user_create(
         last_name=data.last_name,
         language=data.language,
         client_codes=data.client_codes,
+        until=data.until,
         ip=client_ip(request),
     )
     return Response(_shared(created), status_code=HTTP_201_CREATED, headers=NO_STORE)
@@ -213,6 +219,7 @@ async def api_shared_user_update(
         last_name=data.last_name,
         language=data.language,
         client_codes=data.client_codes,
+        until=shared_users.KEEP if data.until is UNSET else data.until,
         ip=client_ip(request),
     )
     return Response(_shared(updated), headers=NO_STORE)
