@@ -3,10 +3,10 @@
 A small world holds every kind of person the rules tell apart: a B2B account with
 three numbers, a B2C account, two companies sharing with the same accountant, a
 colleague, a shared user who was removed, a main contact whose only number went back
-to paper, a shared user ticked on nothing, an outsider and nobody at all. Each of them,
-through a browser session and through a personal token, calls every operation and page
-that takes a document id, a client code or a shared-user id, on every object of the
-world and on ones that do not exist. `Model` says what the rules allow; the test checks
+to paper, a shared user ticked on nothing, one whose access has ended, an outsider and
+nobody at all. Each of them, through a browser session and through a personal token,
+calls every operation and page that takes a document id, a client code or a shared-user
+id, on every object of the world and on ones that do not exist. `Model` says what the rules allow; the test checks
 each answer against it, prints how many cases it checked, and checks that every denied
 object answers byte for byte like one that does not exist.
 """
@@ -17,7 +17,7 @@ import difflib
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -26,6 +26,7 @@ from iportal.accounts.services import create_api_key
 from iportal.documents.storage import FolderBlobStore
 from iportal.sharing import services as sharing
 from iportal.sharing import shared_users
+from iportal.sharing.tables import SharedUser
 from tests import factories
 from tests.accounts.opt_in_helpers import api_login
 from tests.helpers import csrf_from
@@ -89,7 +90,7 @@ class Model:
         )
 
 
-PEOPLE = ("anna", "bert", "carl", "luc", "eva", "rita", "olga", "fay", "oscar")
+PEOPLE = ("anna", "bert", "carl", "luc", "eva", "rita", "olga", "fay", "xavier", "oscar")
 
 
 async def build_world(settings: Any) -> Model:
@@ -137,6 +138,14 @@ async def build_world(settings: Any) -> Model:
     await share(b, "luc", "MX0000004")
     await share(a, "eva", "MX0000002", "MX0000006")
     await share(b, "fay")
+    # Xavier's access ended yesterday: his grant is still there, and shows nothing.
+    xavier = await share(b, "xavier", "MX0000004")
+    model.grants["xavier"].clear()
+    await SharedUser.raw(
+        "UPDATE shared_user SET access_until = {} WHERE id = {}",
+        date.today() - timedelta(days=2),
+        xavier,
+    )
     rita = await share(a, "rita", "MX0000003")
     await shared_users.delete_shared_user(person["anna"], rita)
     del model.shared[rita]
