@@ -10,9 +10,9 @@ holding's main contact shares all 200 numbers with a new shared user through
 all (`client_codes`: []), `--rounds` times, through a real `iportal serve`.
 
 The floor, in the same run and on the same database: the bare `INSERT … SELECT` of the
-same `visible_document` rows (copied from the accountant who already sees those 200
-numbers, with the table's own foreign-key checks) and the bare `DELETE` of them, each
-committed: what the database must write whatever code asks it to.
+same `visible_document` rows from `document`, where they come from (with the table's
+own foreign-key checks), and the bare `DELETE` of them, each committed: what the
+database must read and write whatever code asks it to.
 
 While each grant runs, another client reads the documents list of the accountant and
 of a main contact as fast as it can; their p95 is compared with the same list's p95 at
@@ -106,32 +106,48 @@ def tick(owner: httpx.Client, shared: int, codes: list[str]) -> float:
 
 # What a grant writes: the numbers' rows, then their documents'.
 TABLES = ("visible_client_number", "visible_document")
+# A visible_document column taken from the document under another name, or not at all.
+FROM_DOCUMENT = {"user_id": "$1", "document_id": "d.id", "access_ends_at": "NULL"}
 
 
-async def copy_statement(connection: asyncpg.Connection, table: str) -> str:
-    """INSERT … SELECT of one user's rows of `table` as another user's."""
-    columns = [row[0] for row in await connection.fetch(
+async def columns_of(connection: asyncpg.Connection, table: str) -> list[str]:
+    return [row[0] for row in await connection.fetch(
         "SELECT column_name FROM information_schema.columns "
         "WHERE table_name = $1 ORDER BY ordinal_position", table)]
-    others = ", ".join(c for c in columns if c != "user_id")
-    return (f"INSERT INTO {table} (user_id, {others}) "
-            f"SELECT $1, {others} FROM {table} WHERE user_id = $2")
 
 
-async def floor_round(url: str, auditor: int, accountant: int) -> tuple[float, float, int]:
+async def floor_statements(connection: asyncpg.Connection) -> tuple[str, str]:
+    """The bare writes of a grant: the numbers' rows, copied (200 rows, no trigger), and
+    the INSERT … SELECT of their documents' rows from `document`, where they come from
+    ($1 the user, $2 the numbers, $3 the accountant who already sees them)."""
+    numbers = await columns_of(connection, "visible_client_number")
+    others = ", ".join(c for c in numbers if c != "user_id")
+    copy = (f"INSERT INTO visible_client_number (user_id, {others}) "
+            f"SELECT $1, {others} FROM visible_client_number WHERE user_id = $2")
+    documents = await columns_of(connection, "visible_document")
+    values = ", ".join(FROM_DOCUMENT.get(c, f"d.{c}") for c in documents)
+    insert = (f"INSERT INTO visible_document ({', '.join(documents)}) SELECT {values} "
+              "FROM document d JOIN client_number c ON c.id = d.client_number_id "
+              "WHERE d.client_number_id = ANY($2::int[]) AND d.issue_date >= c.contract_start")
+    return copy, insert
+
+
+async def floor_round(
+    url: str, auditor: int, accountant: int, numbers: list[int]
+) -> tuple[float, float, int]:
     """The bare INSERT … SELECT and DELETE of the rows a grant of the 200 numbers adds;
     the number of visible_document rows."""
     connection = await asyncpg.connect(url)
     try:
-        numbers, documents = [await copy_statement(connection, table) for table in TABLES]
+        copy, insert = await floor_statements(connection)
         started = time.perf_counter()
         async with connection.transaction():
             # The numbers' rows without the trigger that fills visible_document from
             # them; then the documents' rows, bare but checked like any insert.
             await connection.execute("SET LOCAL session_replication_role = replica")
-            await connection.execute(numbers, auditor, accountant)
+            await connection.execute(copy, auditor, accountant)
             await connection.execute("SET LOCAL session_replication_role = origin")
-            status = await connection.execute(documents, auditor, accountant)
+            status = await connection.execute(insert, auditor, numbers)
         inserted = time.perf_counter() - started
         started = time.perf_counter()
         async with connection.transaction():
@@ -152,15 +168,16 @@ async def count_rows(url: str, user_id: int) -> int:
         await connection.close()
 
 
-async def ids(url: str) -> tuple[int, int, list[str]]:
+async def ids(url: str) -> tuple[int, int, list[str], list[int]]:
     connection = await asyncpg.connect(url)
     try:
         users = dict(await connection.fetch(
             "SELECT email, id FROM portal_user WHERE email = ANY($1)", [AUDITOR, ACCOUNTANT]))
-        codes = [row[0] for row in await connection.fetch(
-            "SELECT client_code FROM client_number WHERE account_id = "
-            "(SELECT id FROM account WHERE login = 'bench-holding') ORDER BY id")]
-        return users[AUDITOR], users[ACCOUNTANT], codes
+        rows = await connection.fetch(
+            "SELECT client_code, id FROM client_number WHERE account_id = "
+            "(SELECT id FROM account WHERE login = 'bench-holding') ORDER BY id")
+        codes, numbers = [row[0] for row in rows], [row[1] for row in rows]
+        return users[AUDITOR], users[ACCOUNTANT], codes, numbers
     finally:
         await connection.close()
 
@@ -177,7 +194,7 @@ def run(runner: asyncio.Runner, url: str, data: Path, rounds: int) -> None:
         login.raise_for_status()
         owner.headers["X-CSRF-Token"] = login.headers["x-csrf-token"]
         shared = shared_user_id(owner)
-        auditor, accountant, codes = runner.run(ids(url))
+        auditor, accountant, codes, numbers = runner.run(ids(url))
         readers = []
         for email in (ACCOUNTANT, MAIN_CONTACT):
             with httpx.Client(base_url=server.url) as client:
@@ -195,7 +212,7 @@ def run(runner: asyncio.Runner, url: str, data: Path, rounds: int) -> None:
             busy.extend(during.samples)
             granted = runner.run(count_rows(url, auditor))
             revokes.append(tick(owner, shared, []))
-            inserted, deleted, rows = runner.run(floor_round(url, auditor, accountant))
+            inserted, deleted, rows = runner.run(floor_round(url, auditor, accountant, numbers))
             floors_in.append(inserted)
             floors_out.append(deleted)
             assert granted == rows, (granted, rows)  # the floor writes what the grant wrote

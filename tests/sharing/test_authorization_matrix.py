@@ -6,9 +6,9 @@ colleague, a shared user who was removed, a main contact whose only number went 
 to paper, a shared user ticked on nothing, one whose access has ended, an outsider and
 nobody at all. Each of them, through a browser session and through a personal token,
 calls every operation and page that takes a document id, a client code or a shared-user
-id, on every object of the world and on ones that do not exist. `Model` says what the rules allow; the test checks
-each answer against it, prints how many cases it checked, and checks that every denied
-object answers byte for byte like one that does not exist.
+id, on every object of the world and on ones that do not exist. `Model` says what the
+rules allow; the test checks each answer against it, prints how many cases it checked,
+and checks that every denied object answers byte for byte like one that does not exist.
 """
 
 from __future__ import annotations

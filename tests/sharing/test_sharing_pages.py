@@ -6,6 +6,7 @@ after adding a number, and what shared users and B2C accounts are not offered.""
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -252,3 +253,42 @@ async def test_a_b2c_account_is_offered_no_sharing(
     )
     assert posted.status_code == 403 and await SharedUser.count() == 0
     assert (await client.get("/client-numbers/DL20000506/shared-users")).status_code == 403
+
+
+async def test_the_end_of_access_is_set_moved_and_cleared_on_the_pages(
+    client: httpx.AsyncClient, transaction: Any
+) -> None:
+    first = await invited("DL20000511")
+    await anna(first.client_number_id)
+    token = await log_in(client, LOGIN)
+    listing = await client.get("/shared-users")
+    assert '<input type="date" id="until" name="until" value=""' in listing.text
+    form = {
+        "csrf_token": token,
+        "email": "audit@auditors.example",
+        "first_name": "Ann",
+        "last_name": "Dit",
+        "language": "en",
+        "client_code": "DL20000511",
+    }
+    # A day in the past, and something that is no day: the reason beside the field.
+    past = await client.post("/shared-users", data={**form, "until": "2020-06-30"})
+    assert past.status_code == 422
+    assert 'id="until-error">until: 2020-06-30 is in the past' in past.text
+    assert 'value="2020-06-30"' in past.text  # kept as typed
+    junk = await client.post("/shared-users", data={**form, "until": "30/06"})
+    assert junk.status_code == 422 and 'id="until-error">until: “30/06” is not a day' in junk.text
+    assert await SharedUser.count() == 0
+    end = date.today() + timedelta(days=200)
+    created = await client.post("/shared-users", data={**form, "until": end.isoformat()})
+    assert created.status_code == 303
+    shared_id = int(created.headers["location"].split("=")[1])
+    api = (await client.get("/api/v1/shared-users")).json()["items"]
+    assert [item["until"] for item in api] == [end.isoformat()]
+    edit = await client.get(f"/shared-users/{shared_id}")
+    assert f'name="until" value="{end.isoformat()}"' in edit.text
+    # Emptied on the person's page: no end any more.
+    page_form = {"csrf_token": token, "client_code": "DL20000511", "until": ""}
+    cleared = await client.post(f"/shared-users/{shared_id}", data=page_form)
+    assert cleared.status_code == 303
+    assert (await client.get("/api/v1/shared-users")).json()["items"][0]["until"] is None

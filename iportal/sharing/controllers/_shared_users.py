@@ -9,6 +9,7 @@ page; another account's shared user is a 404, like one that does not exist."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
@@ -18,12 +19,15 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from iportal.accounts.services import SessionUser
-from iportal.errors import DomainError, NotFound
+from iportal.errors import DomainError, InvalidInput, NotFound
+from iportal.i18n import N_
 from iportal.sharing import number_sharing, shared_users
 from iportal.sharing.shared_users import SharedUser
 from iportal.web.context import client_ip, settings_of
 from iportal.web.inputs import SerialId
 from iportal.web.pages import page
+
+NOT_A_DAY = N_("until: “%(until)s” is not a day; write it as 2027-06-30.")
 
 # Which field a refusal is about, by its message; others are shown above the form.
 FIELD_OF_MESSAGE = {
@@ -31,6 +35,8 @@ FIELD_OF_MESSAGE = {
     shared_users.NOT_YOURSELF: "email",
     shared_users.NOT_IN_ACCOUNT: "client_codes",
     shared_users.OWN_PROFILE: "first_name",
+    shared_users.UNTIL_PAST: "until",
+    NOT_A_DAY: "until",
     "language: one of nl, fr, en, de.": "language",
 }
 NAME_FIELDS = ("first_name", "last_name")
@@ -45,6 +51,7 @@ class Typed:
     last_name: str = ""
     language: str = ""
     client_codes: set[str] = field(default_factory=set)
+    until: str = ""  # as typed: a day (ISO 8601, what a date field sends) or empty
 
     @classmethod
     def of(cls, shared: SharedUser) -> Typed:
@@ -54,6 +61,7 @@ class Typed:
             shared.last_name,
             shared.language,
             set(shared.client_codes),
+            shared.until.isoformat() if shared.until else "",
         )
 
     @classmethod
@@ -64,7 +72,17 @@ class Typed:
             return str(form.get(name) or "")
 
         codes = {str(code) for code in form.getall("client_code", [])}
-        return cls(text("email"), text("first_name"), text("last_name"), text("language"), codes)
+        names = (text("email"), text("first_name"), text("last_name"), text("language"))
+        return cls(*names, codes, text("until").strip())
+
+    def end(self) -> date | None:
+        """The last day of access; None when left empty (no end)."""
+        if not self.until:
+            return None
+        try:
+            return date.fromisoformat(self.until)
+        except ValueError:
+            raise InvalidInput(NOT_A_DAY, until=self.until[:40]) from None
 
 
 def _errors(error: DomainError, *, default: str) -> dict[str, str]:
@@ -122,6 +140,7 @@ async def shared_user_add(
 ) -> Response[Any]:
     typed = Typed.read(await request.form())
     try:
+        until = typed.end()
         created = await shared_users.create_shared_user(
             settings_of(request),
             user.user_id,
@@ -130,6 +149,7 @@ async def shared_user_add(
             last_name=typed.last_name,
             language=typed.language,
             client_codes=sorted(typed.client_codes),
+            until=until,
             ip=client_ip(request),
         )
     except DomainError as error:
@@ -192,12 +212,14 @@ async def shared_user_save(
         for name in ("first_name", "last_name", "language")
     }
     try:
+        until = typed.end()
         await shared_users.update_shared_user(
             settings_of(request),
             user.user_id,
             shared.id,
             **names,
             client_codes=sorted(typed.client_codes),
+            until=until,
             ip=client_ip(request),
         )
     except DomainError as error:
