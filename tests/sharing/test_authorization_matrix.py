@@ -192,18 +192,27 @@ def code_cases(code: str, pages: bool) -> Iterator[Case]:
         {"notifications_enabled": False},
     )
     yield Case("opt-out", "POST", f"/api/v1/client-numbers/{code}/opt-out", code)
+    forwarding = f"/api/v1/client-numbers/{code}/forwarding-addresses"
+    yield Case("forwarding-list", "GET", forwarding, code)
     if pages:
         yield Case("page-list", "GET", f"/documents?client_code={code}", code)
         yield Case("page-opt-out", "GET", f"/client-numbers/{code}/opt-out", code)
         yield Case(
             "page-notifications", "POST", f"/client-numbers/{code}/notifications", code, form=True
         )
+        yield Case("page-number-sharing", "GET", f"/client-numbers/{code}/shared-users", code)
 
 
 def shared_user_cases(shared_user_id: int) -> Iterator[Case]:
     path = f"/api/v1/shared-users/{shared_user_id}"
     yield Case("shared-update", "PATCH", path, str(shared_user_id), {"client_codes": []})
     yield Case("shared-delete", "DELETE", path, str(shared_user_id))
+    body = {"shared_user_id": shared_user_id}
+    yield Case("hand-over", "POST", "/api/v1/account/main-contact", str(shared_user_id), body)
+
+
+def shared_user_pages(shared_user_id: int) -> Iterator[Case]:
+    yield Case("page-shared-user", "GET", f"/shared-users/{shared_user_id}", str(shared_user_id))
 
 
 def expected(model: Model, person: str | None, via: str, case: Case) -> int:
@@ -234,13 +243,20 @@ def expected(model: Model, person: str | None, via: str, case: Case) -> int:
         if model.manages(person, obj):
             return 200
         return 403 if model.sees_number(person, obj) else 404
-    if op in ("shared-update", "shared-delete"):
+    if op == "forwarding-list":
+        return 200 if model.sees_number(person, obj) else 404
+    if op == "page-number-sharing":
+        # Who sees a number is the business main contact's to see and change.
+        if model.manages(person, obj):
+            return 200 if model.kind[model.numbers[obj] or 0] == "b2b" else 403
+        return 403 if model.sees_number(person, obj) else 404
+    if op in ("shared-update", "shared-delete", "hand-over", "page-shared-user"):
         mine = model.b2b_account(person)
         if mine is None:
             return 403
         if model.shared.get(int(obj)) != mine:
             return 404
-        return 200 if op == "shared-update" else 204
+        return {"shared-update": 200, "shared-delete": 204, "hand-over": 202}.get(op, 200)
     raise AssertionError(op)
 
 
@@ -272,7 +288,7 @@ def denied(model: Model, person: str | None, case: Case) -> bool:
         return False
     if case.operation in ("detail", "pdf", "xml", "duplicate", "page-duplicate", "mark-read"):
         return not model.sees_document(person, int(case.obj))
-    if case.operation.startswith("shared-"):
+    if case.operation.startswith("shared-") or case.operation in ("hand-over", "page-shared-user"):
         return model.b2b_account(person) is not None and model.shared.get(int(case.obj)) != (
             model.b2b_account(person)
         )
@@ -340,6 +356,7 @@ async def test_every_person_every_operation_every_object(
                 *(c for d in documents for c in document_cases(d, pages)),
                 *(c for code in codes for c in code_cases(code, pages)),
                 *(c for s in shared_ids for c in shared_user_cases(s)),
+                *(c for s in shared_ids if pages for c in shared_user_pages(s)),
             ]
             for case in cases:
                 savepoint = await transaction.savepoint()
