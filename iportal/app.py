@@ -70,7 +70,6 @@ def create_app(
         before_request=before_request,
         before_send=[add_security_headers],
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[RequestLogMiddleware],
         on_startup=[db.on_app_startup] if manage_pool else [],
         on_shutdown=[db.on_app_shutdown] if manage_pool else [],
         lifespan=[sandbox_lifespan],
@@ -81,4 +80,8 @@ def create_app(
     )
     app.state.settings = settings
     openapi.document_errors(app)
+    # Around the whole handler rather than as route middleware, which a path no route
+    # matches (404) or a method none takes (405) never reaches: every answer gets its
+    # request id and its log line.
+    app.asgi_handler = RequestLogMiddleware(app.asgi_handler)
     return app

@@ -113,6 +113,11 @@ async def test_every_response_has_a_request_id(client: httpx.AsyncClient) -> Non
     second = await client.get("/healthz")
     assert len(first.headers["x-request-id"]) == 16
     assert first.headers["x-request-id"] != second.headers["x-request-id"]
+    # Also where no route answers: an unknown path, a method the path does not take.
+    unknown = await client.get("/no/such/page")
+    wrong_method = await client.delete("/healthz")
+    assert (unknown.status_code, wrong_method.status_code) == (404, 405)
+    assert len(unknown.headers["x-request-id"]) == len(wrong_method.headers["x-request-id"]) == 16
 
 
 async def test_pages_are_not_cached(client: httpx.AsyncClient) -> None:
