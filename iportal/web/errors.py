@@ -36,7 +36,7 @@ STATUS_MESSAGES = {
     404: N_("This page does not exist, or it is not yours to see."),
     405: N_("This action is not available here."),
     409: N_("This conflicts with what is already there."),
-    413: N_("The file is too large."),
+    413: N_("What was sent is too large."),
     415: N_("This kind of file or request is not accepted here."),
     422: N_("Some of the information given is not valid."),
     429: N_("Too many attempts. Please try again later."),
