@@ -40,11 +40,13 @@ LINK_USED_SQL = """
 UPDATE password_reset SET used_at = $1
  WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id
 """
-# The new password, the failures forgotten and the lock lifted; who to tell.
+# The new password, the failures forgotten and the lock lifted; who to tell, and
+# whether there was a password before (an invited person chooses their first one).
 REPLACED_SQL = """
+WITH before AS (SELECT password_hash IS NOT NULL AS had FROM portal_user WHERE id = $1)
 UPDATE portal_user SET password_hash = $2, failed_login_count = 0, locked_at = NULL
  WHERE id = $1
-RETURNING email, first_name, language
+RETURNING email, first_name, language, (SELECT had FROM before) AS had_password
 """
 
 
@@ -75,7 +77,9 @@ async def _new_password(
     await record_audit_event(
         kind, actor_id=user_id, ip=ip, detail={"sessions_ended": ended, "tokens_ended": tokens}
     )
-    if user is not None:
+    # "Your password was changed" is news only when there was one: not for a person
+    # who has just chosen their first, through an invitation.
+    if user is not None and user["had_password"]:
         base_url = settings.base_url.rstrip("/")
         await queue_email(
             "password_changed",
