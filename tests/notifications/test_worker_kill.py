@@ -1,8 +1,7 @@
 """A real `iportal worker` killed with SIGKILL in the middle of a batch, five times in a
 row: after each restart every message is sent, none is lost, and the one the server had
 taken when the worker died comes again under the same Message-ID, so that it is
-recognised as a duplicate: one duplicate per kill at most.
-"""
+recognised as a duplicate: one duplicate per kill at most."""
 
 from __future__ import annotations
 
