@@ -6,6 +6,7 @@ carries a signed return path. Real SMTP servers (aiosmtpd), time moved by the cl
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,8 +18,10 @@ from iportal import clock
 from iportal.notifications import services
 from iportal.notifications.bounces import outbox_id_of, return_path
 from iportal.notifications.mailer import SmtpMailer
+from iportal.notifications.notices import BURST_WAIT, notify_due
 from iportal.notifications.problems import RETRY_FOR, confirm_address, delivery_problem
-from iportal.notifications.tables import OutboxEmail
+from iportal.notifications.tables import DocumentEvent, OutboxEmail
+from tests import factories
 from tests.conftest import Mailbox, free_port
 
 KEY = "k" * 40
@@ -80,6 +83,94 @@ async def test_a_server_away_for_a_while_then_back_loses_nothing_and_sends_nothi
     assert len({m["Message-ID"] for m in mailbox.messages}) == 5
     assert [(await row_of(i))["state"] for i in ids] == ["sent"] * 5
     assert [(await row_of(i))["attempts"] for i in ids] == [4] * 5
+
+
+PEOPLE, ROUNDS = 100, 10  # 1,000 notices
+
+
+async def deliver_all(settings: Any) -> dict[str, int]:
+    """Rounds of `deliver_due` (50 at a time) until nothing more is due now."""
+    total = {"sent": 0, "failed": 0, "retry": 0, "held": 0}
+    while True:
+        outcome = await deliver(settings)
+        total = {state: total[state] + outcome[state] for state in total}
+        if not any(outcome.values()):
+            return total
+
+
+async def test_a_thousand_notices_made_while_the_server_is_stopped_each_arrive_once(
+    transaction: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    on_port = dataclasses.replace(settings, smtp_port=port)
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:  # the server takes mail, then stops
+        await queue("before@fault.example")
+        assert (await deliver(on_port))["sent"] == 1
+    finally:
+        controller.stop()
+    mailbox.clear()
+
+    issuer = await factories.issuer()
+    numbers = []
+    for n in range(PEOPLE):
+        number = await factories.client_number(issuer)
+        person = await factories.user(f"person{n:03d}@fault.example", language="en")
+        await factories.account(person, number)
+        numbers.append(number)
+    # Ten bursts of publishing, each a notice to every person: 1,000 in the outbox.
+    moment = clock.utcnow()
+    for burst in range(ROUNDS):
+        for n, number in enumerate(numbers):
+            document = await factories.document(number, number=f"N-{n:03d}-{burst}")
+            await DocumentEvent.insert(DocumentEvent(document=document, client_number=number))
+        moment += BURST_WAIT + timedelta(seconds=1)
+        assert await notify_due(on_port, now=moment) == PEOPLE
+    ids = [
+        row["id"]
+        for row in await OutboxEmail.select(OutboxEmail.id).where(
+            OutboxEmail.recipient.like("%@fault.example"), OutboxEmail.state == "pending"
+        )
+    ]
+    assert len(ids) == PEOPLE * ROUNDS
+
+    # While it is stopped every attempt fails and is postponed, nothing is given up.
+    for wait in (1, 5):
+        at(monkeypatch, moment)
+        outcome = await deliver_all(on_port)
+        assert outcome == {"sent": 0, "failed": 0, "retry": PEOPLE * ROUNDS, "held": 0}
+        moment += timedelta(minutes=wait)
+    # Back on the same port: every notice goes out, and later rounds send nothing.
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        at(monkeypatch, moment)
+        assert (await deliver_all(on_port))["sent"] == PEOPLE * ROUNDS
+        at(monkeypatch, moment + timedelta(days=6))
+        assert await deliver_all(on_port) == {"sent": 0, "failed": 0, "retry": 0, "held": 0}
+    finally:
+        controller.stop()
+    received = [(str(m["Message-ID"]), str(m["To"])) for m in mailbox.messages]
+    assert len(received) == len(set(received)) == PEOPLE * ROUNDS
+    assert {message_id for message_id, _ in received} == {
+        services.message_id(i, settings.mail_from, KEY) for i in ids
+    }
+    # Each person got one notice per burst, each naming that burst's document.
+    listed: dict[str, list[str]] = {}
+    for (_, to), message in zip(received, mailbox.messages, strict=True):
+        body = message.get_body(("plain",)).get_content()
+        listed.setdefault(to, []).extend(set(re.findall(r"N-\d{3}-\d", body)))
+    assert {to: sorted(numbers) for to, numbers in listed.items()} == {
+        f"person{n:03d}@fault.example": [f"N-{n:03d}-{burst}" for burst in range(ROUNDS)]
+        for n in range(PEOPLE)
+    }
+    rows = await OutboxEmail.select(OutboxEmail.state, OutboxEmail.attempts).where(
+        OutboxEmail.id.is_in(ids)
+    )
+    assert {(row["state"], row["attempts"]) for row in rows} == {("sent", 3)}
 
 
 async def test_transient_failures_are_retried_for_five_days_then_the_address_has_a_problem(
