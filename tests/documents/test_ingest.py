@@ -141,7 +141,7 @@ def test_running_it_again_publishes_nothing_twice(
     assert first.returncode == 0, first.stdout + first.stderr
     again = ingest(ingest_db, str(tmp_path / "batch"))
     assert again.returncode == 0
-    assert again.stdout.count("already_published") == 10  # one plain line a file
+    assert again.stdout.count("already published") == 10  # one plain line a file
     assert count(ingest_db, "SELECT count(*) FROM document WHERE number LIKE 'B-%'") == 10
 
 
