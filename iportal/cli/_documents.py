@@ -21,6 +21,7 @@ STATUS_WORDS = {
     "conflict": N_("conflict"),
     "rejected": N_("rejected"),
 }
+TYPE_WORDS = {"invoice": N_("Invoice"), "credit_note": N_("Credit note")}
 
 
 @main.command()
@@ -176,7 +177,8 @@ def report_language(asked: str | None, issuers: list[str]) -> str:
 def report_line(outcome: Any, language: str) -> str:
     """One file's line: its result, name and document, then why (or what to know)."""
     fields = outcome.candidate.fields if outcome.candidate else None
-    what = f"{outcome.client_code} {fields.type} {fields.number}" if fields else ""
+    kind = translate(TYPE_WORDS.get(fields.type, fields.type), language) if fields else ""
+    what = f"{outcome.client_code} {kind} {fields.number}" if fields else ""
     line = f"{translate(STATUS_WORDS[outcome.status], language):<17} {outcome.name}"
     if what.strip():
         line += f"  [{what}]"
