@@ -166,6 +166,8 @@ async def test_the_attachments_are_listed_and_downloaded_byte_for_byte(
         document_id,
     )
     assert sorted(json.loads(r["detail"])["attachment"] for r in opened) == [1, 3]
+    activity = await client.get("/me/activity")
+    assert "(attachment 1)" in activity.text and "(attachment 3)" in activity.text
 
 
 async def test_a_fake_pdf_attachment_is_served_as_plain_bytes(
