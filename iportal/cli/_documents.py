@@ -11,7 +11,17 @@ from typing import Any, TextIO
 import click
 
 from iportal.cli import load_settings, main, run_with_pool
-from iportal.i18n import translate
+from iportal.columns import LANGUAGES
+from iportal.i18n import N_, translate
+
+# The words of the report, in the run's language like the reasons they sit beside.
+STATUS_WORDS = {
+    "published": N_("published"),
+    "already_published": N_("already published"),
+    "conflict": N_("conflict"),
+    "rejected": N_("rejected"),
+}
+TYPE_WORDS = {"invoice": N_("Invoice"), "credit_note": N_("Credit note")}
 
 
 @main.command()
@@ -34,8 +44,19 @@ from iportal.i18n import translate
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the result of every file to this CSV file.",
 )
+@click.option(
+    "--lang",
+    "language",
+    type=click.Choice(LANGUAGES),
+    default=None,
+    help="The report's language [default: the issuer's; English when issuers differ].",
+)
 def ingest(
-    paths: tuple[Path, ...], prefix: str | None, jobs: int | None, report_path: Path | None
+    paths: tuple[Path, ...],
+    prefix: str | None,
+    jobs: int | None,
+    report_path: Path | None,
+    language: str | None,
 ) -> None:
     """Publish documents from PDFs, Factur-X PDFs, UBL XML, folders or ZIPs with a
     manifest.csv; prints a per-file report; exit 0 only if nothing was rejected."""
@@ -50,17 +71,20 @@ def ingest(
     from iportal.documents.publishing import Summary
 
     summary = Summary()
+    spoken: list[str] = []  # the run's language, once the issuers are known
     try:
         with workers:
             run_with_pool(
-                lambda: _ingest(settings, list(paths), prefix, workers, summary, report),
+                lambda: _ingest(
+                    settings, list(paths), prefix, workers, summary, report, language, spoken
+                ),
                 max_size=8,
             )
     finally:
         sys.stdout.flush()
         if report is not None:
             report[0].close()
-    _print_summary(summary)
+    _print_summary(summary, spoken[0] if spoken else language or "en")
     sys.exit(1 if summary.failed else 0)
 
 
@@ -85,6 +109,8 @@ async def _ingest(
     workers: Any,
     summary: Any,
     report: tuple[TextIO, Any] | None,
+    asked: str | None,
+    spoken: list[str],
 ) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -104,7 +130,8 @@ async def _ingest(
     issuers = await all_issuers(prefix)
     if prefix and not issuers:
         raise click.ClickException(f"there is no issuer with prefix {prefix.upper()}")
-    language = issuers[0].language if prefix else "en"
+    language = report_language(asked, [issuer.language for issuer in issuers])
+    spoken.append(language)
     console = Console(stderr=True)
     # The files are counted for the progress bar only: that is a second pass over them.
     total = sum(1 for _ in collect(paths)) if console.is_terminal else None
@@ -128,39 +155,51 @@ async def _ingest(
         console=console,
         disable=not console.is_terminal,
     ) as progress:
-        task = progress.add_task("Publishing", total=total)
+        task = progress.add_task(translate(N_("Publishing"), language), total=total)
         async for outcome in run.run(collect(paths)):
             summary.add(outcome)
             progress.advance(task)
             if report is not None:
                 report[1].writerow(report_row(outcome))
-            if not console.is_terminal or outcome.reason:
-                _print_line(outcome)
+            if not console.is_terminal or outcome.reason or outcome.warnings:
+                # No flush per line (click.echo's): a line each for thousands of files.
+                sys.stdout.write(report_line(outcome, language) + "\n")
 
 
-def _print_line(outcome: Any) -> None:
+def report_language(asked: str | None, issuers: list[str]) -> str:
+    """The one language of a run's report: the one asked for, else the issuers' when
+    they share one, else English."""
+    if asked:
+        return asked
+    return issuers[0] if issuers and len(set(issuers)) == 1 else "en"
+
+
+def report_line(outcome: Any, language: str) -> str:
+    """One file's line: its result, name and document, then why (or what to know)."""
     fields = outcome.candidate.fields if outcome.candidate else None
-    what = f"{outcome.client_code} {fields.type} {fields.number}" if fields else ""
-    line = f"{outcome.status:<17} {outcome.name}"
+    kind = translate(TYPE_WORDS.get(fields.type, fields.type), language) if fields else ""
+    what = f"{outcome.client_code} {kind} {fields.number}" if fields else ""
+    line = f"{translate(STATUS_WORDS[outcome.status], language):<17} {outcome.name}"
     if what.strip():
         line += f"  [{what}]"
     if outcome.reason:
         line += f"  {outcome.reason}"
-    # No flush per line (click.echo's): a line each for thousands of files.
-    sys.stdout.write(line + "\n")
+    for warning in outcome.warnings:
+        line += f"  {warning}"
+    return line
 
 
-def _print_summary(summary: Any) -> None:
+def _print_summary(summary: Any, language: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="Ingest summary")
-    table.add_column("result")
-    table.add_column("files", justify="right")
-    for status in ("published", "already_published", "conflict", "rejected"):
-        table.add_row(status.replace("_", " "), str(summary.counts[status]))
+    table = Table(title=translate(N_("Ingest summary"), language))
+    table.add_column(translate(N_("result"), language))
+    table.add_column(translate(N_("files"), language), justify="right")
+    for status, word in STATUS_WORDS.items():
+        table.add_row(translate(word, language), str(summary.counts[status]))
     for reason, count in summary.reasons.most_common():
-        table.add_row(f"  {translate(reason, 'en', **_placeholders(reason))}", str(count))
+        table.add_row(f"  {translate(reason, language, **_placeholders(reason))}", str(count))
     Console(stderr=True).print(table)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -30,6 +30,8 @@ class PublishedDocument:
     vat_amount: Decimal
     amount_incl_vat: Decimal
     status: str
+    # Published anyway, but the issuer should know: an embedded file left out, and why.
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -80,3 +82,19 @@ class MarkRead:
 @dataclass
 class Marked:
     marked: int
+
+
+@dataclass
+class AttachmentItem:
+    """A file embedded in the e-invoice: `n` names it in its download's path; `type`
+    is the type its sender declared."""
+
+    n: int
+    name: str
+    type: str
+    size: int
+
+
+@dataclass
+class AttachmentList:
+    items: list[AttachmentItem]

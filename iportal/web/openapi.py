@@ -63,6 +63,9 @@ DOMAIN_ERRORS: dict[str, tuple[int, ...]] = {
     "documents.export_zip": (404,),
     "documents.issuer_list": (404,),
     "documents.publish": (409,),
+    # The attachments are read in the sandbox: an XML too costly to read again.
+    "documents.attachments": (422,),
+    "documents.attachment": (422,),
     # Anyone but the main contact of a B2B account, even to read the list.
     "sharing.shared_users": (403,),
     # Already a shared user of the account; renaming someone who has a login.
@@ -79,6 +82,10 @@ FILE_TYPES = {
     "documents.pdf": "application/pdf",
     "documents.duplicate": "application/pdf",
     "documents.xml": "application/xml",
+    "documents.issuer_pdf": "application/pdf",
+    "documents.issuer_xml": "application/xml",
+    # Its declared type when a PDF, PNG or JPEG that is one, else this.
+    "documents.attachment": "application/octet-stream",
     "documents.export_csv": "text/csv",
     "documents.export_zip": "application/zip",
 }

@@ -145,14 +145,26 @@ def test_no_buyer_identifier_gives_no_references() -> None:
 # --- embedded PDF -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("content", ["not base64!", "aGVsbG8gd29ybGQ="])  # "hello world"
-def test_a_bad_embedded_pdf_is_refused(content: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("not base64!", "its content is not valid base64."),
+        ("aGVsbG8gd29ybGQ=", "it is declared a PDF but is not one."),  # "hello world"
+    ],
+)
+def test_a_bad_embedded_pdf_is_left_out_with_a_warning(content: str, reason: str) -> None:
     data = fixture("ubl_credit_note_with_pdf.xml").decode()
     data = re.sub(r'(mimeCode="application/pdf"[^>]*>)[^<]*<', rf"\g<1>{content}<", data)
 
-    error = refused(data.encode())
+    invoice = read_structured(data.encode())
 
-    assert str(error) == "The PDF embedded in the e-invoice is not a valid PDF."
+    assert invoice is not None and invoice.number == "UBL-CN-2024-0002"
+    assert invoice.pdf is None
+    [warning] = invoice.warnings
+    assert warning.name == "UBL-CN-2024-0002.pdf" and warning.reason == reason
+    assert str(InvalidInput(warning.message, **warning.params)) == (
+        f"The attachment “UBL-CN-2024-0002.pdf” was left out: {reason}"
+    )
 
 
 # --- not an e-invoice ---------------------------------------------------------------

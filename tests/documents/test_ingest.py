@@ -141,7 +141,7 @@ def test_running_it_again_publishes_nothing_twice(
     assert first.returncode == 0, first.stdout + first.stderr
     again = ingest(ingest_db, str(tmp_path / "batch"))
     assert again.returncode == 0
-    assert again.stdout.count("already_published") == 10  # one plain line a file
+    assert again.stdout.count("already published") == 10  # one plain line a file
     assert count(ingest_db, "SELECT count(*) FROM document WHERE number LIKE 'B-%'") == 10
 
 
@@ -364,3 +364,56 @@ async def test_a_staged_blob_has_its_folder_ready(tmp_path: Path) -> None:
     await store.commit([staged])
     assert await store.read(staged.digest) == b"%PDF-1.4 a blob"
     assert not Path(staged.path).exists()
+
+
+# The report's own words, and the messages this run's files bring into it.
+REPORT_PHRASES = (
+    "published",
+    "already published",
+    "conflict",
+    "rejected",
+    "Ingest summary",
+    "result",
+    "files",
+    "Invoice",
+    "This is not a PDF: its content does not start like one.",
+    "it is declared a PDF but is not one.",
+)
+LEFT_OUT = "The attachment “%(name)s” was left out: %(reason)s"
+
+
+def _words_of(message: str, language: str) -> str:
+    from iportal.i18n import translate
+
+    # A message with parameters is looked for by its words before the first one.
+    return translate(message, language).split("%(")[0].strip() or message
+
+
+@pytest.mark.parametrize("language", ["nl", "fr", "en", "de"])
+def test_the_report_speaks_one_language(
+    ingest_db: dict[str, str], tmp_path: Path, language: str
+) -> None:
+    from tests.documents.test_einvoice_attachments import with_fake_pdf
+
+    folder = tmp_path / "batch"
+    write_batch(folder, f"L{language}", 1)
+    (folder / "notes.pdf").write_bytes(b"just text, not a PDF")
+    ubl = with_fake_pdf().replace(b"UBL-2024-0002<", f"UBL-{language}<".encode())
+    (folder / "peppol.xml").write_bytes(ubl.replace(b">DL20012345<", b">DL20000001<"))
+    env = {**ingest_db, "COLUMNS": "300"}  # the summary's lines are not wrapped
+
+    done = ingest(env, str(folder), "--jobs", "1", "--lang", language)
+
+    assert done.returncode == 1, done.stdout + done.stderr  # notes.pdf is rejected
+    report = done.stdout + done.stderr
+    assert "Traceback" not in report
+    for message in (*REPORT_PHRASES, LEFT_OUT):
+        mine = _words_of(message, language)
+        if message not in ("conflict", "already published"):  # no such file in this run
+            assert mine in report, (language, mine)
+        for other in {"nl", "fr", "en", "de"} - {language}:
+            theirs = _words_of(message, other)
+            if theirs != mine and theirs not in mine:
+                assert theirs not in report, (language, other, theirs)
+    assert "UBL-2024-0002.pdf" in done.stdout  # the warning names the attachment
+    assert count(ingest_db, f"SELECT count(*) FROM document WHERE number = 'UBL-{language}'") == 1

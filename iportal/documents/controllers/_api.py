@@ -14,6 +14,7 @@ from iportal import clock
 from iportal.accounts.services import SessionUser
 from iportal.documents import reading
 from iportal.documents.controllers._files import (
+    FILE_HEADERS,
     asked,
     blobs_of,
     document_item,
@@ -21,9 +22,12 @@ from iportal.documents.controllers._files import (
     file_response,
     filters_and_sort,
     reader_of,
+    sandbox_of,
 )
 from iportal.documents.controllers._query import LIST_QUERY, ListQuery
 from iportal.documents.schemas import (
+    AttachmentItem,
+    AttachmentList,
     DocumentItem,
     DocumentList,
     DocumentSummary,
@@ -33,7 +37,7 @@ from iportal.documents.schemas import (
 )
 from iportal.web.auth import USER
 from iportal.web.context import client_ip
-from iportal.web.inputs import BigSerialId
+from iportal.web.inputs import BigSerialId, SerialId
 from iportal.web.params import Cursor, Limit
 
 NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie, Authorization"}
@@ -105,6 +109,40 @@ async def xml(
     return file_response(file, "application/xml", True)
 
 
+@get("/{document_id:int}/attachments", name="documents.attachments", tags=["documents"])
+async def attachments(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    document_id: FromPath[BigSerialId],
+) -> Response[AttachmentList]:
+    """The files embedded in the e-invoice (timesheets, delivery notes, the issuer's
+    PDF): each one's number, declared name and type, and size in bytes."""
+    files = await reading.list_attachments(
+        reader_of(user), document_id, blobs_of(request), sandbox_of(request)
+    )
+    items = [AttachmentItem(f.number, f.name, f.declared_type, f.size) for f in files]
+    return Response(AttachmentList(items), headers=NO_STORE)
+
+
+@get("/{document_id:int}/attachments/{n:int}", name="documents.attachment", tags=["documents"])
+async def attachment(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    document_id: FromPath[BigSerialId],
+    n: FromPath[SerialId],
+) -> Response[bytes]:
+    """One embedded file as a download, under its declared name; its declared type
+    only when it is a PDF, PNG or JPEG and truly one, else application/octet-stream."""
+    file = await reading.open_attachment(
+        reader_of(user), document_id, n, blobs_of(request), sandbox_of(request), client_ip(request)
+    )
+    return Response(
+        file.content,
+        media_type=file.media_type,
+        headers={**FILE_HEADERS, "Content-Disposition": f'attachment; filename="{file.file_name}"'},
+    )
+
+
 @post(
     "/{document_id:int}/duplicate", name="documents.duplicate", tags=["documents"], status_code=200
 )
@@ -174,6 +212,8 @@ api_router = Router(
         detail,
         pdf,
         xml,
+        attachments,
+        attachment,
         duplicate,
         mark_read,
         export_csv,

@@ -6,12 +6,12 @@ from typing import Annotated, Any
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
-from litestar.params import MultipartBody, QueryParameter
+from litestar.params import FromPath, MultipartBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from iportal.accounts.services import IssuerPrincipal
-from iportal.documents import publishing
-from iportal.documents.controllers._files import blobs_of, sandbox_of
+from iportal.documents import publishing, reading
+from iportal.documents.controllers._files import blobs_of, file_response, sandbox_of
 from iportal.documents.publishing import (
     ALREADY_PUBLISHED,
     CONFLICT,
@@ -26,6 +26,7 @@ from iportal.documents.schemas import (
 from iportal.errors import Conflict, InvalidInput
 from iportal.web.auth import ISSUER
 from iportal.web.context import settings_of
+from iportal.web.inputs import BigSerialId
 from iportal.web.params import Cursor, Limit
 
 
@@ -77,6 +78,7 @@ async def publish_document(
         vat_amount=fields.vat_amount,
         amount_incl_vat=fields.amount_incl_vat,
         status=outcome.status,
+        warnings=list(outcome.warnings),
     )
     status = HTTP_201_CREATED if outcome.status == PUBLISHED else HTTP_200_OK
     return Response(body, status_code=status)
@@ -93,6 +95,40 @@ async def list_issuer_documents(
     return await publishing.issuer_documents(issuer.issuer_id, client_code, cursor, limit)
 
 
+@get(
+    "/documents/{document_id:int}/pdf",
+    name="documents.issuer_pdf",
+    tags=["issuer"],
+    dependencies=ISSUER,
+)
+async def issuer_pdf(
+    request: Request[Any, Any, Any],
+    issuer: NamedDependency[IssuerPrincipal],
+    document_id: FromPath[BigSerialId],
+) -> Response[bytes]:
+    """One of the issuer's documents as its clients get it, to check a rendering;
+    another issuer's answers 404, like one that does not exist."""
+    file = await reading.issued_pdf(issuer.issuer_id, document_id, blobs_of(request))
+    return file_response(file, "application/pdf", False)
+
+
+@get(
+    "/documents/{document_id:int}/xml",
+    name="documents.issuer_xml",
+    tags=["issuer"],
+    dependencies=ISSUER,
+)
+async def issuer_xml(
+    request: Request[Any, Any, Any],
+    issuer: NamedDependency[IssuerPrincipal],
+    document_id: FromPath[BigSerialId],
+) -> Response[bytes]:
+    """The XML of one of the issuer's documents, as published."""
+    file = await reading.issued_xml(issuer.issuer_id, document_id, blobs_of(request))
+    return file_response(file, "application/xml", True)
+
+
 issuer_router = Router(
-    path="/api/v1/issuer", route_handlers=[publish_document, list_issuer_documents]
+    path="/api/v1/issuer",
+    route_handlers=[publish_document, list_issuer_documents, issuer_pdf, issuer_xml],
 )

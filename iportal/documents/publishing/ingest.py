@@ -168,6 +168,7 @@ class Ingest:
             self.blobs,
             self.settings,
             self.numbers,
+            self.language,
         )
         for (index, _, _), outcome in zip(publishable, published, strict=True):
             outcomes[index] = outcome
@@ -239,6 +240,7 @@ REPORT_COLUMNS = (
     "amount_incl_vat",
     "document_id",
     "reason",
+    "warnings",
 )
 
 
@@ -255,4 +257,5 @@ def report_row(outcome: Outcome) -> dict[str, str]:
         "amount_incl_vat": str(fields.amount_incl_vat) if fields else "",
         "document_id": str(outcome.document_id or ""),
         "reason": outcome.reason,
+        "warnings": " ".join(outcome.warnings),
     }

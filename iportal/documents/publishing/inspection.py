@@ -24,7 +24,7 @@ from iportal.documents.publishing.metadata import DocumentFields, merge_metadata
 from iportal.documents.sandbox import TaskOutOfMemory, TaskTimedOut
 from iportal.documents.storage import BlobStore, StagedBlob
 from iportal.errors import InvalidInput
-from iportal.i18n import N_
+from iportal.i18n import N_, gettext
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
@@ -108,10 +108,32 @@ class Candidate:
     page_count: int | None
     xml: StagedBlob | None
     structured_kind: str  # none, factur_x, ubl
+    # Embedded files that are not what they claim: the document publishes without them.
+    warnings: tuple[Notice, ...] = ()
 
     @property
     def staged(self) -> list[StagedBlob]:
         return [blob for blob in (self.pdf, self.xml) if blob is not None]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A message inside another one: `%(reason)s` formats it with `str()`, which
+    translates and fills it in then, in the language of the message around it."""
+
+    message: str
+    params: tuple[tuple[str, object], ...] = ()
+
+    def __str__(self) -> str:
+        return gettext(self.message, **dict(self.params))
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the issuer should know about a file that was published anyway."""
+
+    message: str
+    params: Mapping[str, object] = field(default_factory=dict)  # the message's
 
 
 @dataclass(frozen=True)
@@ -176,10 +198,20 @@ def _from_xml(job: Job, data: bytes) -> Candidate:
     from iportal.documents.publishing import einvoice
 
     structured = einvoice.read_xml(data)
-    page_count = None
-    if structured.pdf is not None:
-        _, page_count = read_pdf(structured.pdf, job.limits)
-    return _candidate(job, structured, pdf=structured.pdf, page_count=page_count, xml=data)
+    warnings = [Notice(w.message, w.params) for w in structured.warnings]
+    pdf, page_count = structured.pdf, None
+    if pdf is not None:
+        try:
+            _, page_count = read_pdf(pdf, job.limits)
+        except InvalidInput as error:
+            # The issuer's rendering is an attachment: the invoice is its XML.
+            reason = Reason(error.message, tuple(error.params.items()))
+            name = structured.pdf_name or "PDF"
+            warnings.append(Notice(einvoice.LEFT_OUT, {"name": name, "reason": reason}))
+            pdf = None
+    return _candidate(
+        job, structured, pdf=pdf, page_count=page_count, xml=data, warnings=tuple(warnings)
+    )
 
 
 def read_pdf(data: bytes, limits: FileLimits) -> tuple[PdfReader, int]:
@@ -218,6 +250,7 @@ def _candidate(
     pdf: bytes | None,
     page_count: int | None,
     xml: bytes | None,
+    warnings: tuple[Notice, ...] = (),
 ) -> Candidate:
     fields, client_code = merge_metadata(job.metadata, structured, job.today)
     return Candidate(
@@ -229,4 +262,5 @@ def _candidate(
         page_count=page_count,
         xml=job.blobs.stage(xml) if xml is not None else None,
         structured_kind=structured.kind if structured else "none",
+        warnings=warnings,
     )

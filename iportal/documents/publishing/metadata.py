@@ -3,8 +3,10 @@
 Rules (API.md, DESIGN.md): metadata may be left out when the file carries
 Factur-X or UBL data; a metadata field that is given must agree with that data
 (the error names the field); amounts are Decimal, must add up to the cent, and
-are stored as the document states them — a credit note's are positive, only a
-corrective invoice (384) may be negative. Dates are ones a person means: an issue date
+are stored as the document states them. A document described by metadata alone states
+a credit note's amounts positive, and only a corrective invoice (384) negative; an
+e-invoice is held to EN 16931 alone, which lets any invoice be negative (Peppol BIS
+3.0 corrects with a negative 380). Dates are ones a person means: an issue date
 from 1 January 2000 to tomorrow, a due date from the issue date to ten years after it.
 A number is one line of text.
 """
@@ -149,7 +151,7 @@ def merge_metadata(
         if client_code is None:
             raise InvalidInput(MISSING, field="client_code")
     fields = _complete(values)
-    check_rules(fields, today)
+    check_rules(fields, today, signs=structured is None)
     return fields, client_code
 
 
@@ -171,8 +173,9 @@ def _complete(values: dict[str, Any]) -> DocumentFields:
     )
 
 
-def check_rules(fields: DocumentFields, today: date) -> None:
-    """The rules every document obeys, whatever its source."""
+def check_rules(fields: DocumentFields, today: date, *, signs: bool = True) -> None:
+    """The rules every document obeys, whatever its source; with `signs`, the
+    portal's own rule on which way its amounts go (EN 16931 has none)."""
     if len(fields.number) > 64:
         raise InvalidInput(N_("The document number is longer than 64 characters."))
     if _NOT_ONE_LINE.search(fields.number):
@@ -201,7 +204,8 @@ def check_rules(fields: DocumentFields, today: date) -> None:
             vat=str(fields.vat_amount),
             incl=str(fields.amount_incl_vat),
         )
-    _check_signs(fields)
+    if signs:
+        _check_signs(fields)
     if fields.issue_date > today + FUTURE_TOLERANCE:
         raise InvalidInput(
             N_("The issue date %(date)s lies in the future."), date=fields.issue_date.isoformat()

@@ -62,6 +62,8 @@ class Outcome:
     candidate: Candidate | None = None
     reason: str = ""
     reason_key: str = ""  # the untranslated message, to group rejections by reason
+    # What the issuer should know about a file published anyway, in their language.
+    warnings: tuple[str, ...] = ()
 
 
 def rejected(name: str, language: str, message: str, params: Mapping[str, object]) -> Outcome:
@@ -192,6 +194,11 @@ class _Accepted:
     candidate: Candidate
     client: DocumentClient
     document: NewDocument
+    language: str  # of every text its outcome carries
+
+
+def _warnings(candidate: Candidate, language: str) -> tuple[str, ...]:
+    return tuple(translate(w.message, language, **w.params) for w in candidate.warnings)
 
 
 def _new_document(client_number_id: int, candidate: Candidate) -> NewDocument:
@@ -211,26 +218,30 @@ async def publish_batch(
     blobs: BlobStore,
     settings: Settings,
     numbers: ClientNumbers | None = None,
+    language: str | None = None,
 ) -> list[Outcome]:
     """Record inspected files in one transaction, outcomes in the batch's order; never
     raises for the files' own faults. The new documents' blobs are moved into place
-    and made durable before the rows are committed; every other staged blob goes."""
+    and made durable before the rows are committed; every other staged blob goes.
+    Reasons and warnings are in `language` when it is given (one report, one
+    language), else in each issuer's."""
     numbers = numbers or ClientNumbers()
     outcomes: list[Outcome | None] = [None] * len(batch)
     accepted: list[_Accepted] = []
     unknown: list[StagedBlob] = []  # staged for a client number that was not found
     for index, (issuer, result) in enumerate(batch):
+        speaks = language or issuer.language
         if isinstance(result, Rejection):
-            outcomes[index] = rejected(result.name, issuer.language, result.message, result.params)
+            outcomes[index] = rejected(result.name, speaks, result.message, result.params)
             continue
         try:
             client = await resolve_client_number(issuer, result, numbers)
         except InvalidInput as error:
             unknown += result.staged
-            outcomes[index] = rejected(result.name, issuer.language, error.message, error.params)
+            outcomes[index] = rejected(result.name, speaks, error.message, error.params)
             continue
         document = _new_document(client.id, result)
-        accepted.append(_Accepted(index, issuer, result, client, document))
+        accepted.append(_Accepted(index, issuer, result, client, document, speaks))
     await blobs.discard(unknown)
     if accepted:
         await _record_or_isolate(accepted, outcomes, blobs, settings)
@@ -255,7 +266,7 @@ async def _record_or_isolate(
         await blobs.discard(a.candidate.staged)
         outcomes[a.index] = rejected(
             a.candidate.name,
-            a.issuer.language,
+            a.language,
             N_("The database refused the document: %(reason)s"),
             {"reason": str(error)},
         )
@@ -272,11 +283,16 @@ async def _record(
     for a, document_id in zip(accepted, ids, strict=True):
         if document_id is not None:
             outcomes[a.index] = Outcome(
-                a.candidate.name, PUBLISHED, document_id, a.client.client_code, a.candidate
+                a.candidate.name,
+                PUBLISHED,
+                document_id,
+                a.client.client_code,
+                a.candidate,
+                warnings=_warnings(a.candidate, a.language),
             )
     recorded = await recorded_documents([a.document.key for a in repeats])
     for a in repeats:
-        outcomes[a.index] = _repeat(a.issuer, a.candidate, a.client, recorded[a.document.key])
+        outcomes[a.index] = _repeat(a, recorded[a.document.key])
     await invite_waiting(settings, [a.client for a in new])
 
 
@@ -293,23 +309,24 @@ async def publish(
     return (await publish_batch([(issuer, result)], blobs, settings))[0]
 
 
-def _repeat(
-    issuer: IssuerPrincipal,
-    candidate: Candidate,
-    client: DocumentClient,
-    recorded: RecordedDocument,
-) -> Outcome:
+def _repeat(a: _Accepted, recorded: RecordedDocument) -> Outcome:
+    candidate, client_code = a.candidate, a.client.client_code
     if _same_file(recorded, candidate):
         return Outcome(
-            candidate.name, ALREADY_PUBLISHED, recorded.id, client.client_code, candidate
+            candidate.name,
+            ALREADY_PUBLISHED,
+            recorded.id,
+            client_code,
+            candidate,
+            warnings=_warnings(candidate, a.language),
         )
     error = conflict(candidate.fields.number)
     return Outcome(
         candidate.name,
         CONFLICT,
         recorded.id,
-        client.client_code,
+        client_code,
         candidate,
-        translate(error.message, issuer.language, **error.params),
+        translate(error.message, a.language, **error.params),
         error.message,
     )

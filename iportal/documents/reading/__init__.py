@@ -16,12 +16,20 @@ from typing import TYPE_CHECKING
 from iportal.documents._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from iportal.documents.reading.attachments import (
+        EmbeddedFile,
+        list_attachments,
+        open_attachment,
+    )
     from iportal.documents.reading.export import export_csv, export_zip, record_export
     from iportal.documents.reading.files import (
         DocumentDetail,
         DocumentFile,
+        document_pdf,
         document_xml,
         file_name,
+        issued_pdf,
+        issued_xml,
         mark_read,
         open_pdf,
         request_duplicate,
@@ -51,19 +59,25 @@ __all__ = [
     "DocumentDetail",
     "DocumentFile",
     "DocumentPage",
+    "EmbeddedFile",
     "Filters",
     "ListView",
     "ListedDocument",
     "Overview",
     "Reader",
     "Sort",
+    "document_pdf",
     "document_xml",
     "export_csv",
     "export_zip",
     "file_name",
+    "issued_pdf",
+    "issued_xml",
+    "list_attachments",
     "list_documents",
     "list_view",
     "mark_read",
+    "open_attachment",
     "open_pdf",
     "overview",
     "parse_filters",
@@ -75,4 +89,4 @@ __all__ = [
 ]
 
 # Loaded on first use: a sandboxed worker imports one module, not the whole room.
-__getattr__ = lazy_exports(globals(), ("reader", "files", "export", "listing"))
+__getattr__ = lazy_exports(globals(), ("reader", "files", "export", "listing", "attachments"))

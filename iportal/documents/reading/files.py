@@ -74,6 +74,17 @@ SELECT v.user_id, d.id
 ON CONFLICT ON CONSTRAINT read_mark_once_per_user DO NOTHING
 RETURNING document_id
 """
+# An issuer sees its own documents, all of them, as its clients get them.
+ISSUER_DOCUMENT_SQL = """
+SELECT d.id, c.client_code, d.type, d.type_code, d.number, d.issue_date, d.due_date,
+       d.currency, d.amount_excl_vat, d.vat_amount, d.amount_incl_vat, d.structured_kind,
+       d.pdf_blob_hash IS NOT NULL AS has_pdf, false AS read,
+       d.client_number_id, d.pdf_blob_hash, d.xml_blob_hash
+  FROM document d JOIN client_number c ON c.id = d.client_number_id
+ WHERE d.id = $2 AND c.issuer_id = $1
+"""
+NO_PDF = N_("This document has no PDF; download its XML instead.")
+NO_XML = N_("This document was not published with structured data (XML).")
 DUPLICATE_SQL = """
 INSERT INTO duplicate_request (document_id, user_id, delivered_at) VALUES ($1, $2, $3)
 """
@@ -101,10 +112,10 @@ async def _authorised(reader: Reader, document_id: int, file: str, ip: str) -> D
     a byte goes out (one INSERT: opening a PDF is the portal's most frequent request)."""
     async with db.transaction():
         document = await visible_document(reader, document_id)
-        if file == "pdf" and document.pdf_blob_hash is None:
-            raise NotFound(N_("This document has no PDF; download its XML instead."))
+        if file == "pdf" and not has_pdf(document):
+            raise NotFound(NO_PDF)
         if file == "xml" and document.xml_blob_hash is None:
-            raise NotFound(N_("This document was not published with structured data (XML)."))
+            raise NotFound(NO_XML)
         if file == "pdf":
             await mark_read(reader, [document_id])
         await record_audit_event(
@@ -123,8 +134,43 @@ async def open_pdf(
 ) -> DocumentFile:
     """The PDF, which marks the document read for this reader; every opening is recorded."""
     document = await _authorised(reader, document_id, "pdf", ip)
-    content = await blobs.read(str(document.pdf_blob_hash))
+    return await document_pdf(document, blobs)
+
+
+def has_pdf(document: DocumentDetail) -> bool:
+    """Whether `document_pdf` has a PDF to give for it."""
+    return document.pdf_blob_hash is not None
+
+
+async def document_pdf(document: DocumentDetail, blobs: BlobStore) -> DocumentFile:
+    """The PDF a document is read as, whoever reads it (a client or its issuer): the
+    issuer's own. `NotFound` when it has none."""
+    if document.pdf_blob_hash is None:
+        raise NotFound(NO_PDF)
+    content = await blobs.read(document.pdf_blob_hash)
     return DocumentFile(document.file_name("pdf"), content, document.pdf_blob_hash)
+
+
+async def issuer_document(issuer_id: int, document_id: int) -> DocumentDetail:
+    """One of the issuer's own documents; another issuer's is `NotFound`, like none."""
+    row = await db.fetchrow(ISSUER_DOCUMENT_SQL, issuer_id, document_id)
+    if row is None:
+        raise NotFound()
+    return DocumentDetail(**row)
+
+
+async def issued_pdf(issuer_id: int, document_id: int, blobs: BlobStore) -> DocumentFile:
+    """The PDF of one of the issuer's documents, the same its clients get."""
+    return await document_pdf(await issuer_document(issuer_id, document_id), blobs)
+
+
+async def issued_xml(issuer_id: int, document_id: int, blobs: BlobStore) -> DocumentFile:
+    """The XML of one of the issuer's documents, as published."""
+    document = await issuer_document(issuer_id, document_id)
+    if document.xml_blob_hash is None:
+        raise NotFound(NO_XML)
+    content = await blobs.read(document.xml_blob_hash)
+    return DocumentFile(document.file_name("xml"), content, document.xml_blob_hash)
 
 
 async def document_xml(
@@ -146,7 +192,7 @@ async def request_duplicate(
     the PDF cannot be stamped within the sandbox's limits."""
     document = await visible_document(reader, document_id)
     if document.pdf_blob_hash is None:
-        raise NotFound(N_("This document has no PDF; download its XML instead."))
+        raise NotFound(NO_PDF)
     original = await blobs.read(document.pdf_blob_hash)
     stamped = await _stamped(sandbox, original, clock.today())
     async with db.transaction():

@@ -6,6 +6,13 @@ XML as published; None for a plain PDF. Every malformed or unsafe input, PDF or
 XML, becomes `InvalidInput` naming what is wrong.
 """
 
+from iportal.documents.publishing.einvoice._attachments import (
+    LEFT_OUT,
+    Attachment,
+    AttachmentWarning,
+    embedded_attachments,
+    embedded_files,
+)
 from iportal.documents.publishing.einvoice._model import (
     CREDIT_NOTE_TYPE_CODES,
     INVOICE_TYPE_CODES,
@@ -26,12 +33,17 @@ from iportal.documents.publishing.einvoice._xml import MAX_XML_BYTES, looks_like
 __all__ = [
     "CREDIT_NOTE_TYPE_CODES",
     "INVOICE_TYPE_CODES",
+    "LEFT_OUT",
     "MAX_XML_BYTES",
     "XML_ATTACHMENT_NAMES",
+    "Attachment",
+    "AttachmentWarning",
     "DocumentType",
     "StructuredInvoice",
     "StructuredKind",
     "document_type",
+    "embedded_attachments",
+    "embedded_files",
     "looks_like_pdf",
     "looks_like_xml",
     "read_from_pdf",

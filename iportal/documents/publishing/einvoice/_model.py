@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+from iportal.documents.publishing.einvoice._attachments import AttachmentWarning
 from iportal.documents.publishing.einvoice._values import TYPE_CODE, invalid
 
 StructuredKind = Literal["factur_x", "ubl"]
@@ -51,6 +52,10 @@ class StructuredInvoice:
     # The first PDF embedded in a UBL document (its rendering); a Factur-X PDF is
     # the file itself, which the caller already holds.
     pdf: bytes | None = None
+    # The embedded PDF's declared name, to name it should it prove unreadable.
+    pdf_name: str | None = None
+    # Embedded files that are not what they claim: left out, the document publishes.
+    warnings: tuple[AttachmentWarning, ...] = ()
     # The name of the XML inside a Factur-X/ZUGFeRD PDF ("factur-x.xml").
     attachment_name: str | None = None
 

@@ -1,24 +1,28 @@
 """UBL 2.1 `Invoice` and `CreditNote`, as Peppol BIS Billing 3.0 and XRechnung use them.
 
 The BT numbers in comments are EN 16931's. A UBL document may carry its PDF
-rendering as a base64 attachment; the first one marked application/pdf is it.
+rendering as a base64 attachment; the first one marked application/pdf is it
+(`_attachments`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import date
 from decimal import Decimal
 
 from lxml import etree
 
+from iportal.documents.publishing.einvoice._attachments import (
+    PDF,
+    Attachment,
+    attachment_warnings,
+    embedded_attachments,
+)
 from iportal.documents.publishing.einvoice._model import (
     DocumentType,
     StructuredInvoice,
     document_type,
 )
-from iportal.documents.publishing.einvoice._pdf import looks_like_pdf
 from iportal.documents.publishing.einvoice._values import (
     AMOUNT_DUE,
     AMOUNT_EXCL_VAT,
@@ -54,16 +58,16 @@ ROOT_TAGS = (INVOICE_TAG, CREDIT_NOTE_TAG)
 CREDIT_NOTE_WITH_INVOICE_CODE = N_(
     "The e-invoice is a credit note, but its type code “%(value)s” is the code of an invoice."
 )
-BAD_EMBEDDED_PDF = N_("The PDF embedded in the e-invoice is not a valid PDF.")
 
 _TOTALS = "cac:LegalMonetaryTotal/"
 _BUYER = "cac:AccountingCustomerParty/cac:Party/"
-_EMBEDDED = "cac:AdditionalDocumentReference/cac:Attachment/cbc:EmbeddedDocumentBinaryObject"
 
 
 def read_ubl(root: etree._Element, xml: bytes) -> StructuredInvoice:
     """The fields of a UBL invoice or credit note whose root is `root`."""
     doc_type, type_code = _type(root)
+    attachments = embedded_attachments(root)
+    rendering = _rendering(attachments)
     document_currency = currency(required(_text(root, "cbc:DocumentCurrencyCode"), CURRENCY))
     return StructuredInvoice(
         kind="ubl",
@@ -79,7 +83,9 @@ def read_ubl(root: etree._Element, xml: bytes) -> StructuredInvoice:
         amount_due=optional_amount(_text(root, _TOTALS + "cbc:PayableAmount"), AMOUNT_DUE),
         buyer_references=buyer_references(root),
         xml=xml,
-        pdf=embedded_pdf(root),
+        pdf=rendering.content if rendering else None,
+        pdf_name=rendering.name if rendering else None,
+        warnings=attachment_warnings(attachments),
     )
 
 
@@ -106,24 +112,11 @@ def buyer_references(root: etree._Element) -> tuple[str, ...]:
     )
 
 
-def embedded_pdf(root: etree._Element) -> bytes | None:
-    """The first attachment marked application/pdf, decoded; None when there is none."""
-    for element in root.findall(_EMBEDDED, NS):
-        mime_code = (element.get("mimeCode") or "").split(";")[0].strip().lower()
-        if mime_code == "application/pdf":
-            return _decoded_pdf(element.text or "")
-    return None
-
-
-def _decoded_pdf(encoded: str) -> bytes:
-    try:
-        # xs:base64Binary allows line breaks and blanks anywhere.
-        pdf = base64.b64decode("".join(encoded.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInput(BAD_EMBEDDED_PDF) from None
-    if not looks_like_pdf(pdf):
-        raise InvalidInput(BAD_EMBEDDED_PDF)
-    return pdf
+def _rendering(attachments: list[Attachment]) -> Attachment | None:
+    """The first attachment marked application/pdf, when it is one: the issuer's
+    rendering. A false one leaves the document without a PDF (it is named in a warning)."""
+    first = next((a for a in attachments if a.mime_code == PDF), None)
+    return first if first is not None and first.problem is None else None
 
 
 def _type(root: etree._Element) -> tuple[DocumentType, str]:
