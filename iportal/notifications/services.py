@@ -16,7 +16,7 @@ leaves with its own signed return path, so that a later bounce finds it
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -72,6 +72,19 @@ SELECT id, recipient, template, state, attempts, created_at, next_attempt_at, se
   FROM outbox_email
  ORDER BY state = 'sent', created_at DESC
  LIMIT $1
+"""
+# Many e-mails in one statement (a round of notices), due at once.
+QUEUE_MANY_SQL = """
+INSERT INTO outbox_email (recipient, user_id, client_number_id, language, template, subject,
+                          body_text, body_html, list_unsubscribe, state, attempts, last_error,
+                          next_attempt_at, created_at)
+SELECT recipient, user_id, client_number_id, language, template, subject, body_text, body_html,
+       list_unsubscribe, 'pending', 0, '', $10, $10
+  FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
+              $8::text[], $9::text[])
+       AS e(recipient, user_id, client_number_id, language, template, subject, body_text,
+            body_html, list_unsubscribe)
+RETURNING id
 """
 RETRY_FAILED_SQL = """
 UPDATE outbox_email SET state = 'pending', attempts = 0, next_attempt_at = $1
@@ -163,6 +176,41 @@ async def queue_email(
         )
     ).returning(OutboxEmail.id)
     return int(rows[0]["id"])
+
+
+@dataclass(frozen=True)
+class EmailToQueue:
+    """One e-mail for `queue_emails`: its template trio, for whom, in which language."""
+
+    template: str
+    recipient: str
+    language: str
+    context: Mapping[str, object]
+    user_id: int | None = None
+    client_number_id: int | None = None
+    list_unsubscribe: str = ""
+
+
+async def queue_emails(emails: Sequence[EmailToQueue]) -> list[int]:
+    """Render and queue many e-mails with one statement (a round of notices), inside
+    the caller's transaction; returns their outbox ids, in order."""
+    if not emails:
+        return []
+    rendered = [render_email(e.template, e.language, e.context) for e in emails]
+    rows = await db.fetch(
+        QUEUE_MANY_SQL,
+        [e.recipient for e in emails],
+        [e.user_id for e in emails],
+        [e.client_number_id for e in emails],
+        [e.language for e in emails],
+        [e.template for e in emails],
+        [r.subject for r in rendered],
+        [r.body_text for r in rendered],
+        [r.body_html for r in rendered],
+        [e.list_unsubscribe for e in emails],
+        clock.utcnow(),
+    )
+    return [int(row["id"]) for row in rows]
 
 
 async def claim_due(limit: int = 50) -> list[OutboxMessage]:
