@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 # Minutes between the first attempts; hourly after them, until `RETRY_FOR` is over.
 RETRY_MINUTES = (1, 5, 15, 30, 60)
 HELD = "held: the address has a delivery problem"
+# Statements at most this often (seconds) while results come faster than that: the
+# results of a few messages share one; one that comes after a pause goes at once.
+EVERY = 0.01
 
 # A held message gives its attempt back; a sent one clears the `expired` problem of
 # its address, which evidently takes mail again.
@@ -116,6 +119,7 @@ class Settlement:
         self._waiting: list[Result] = []
         self._task: asyncio.Task[None] | None = None
         self._at_the_end = db.in_transaction()
+        self._last = 0.0  # when the last statement started (the loop's clock)
 
     def add(self, result: Result) -> None:
         self.outcome[result.outcome] += 1
@@ -128,7 +132,12 @@ class Settlement:
             self._task = asyncio.create_task(self._record_waiting())
 
     async def _record_waiting(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._waiting:
+            pause = self._last + EVERY - loop.time()
+            if pause > 0 and not self._at_the_end:
+                await asyncio.sleep(pause)
+            self._last = loop.time()
             results, self._waiting = self._waiting, []
             await record(results, clock.utcnow())
 
@@ -136,4 +145,5 @@ class Settlement:
         """Everything recorded (or the database's error raised)."""
         if self._task is not None:
             await self._task
+        self._at_the_end = True  # no pause: the batch is over
         await self._record_waiting()
