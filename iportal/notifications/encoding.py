@@ -42,12 +42,18 @@ def _subject(subject: str) -> str | None:
 
 
 def _part(subtype: str, body: str) -> bytes:
-    encoded = binascii.b2a_qp(body.encode(), quotetabs=False, istext=True, header=False)
+    text = body.replace("\r\n", "\n").encode()
+    encoded = binascii.b2a_qp(text, quotetabs=False, istext=True, header=False)
     head = (
         f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
     )
-    return head.encode() + encoded + (b"" if encoded.endswith(b"\n") else b"\r\n")
+    # Lines end in CRLF throughout, as they go over the wire.
+    return (
+        head.encode()
+        + encoded.replace(b"\n", b"\r\n")
+        + (b"" if encoded.endswith(b"\n") else b"\r\n")
+    )
 
 
 def encode_message(
