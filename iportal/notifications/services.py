@@ -10,7 +10,9 @@ that expires. A permanent failure (5xx), or five days of transient ones, fails t
 message and opens a delivery problem for its address (`problems.py`); while an
 address has a permanent problem its messages are held, not attempted. Each message
 leaves with its own signed return path, so that a later bounce finds it
-(`bounces.py`).
+(`bounces.py`). A claimed batch goes over one SMTP connection, notices written
+straight to bytes (`encoding.py`), their results recorded a few at a time with one
+statement (`settlement.py`).
 """
 
 from __future__ import annotations
@@ -193,7 +195,7 @@ class EmailToQueue:
 
 async def queue_emails(emails: Sequence[EmailToQueue]) -> list[int]:
     """Render and queue many e-mails with one statement (a round of notices), inside
-    the caller's transaction; returns their outbox ids, in order."""
+    the caller's transaction; returns their outbox ids."""
     if not emails:
         return []
     rendered = [render_email(e.template, e.language, e.context) for e in emails]
