@@ -48,6 +48,16 @@ def read_invoice(xml: bytes) -> ReadableInvoice:
     raise InvalidInput(NOT_AN_EINVOICE)
 
 
+def view_of_xml(xml: bytes, language: str) -> ShownInvoice:
+    """The page's content for the e-invoice in `xml`, in `language`."""
+    return shown(read_invoice(xml), language)
+
+
+def pdf_of_xml(xml: bytes, language: str) -> bytes:
+    """The PDF made from the e-invoice in `xml`, in `language`."""
+    return render_pdf(view_of_xml(xml, language), language)
+
+
 __all__ = [
     "AllowanceCharge",
     "Attachment",
@@ -61,7 +71,9 @@ __all__ = [
     "ShownParty",
     "Totals",
     "VatBreakdown",
+    "pdf_of_xml",
     "read_invoice",
     "render_pdf",
     "shown",
+    "view_of_xml",
 ]

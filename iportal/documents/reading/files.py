@@ -95,13 +95,17 @@ async def mark_read(reader: Reader, document_ids: list[int]) -> int:
     return len(rows)
 
 
-async def _authorised(reader: Reader, document_id: int, file: str, ip: str) -> DocumentDetail:
+async def _authorised(
+    reader: Reader, document_id: int, file: str, ip: str, rendering: bool = False
+) -> DocumentDetail:
     """The document, if the reader may open this file of it; opening the PDF marks it
     read. Every opening is recorded, in the transaction that authorises it and before
-    a byte goes out (one INSERT: opening a PDF is the portal's most frequent request)."""
+    a byte goes out (one INSERT: opening a PDF is the portal's most frequent request).
+    With `rendering`, the PDF of a document that has only XML is the one made from it."""
     async with db.transaction():
         document = await visible_document(reader, document_id)
-        if file == "pdf" and document.pdf_blob_hash is None:
+        rendered = rendering and document.xml_blob_hash is not None
+        if file == "pdf" and document.pdf_blob_hash is None and not rendered:
             raise NotFound(N_("This document has no PDF; download its XML instead."))
         if file == "xml" and document.xml_blob_hash is None:
             raise NotFound(N_("This document was not published with structured data (XML)."))
@@ -119,10 +123,21 @@ async def _authorised(reader: Reader, document_id: int, file: str, ip: str) -> D
 
 
 async def open_pdf(
-    reader: Reader, document_id: int, blobs: BlobStore, ip: str = ""
+    reader: Reader,
+    document_id: int,
+    blobs: BlobStore,
+    ip: str = "",
+    rendering: tuple[Sandbox, str] | None = None,
 ) -> DocumentFile:
-    """The PDF, which marks the document read for this reader; every opening is recorded."""
-    document = await _authorised(reader, document_id, "pdf", ip)
+    """The PDF, which marks the document read for this reader; every opening is recorded.
+    The issuer's PDF when it sent one; otherwise, given `rendering` (the sandbox and the
+    reader's language), the PDF made from the document's XML."""
+    document = await _authorised(reader, document_id, "pdf", ip, rendering is not None)
+    if document.pdf_blob_hash is None and rendering is not None:
+        # Imported on first use, as stamping is: the web process need not load ReportLab.
+        from iportal.documents.reading.readable import rendered_pdf
+
+        return await rendered_pdf(document, blobs, *rendering)
     content = await blobs.read(str(document.pdf_blob_hash))
     return DocumentFile(document.file_name("pdf"), content, document.pdf_blob_hash)
 
