@@ -157,3 +157,56 @@ def test_a_generated_invoices_view_shows_its_stated_totals(
         assert view.payable == money(made.payable, "EUR")
         assert (i18n.gettext("Total including VAT"), money(made.incl_vat, "EUR")) in view.totals
     assert flat(view.payable) in pdf_text(pdf)
+
+
+def test_the_vat_in_the_accounting_currency_is_shown_when_it_differs() -> None:
+    made = ubl(
+        [MadeLine(Decimal(2), Decimal(50), Decimal(21), Decimal(0), "Lease")],
+        Decimal(0),
+        Decimal(0),
+        Decimal(0),
+    )
+    xml = made.xml.decode().replace(
+        "<cbc:DocumentCurrencyCode>EUR</cbc:DocumentCurrencyCode>",
+        "<cbc:DocumentCurrencyCode>EUR</cbc:DocumentCurrencyCode>"
+        "<cbc:TaxCurrencyCode>SEK</cbc:TaxCurrencyCode>",
+    )
+    xml = xml.replace(
+        "<cac:LegalMonetaryTotal>",
+        '<cac:TaxTotal><cbc:TaxAmount currencyID="SEK">241.50</cbc:TaxAmount></cac:TaxTotal>'
+        "<cac:LegalMonetaryTotal>",
+    )
+
+    invoice = read_invoice(xml.encode())
+    view = shown(invoice, "nl")
+
+    assert invoice.totals.vat == Decimal("21.00")
+    assert invoice.totals.vat_accounting == Decimal("241.50")
+    assert ("Btw in SEK", money_in("nl", Decimal("241.50"), "SEK")) in view.totals
+    assert flat(money_in("nl", Decimal("241.50"), "SEK")) in pdf_text(render_pdf(view, "nl"))
+    same = shown(read_invoice(made.xml), "nl")
+    assert not any(label.startswith("Btw in") for label, _ in same.totals)
+
+
+def money_in(language: str, amount: Decimal, currency: str) -> str:
+    with i18n.using_language(language):
+        return money(amount, currency)
+
+
+def test_an_odd_field_is_left_out_rather_than_refused() -> None:
+    made = ubl(
+        [MadeLine(Decimal(1), Decimal(10), Decimal(21), Decimal(0), "Lease")],
+        Decimal(0),
+        Decimal(0),
+        Decimal(0),
+    )
+    xml = made.xml.replace(
+        b"<cbc:DueDate>2026-12-02</cbc:DueDate>", b"<cbc:DueDate>soon</cbc:DueDate>"
+    )
+    xml = xml.replace(b'unitCode="HUR">1<', b'unitCode="HUR">one<')
+
+    invoice = read_invoice(xml)
+    view = shown(invoice, "en")
+
+    assert invoice.due_date is None and invoice.lines[0].quantity is None
+    assert view.lines[0].cells[2] == "" and view.payable == "€12.10"
