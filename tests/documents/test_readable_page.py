@@ -4,8 +4,8 @@ reader sees of their own documents, 404 for anyone else's, recorded like any ope
 from __future__ import annotations
 
 import html
-import json
 import io
+import json
 import re
 from datetime import timedelta
 from typing import Any
