@@ -93,7 +93,7 @@ async def pdf(
     issuer's PDF; for a document published as XML only, the PDF made from its XML in
     the reader's language, marked on every page as a rendering of the e-invoice."""
     reader = reader_of(user)
-    rendering = (sandbox_of(request), current_language.get())
+    rendering = (lambda: sandbox_of(request), current_language.get())
     file = await reading.open_pdf(
         reader, document_id, blobs_of(request), client_ip(request), rendering
     )

@@ -8,6 +8,7 @@ in the pages that stamping rewrites."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -127,17 +128,18 @@ async def open_pdf(
     document_id: int,
     blobs: BlobStore,
     ip: str = "",
-    rendering: tuple[Sandbox, str] | None = None,
+    rendering: tuple[Callable[[], Sandbox], str] | None = None,
 ) -> DocumentFile:
     """The PDF, which marks the document read for this reader; every opening is recorded.
-    The issuer's PDF when it sent one; otherwise, given `rendering` (the sandbox and the
-    reader's language), the PDF made from the document's XML."""
+    The issuer's PDF when it sent one; otherwise, given `rendering` (how to reach the
+    sandbox, asked only then, and the reader's language), the PDF made from its XML."""
     document = await _authorised(reader, document_id, "pdf", ip, rendering is not None)
     if document.pdf_blob_hash is None and rendering is not None:
         # Imported on first use, as stamping is: the web process need not load ReportLab.
         from iportal.documents.reading.readable import rendered_pdf
 
-        return await rendered_pdf(document, blobs, *rendering)
+        sandbox, language = rendering
+        return await rendered_pdf(document, blobs, sandbox(), language)
     content = await blobs.read(str(document.pdf_blob_hash))
     return DocumentFile(document.file_name("pdf"), content, document.pdf_blob_hash)
 
