@@ -178,6 +178,7 @@ def document_cases(document_id: int, pages: bool) -> Iterator[Case]:
     yield Case("mark-read", "POST", "/api/v1/documents/mark-read", obj, {"ids": [document_id]})
     if pages:
         yield Case("page-duplicate", "POST", f"/documents/{document_id}/duplicate", obj, form=True)
+        yield Case("page-view", "GET", f"/documents/{document_id}", obj)
 
 
 def code_cases(code: str, pages: bool) -> Iterator[Case]:
@@ -226,7 +227,7 @@ def expected(model: Model, person: str | None, via: str, case: Case) -> int:
     op, obj = case.operation, case.obj
     if op in ("detail", "pdf", "duplicate", "page-duplicate"):
         return 200 if model.sees_document(person, int(obj)) else 404
-    if op == "xml":
+    if op in ("xml", "page-view"):
         seen = model.sees_document(person, int(obj))
         return 200 if seen and model.documents[int(obj)][2] else 404
     if op == "mark-read":
@@ -286,7 +287,8 @@ def denied(model: Model, person: str | None, case: Case) -> bool:
     """Whether the rules keep this object from this person (as if it did not exist)."""
     if person is None:
         return False
-    if case.operation in ("detail", "pdf", "xml", "duplicate", "page-duplicate", "mark-read"):
+    documents = ("detail", "pdf", "xml", "duplicate", "page-duplicate", "page-view", "mark-read")
+    if case.operation in documents:
         return not model.sees_document(person, int(case.obj))
     if case.operation.startswith("shared-") or case.operation in ("hand-over", "page-shared-user"):
         return model.b2b_account(person) is not None and model.shared.get(int(case.obj)) != (

@@ -35,6 +35,7 @@ from iportal.documents.schemas import (
     MarkRead,
     Total,
 )
+from iportal.i18n import current_language
 from iportal.web.auth import USER
 from iportal.web.context import client_ip
 from iportal.web.inputs import BigSerialId, SerialId
@@ -91,9 +92,14 @@ async def pdf(
     document_id: FromPath[BigSerialId],
     download: FromQuery[bool] = False,
 ) -> Response[bytes]:
-    """The PDF (inline, or as an attachment with `download=true`); marks it read."""
+    """The PDF (inline, or as an attachment with `download=true`); marks it read. The
+    issuer's PDF; for a document published as XML only, the PDF made from its XML in
+    the reader's language, marked on every page as a rendering of the e-invoice."""
     reader = reader_of(user)
-    file = await reading.open_pdf(reader, document_id, blobs_of(request), client_ip(request))
+    rendering = (lambda: sandbox_of(request), current_language.get())
+    file = await reading.open_pdf(
+        reader, document_id, blobs_of(request), client_ip(request), rendering
+    )
     return file_response(file, "application/pdf", download)
 
 

@@ -86,15 +86,10 @@ def sandbox_of(request: Request[Any, Any, Any]) -> Sandbox:
 
 def file_response(file: DocumentFile, media_type: str, download: bool) -> Response[bytes]:
     disposition = "attachment" if download else "inline"
-    return Response(
-        file.content,
-        media_type=media_type,
-        headers={
-            **FILE_HEADERS,
-            "Content-Disposition": f'{disposition}; filename="{file.name}"',
-            "ETag": f'"{file.digest}"',
-        },
-    )
+    headers = {**FILE_HEADERS, "Content-Disposition": f'{disposition}; filename="{file.name}"'}
+    if file.digest is not None:  # a file made for this request has no lasting tag
+        headers["ETag"] = f'"{file.digest}"'
+    return Response(file.content, media_type=media_type, headers=headers)
 
 
 async def duplicate_response(

@@ -16,11 +16,13 @@ from iportal.accounts.services import SessionUser
 from iportal.documents import reading
 from iportal.documents.controllers._files import (
     FILTER_NAMES,
+    blobs_of,
     document_item,
     duplicate_response,
     filter_values,
     filters_and_sort,
     reader_of,
+    sandbox_of,
 )
 from iportal.documents.controllers._rows import (
     client_options,
@@ -30,7 +32,9 @@ from iportal.documents.controllers._rows import (
     document_rows,
 )
 from iportal.documents.reading import SORT_KEYS
+from iportal.i18n import current_language
 from iportal.web.auth import LOGIN_GATE, PERSON
+from iportal.web.context import client_ip
 from iportal.web.inputs import BigSerialId
 from iportal.web.pages import page
 
@@ -122,9 +126,28 @@ async def duplicate_form(
     return await duplicate_response(request, user, document_id)
 
 
+@get("/documents/{document_id:int}", name="documents.page_view", include_in_schema=False)
+async def document_page(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SessionUser],
+    document_id: FromPath[BigSerialId],
+) -> Template:
+    """A structured document as a person reads it, from its XML, in their language;
+    404 for what is not theirs, as for what does not exist, and for one without XML."""
+    document, invoice = await reading.readable_document(
+        reader_of(user),
+        document_id,
+        blobs_of(request),
+        sandbox_of(request),
+        current_language.get(),
+        client_ip(request),
+    )
+    return page(request, "documents/view.html", document=document_item(document), invoice=invoice)
+
+
 page_router = Router(
     path="/",
-    route_handlers=[documents_page, mark_read_form, duplicate_form],
+    route_handlers=[documents_page, document_page, mark_read_form, duplicate_form],
     guards=LOGIN_GATE,
     dependencies=PERSON,
 )

@@ -20,13 +20,19 @@ from iportal.templating import day, money
 def _files(d: DocumentItem, labels: Mapping[str, str]) -> str:
     i = d.id
     links = []
-    if d.has_pdf:
+    if d.has_xml:
+        # The readable page, made from the XML; its PDF is the issuer's or made from it.
+        links.append(
+            f'<a href="/documents/{i}">{labels["view"]}</a> '
+            f'<a href="/api/v1/documents/{i}/pdf" class="open-pdf">PDF</a> '
+            f'<a href="/api/v1/documents/{i}/pdf?download=true">{labels["download"]}</a> '
+            f'<a href="/api/v1/documents/{i}/xml">XML</a>'
+        )
+    elif d.has_pdf:
         links.append(
             f'<a href="/api/v1/documents/{i}/pdf" class="open-pdf">{labels["view"]}</a> '
             f'<a href="/api/v1/documents/{i}/pdf?download=true">{labels["download"]}</a>'
         )
-    if d.has_xml:
-        links.append(f'<a href="/api/v1/documents/{i}/xml">XML</a>')
     if d.has_pdf:
         links.append(
             f'<button type="submit" class="link" formaction="/documents/{i}/duplicate">'

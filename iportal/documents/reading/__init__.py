@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         visible_document,
     )
     from iportal.documents.reading.listing import SORT_KEYS, Filters, Sort
+    from iportal.documents.reading.readable import readable_document, rendered_pdf
     from iportal.documents.reading.reader import (
         PORTAL_START,
         CurrencyTotal,
@@ -81,12 +82,16 @@ __all__ = [
     "open_pdf",
     "overview",
     "parse_filters",
+    "readable_document",
     "reader_for",
     "record_export",
+    "rendered_pdf",
     "request_duplicate",
     "visible_document",
     "window_start",
 ]
 
 # Loaded on first use: a sandboxed worker imports one module, not the whole room.
-__getattr__ = lazy_exports(globals(), ("reader", "files", "export", "listing", "attachments"))
+__getattr__ = lazy_exports(
+    globals(), ("reader", "files", "export", "listing", "attachments", "readable")
+)

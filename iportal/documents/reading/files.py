@@ -8,6 +8,7 @@ in the pages that stamping rewrites."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -106,13 +107,16 @@ async def mark_read(reader: Reader, document_ids: list[int]) -> int:
     return len(rows)
 
 
-async def _authorised(reader: Reader, document_id: int, file: str, ip: str) -> DocumentDetail:
+async def _authorised(
+    reader: Reader, document_id: int, file: str, ip: str, rendering: bool = False
+) -> DocumentDetail:
     """The document, if the reader may open this file of it; opening the PDF marks it
     read. Every opening is recorded, in the transaction that authorises it and before
-    a byte goes out (one INSERT: opening a PDF is the portal's most frequent request)."""
+    a byte goes out (one INSERT: opening a PDF is the portal's most frequent request).
+    With `rendering`, the PDF of a document that has only XML is the one made from it."""
     async with db.transaction():
         document = await visible_document(reader, document_id)
-        if file == "pdf" and not has_pdf(document):
+        if file == "pdf" and not has_pdf(document, rendering):
             raise NotFound(NO_PDF)
         if file == "xml" and document.xml_blob_hash is None:
             raise NotFound(NO_XML)
@@ -130,21 +134,43 @@ async def _authorised(reader: Reader, document_id: int, file: str, ip: str) -> D
 
 
 async def open_pdf(
-    reader: Reader, document_id: int, blobs: BlobStore, ip: str = ""
+    reader: Reader,
+    document_id: int,
+    blobs: BlobStore,
+    ip: str = "",
+    rendering: tuple[Callable[[], Sandbox], str] | None = None,
 ) -> DocumentFile:
-    """The PDF, which marks the document read for this reader; every opening is recorded."""
-    document = await _authorised(reader, document_id, "pdf", ip)
-    return await document_pdf(document, blobs)
+    """The PDF, which marks the document read for this reader; every opening is recorded.
+    The issuer's PDF when it sent one; otherwise, given `rendering` (how to reach the
+    sandbox, asked only then, and the reader's language), the PDF made from its XML."""
+    document = await _authorised(reader, document_id, "pdf", ip, rendering is not None)
+    return await document_pdf(document, blobs, rendering)
 
 
-def has_pdf(document: DocumentDetail) -> bool:
-    """Whether `document_pdf` has a PDF to give for it."""
-    return document.pdf_blob_hash is not None
+def has_pdf(document: DocumentDetail, rendering: object = None) -> bool:
+    """Whether `document_pdf` has a PDF to give for it: the issuer's, or with
+    `rendering` one made from the XML."""
+    return document.pdf_blob_hash is not None or (
+        bool(rendering) and document.xml_blob_hash is not None
+    )
 
 
-async def document_pdf(document: DocumentDetail, blobs: BlobStore) -> DocumentFile:
+async def document_pdf(
+    document: DocumentDetail,
+    blobs: BlobStore,
+    rendering: tuple[Callable[[], Sandbox], str] | None = None,
+) -> DocumentFile:
     """The PDF a document is read as, whoever reads it (a client or its issuer): the
-    issuer's own. `NotFound` when it has none."""
+    issuer's own, else (given `rendering`) the one made from its XML. `NotFound` when
+    there is none."""
+    if document.pdf_blob_hash is None and rendering is not None:
+        if document.xml_blob_hash is None:
+            raise NotFound(NO_PDF)
+        # Imported on first use, as stamping is: the web process need not load ReportLab.
+        from iportal.documents.reading.readable import rendered_pdf
+
+        sandbox, language = rendering
+        return await rendered_pdf(document, blobs, sandbox(), language)
     if document.pdf_blob_hash is None:
         raise NotFound(NO_PDF)
     content = await blobs.read(document.pdf_blob_hash)

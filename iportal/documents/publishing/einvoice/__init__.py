@@ -28,7 +28,7 @@ from iportal.documents.publishing.einvoice._read import (
     read_structured,
     read_xml,
 )
-from iportal.documents.publishing.einvoice._xml import MAX_XML_BYTES, looks_like_xml
+from iportal.documents.publishing.einvoice._xml import MAX_XML_BYTES, looks_like_xml, parse_xml
 
 __all__ = [
     "CREDIT_NOTE_TYPE_CODES",
@@ -46,6 +46,7 @@ __all__ = [
     "embedded_files",
     "looks_like_pdf",
     "looks_like_xml",
+    "parse_xml",
     "read_from_pdf",
     "read_pdf",
     "read_structured",
