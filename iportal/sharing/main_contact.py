@@ -93,7 +93,6 @@ RETURNING account_id, from_user_id, to_user_id, from_token_hash = $2 AS giving,
 """
 PERSON_SQL = "SELECT id, email, first_name, last_name, language FROM portal_user WHERE id = $1"
 LOGIN_SQL = "SELECT login FROM account WHERE id = $1"
-NUMBERS_SQL = "SELECT id, client_code FROM client_number WHERE account_id = $1 ORDER BY id"
 CURRENT_MAIN_CONTACT_SQL = """
 SELECT user_id FROM account_membership WHERE account_id = $1 AND role = 'main_contact'
 """
@@ -231,7 +230,8 @@ async def confirm_handover(
     if found is None:
         raise Gone(LINK_NOT_VALID)
     async with db.transaction():
-        await accounts.lock_account_access(found["account_id"])  # steps 1 and 2
+        # Steps 1 and 2 of the lock order; the numbers as they are once locked.
+        numbers = await accounts.lock_account_access(found["account_id"])
         claimed = await db.fetchrow(CONFIRM_SQL, found["id"], digest, now)
         if claimed is None:
             raise Gone(LINK_NOT_VALID)
@@ -244,7 +244,7 @@ async def confirm_handover(
         )
         if claimed["both"]:
             ids = (found["id"], claimed["account_id"], giver_id, taker_id)
-            await _hand_over(settings, *ids, ip=ip, now=now)
+            await _hand_over(settings, *ids, list(numbers), ip=ip, now=now)
         login = await db.fetchval(LOGIN_SQL, claimed["account_id"])
     return HandoverConfirmed(claimed["giving"], claimed["both"], login)
 
@@ -255,13 +255,13 @@ async def _hand_over(
     account_id: int,
     giver_id: int,
     taker_id: int,
+    codes: list[str],
     *,
     ip: str,
     now: datetime,
 ) -> None:
-    """The role moves, in the caller's transaction (the account and its numbers
-    already locked)."""
-    numbers = await db.fetch(NUMBERS_SQL, account_id)
+    """The role moves, in the caller's transaction (the account and its numbers, in id
+    order `codes`, already locked)."""
     taker_row = await db.fetchval(SHARED_ROW_SQL, account_id, taker_id)
     if await db.fetchval(CURRENT_MAIN_CONTACT_SQL, account_id) != giver_id or taker_row is None:
         raise Gone(NO_LONGER_POSSIBLE)
@@ -272,7 +272,6 @@ async def _hand_over(
     await db.execute(COMPLETE_SQL, handover_id, now)
     giver = _person(giver_id, await db.fetchrow(PERSON_SQL, giver_id))
     taker = _person(taker_id, await db.fetchrow(PERSON_SQL, taker_id))
-    codes = [row["client_code"] for row in numbers]
     await accounts.record_audit_event(
         "main_contact_handed_over",
         actor_id=taker_id,

@@ -277,13 +277,13 @@ async def _event(
     shared: SharedUser,
     *,
     ip: str,
-    client_number_id: int | None = None,
 ) -> None:
+    """An event about the shared user as a whole (the grants' own are written with
+    them, `GRANT_SQL` / `REVOKE_SQL`)."""
     await accounts.record_audit_event(
         kind,
         actor_id=manager.user_id,
         account_id=manager.account_id,
-        client_number_id=client_number_id,
         ip=ip,
         detail={"shared_user_id": shared.id, "email": shared.email},
     )

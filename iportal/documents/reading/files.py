@@ -147,12 +147,10 @@ async def open_pdf(
     return await document_pdf(document, blobs, rendering)
 
 
-def has_pdf(document: DocumentDetail, rendering: object = None) -> bool:
-    """Whether `document_pdf` has a PDF to give for it: the issuer's, or with
-    `rendering` one made from the XML."""
-    return document.pdf_blob_hash is not None or (
-        bool(rendering) and document.xml_blob_hash is not None
-    )
+def has_pdf(document: DocumentDetail, rendering: bool = False) -> bool:
+    """Whether `document_pdf` has a PDF to give for it: the issuer's, or when it may
+    render one, the one made from the XML."""
+    return document.pdf_blob_hash is not None or (rendering and document.xml_blob_hash is not None)
 
 
 async def document_pdf(
