@@ -43,6 +43,8 @@ NUMBERS = {
     "DL20000005": ("Dubois SA", MARIE),
     "DL20000009": ("Jonas Maes", JONAS),
 }
+# The language each one reads the pages in (nobody: chosen with the language switch).
+LANGUAGE_OF = {None: "fr", ANNA: "nl", LUC: "en", JONAS: "de"}
 SETTINGS_PAGES = (
     "/me",
     "/me/notices",
@@ -281,11 +283,14 @@ async def test_no_page_has_a_serious_or_critical_violation(portal: Portal, artif
         context = page.context
         for who in (None, ANNA, LUC, JONAS):
             await context.clear_cookies()
-            if who is not None:
+            if who is None:  # in French (the people below read Dutch, English, German)
+                await page.goto(f"{portal.url}/language/fr?next=/login")
+            else:
                 await _log_in(page, portal.url, who)
             for path in _pages(portal, who):
                 await page.set_viewport_size(WIDTHS["laptop"])
                 await page.goto(f"{portal.url}{path}")
+                assert await page.get_attribute("html", "lang") == LANGUAGE_OF[who], path
                 for width, size in WIDTHS.items():
                     await page.set_viewport_size(size)
                     violations = await _blocking_violations(page)
