@@ -199,6 +199,15 @@ async def forwarding_page_remove(
     )
 
 
+@get("/me/forwarding", name="notifications.forwarding_overview", include_in_schema=False)
+async def forwarding_overview_page(
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser]
+) -> Template:
+    """The settings page: every number the person sees and where its documents go."""
+    numbers = await forwarding.forwarding_overview(user.user_id)
+    return page(request, "notifications/forwarding_overview.html", numbers=numbers)
+
+
 # The confirmation link (no login) ------------------------------------------------------
 
 
@@ -262,7 +271,12 @@ pages = Router(
     path="/",
     guards=LOGIN_GATE,
     dependencies=PERSON,
-    route_handlers=[forwarding_page, forwarding_page_add, forwarding_page_remove],
+    route_handlers=[
+        forwarding_overview_page,
+        forwarding_page,
+        forwarding_page_add,
+        forwarding_page_remove,
+    ],
 )
 
 router = Router(

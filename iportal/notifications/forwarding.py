@@ -79,6 +79,23 @@ SELECT f.id, f.email, f.created_at, f.confirmed_at, u.email AS added_by,
    AND ($3::int IS NULL OR f.id = $3)
  ORDER BY f.email, f.id
 """
+# Every number the user sees, with how many of the addresses they manage there are
+# and how many of those are confirmed (the settings overview).
+OVERVIEW_SQL = """
+SELECT v.client_code, cn.company_name,
+       count(f.id) AS addresses, count(f.confirmed_at) AS confirmed
+  FROM visible_client_number v
+  JOIN client_number cn ON cn.id = v.client_number_id
+  LEFT JOIN forwarding_address f
+         ON f.client_number_id = v.client_number_id
+        AND (f.user_id = v.user_id
+             OR EXISTS (SELECT 1 FROM account_membership m
+                         WHERE m.account_id = cn.account_id AND m.user_id = v.user_id
+                           AND m.role = 'main_contact'))
+ WHERE v.user_id = $1 AND still_visible(v.access_ends_at)
+ GROUP BY v.client_code, cn.company_name
+ ORDER BY v.client_code
+"""
 COUNT_SQL = "SELECT count(*) FROM forwarding_address WHERE client_number_id = $1"
 ADD_SQL = """
 INSERT INTO forwarding_address (client_number_id, user_id, email, token_hash, token_expires_at,
@@ -136,6 +153,16 @@ class ForwardingAddress:
     created_at: datetime
     confirmed_at: datetime | None
     last_error: str
+
+
+@dataclass(frozen=True)
+class ForwardingSummary:
+    """One number the person sees, with the addresses they manage there."""
+
+    client_code: str
+    company_name: str
+    addresses: int
+    confirmed: int
 
 
 @dataclass(frozen=True)
@@ -203,6 +230,12 @@ async def forwarding_addresses(user_id: int, raw_client_code: str) -> list[Forwa
     number = await forwarding_number(user_id, raw_client_code)
     rows = await db.fetch(ADDRESSES_SQL, number.id, _only_own(number, user_id), None)
     return [_address(row) for row in rows]
+
+
+async def forwarding_overview(user_id: int) -> list[ForwardingSummary]:
+    """Every number the user sees, by client code, with the count of the addresses they
+    manage there (all of them for its main contact, their own for a shared user)."""
+    return [ForwardingSummary(**row) for row in await db.fetch(OVERVIEW_SQL, user_id)]
 
 
 async def _audit(

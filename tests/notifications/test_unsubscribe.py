@@ -148,7 +148,7 @@ async def test_each_person_ticks_their_own_numbers_on_the_settings_page(
     account = await factories.account(owner, first, second, login="ticks-login")
     await factories.shared_user(account, person, first, second)
     await form_login(client, "ticks@unsub.example", factories.PASSWORD)
-    settings_page = await client.get("/me")
+    settings_page = await client.get("/me/notices")
     assert settings_page.status_code == 200
     assert 'name="on" value="DL20000911" checked' in settings_page.text
     assert 'name="on" value="DL20000912" checked' in settings_page.text

@@ -29,6 +29,7 @@ from iportal.accounts.controllers._profile import (
     me,
     me_update,
     notices_form,
+    notices_page,
     profile_form,
     profile_page,
     token_create_form,
@@ -67,6 +68,7 @@ people_pages = Router(
     route_handlers=[
         profile_page,
         profile_form,
+        notices_page,
         notices_form,
         email_confirm,
         tokens_page,

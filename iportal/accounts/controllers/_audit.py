@@ -12,7 +12,7 @@ from litestar.response import Template
 
 from iportal.accounts import services
 from iportal.accounts.services import AuditPage, SessionUser
-from iportal.errors import Forbidden
+from iportal.errors import Forbidden, InvalidInput, NotFound
 from iportal.i18n import N_
 from iportal.web.auth import USER
 from iportal.web.pages import page
@@ -101,11 +101,34 @@ async def activity_page(
     except Forbidden as refused:
         # Everyone has the page in their settings; a shared user is told whose it is.
         events, note = AuditPage([], None), refused.translated()
+    except (NotFound, InvalidInput) as refused:
+        # A client number not theirs, an unknown kind: the filters stay as typed.
+        return page(
+            request,
+            "accounts/activity.html",
+            status_code=refused.status_code,
+            events=AuditPage([], None),
+            labels=KIND_LABELS,
+            client_code=client_code or "",
+            kind=kind or "",
+            actor=actor or "",
+            note="",
+            error=refused.translated(),
+            error_field=(
+                "client_code"
+                if isinstance(refused, NotFound)
+                else "kind"
+                if kind and kind not in KIND_LABELS
+                else None
+            ),
+        )
     else:
         note = ""
     return page(
         request,
         "accounts/activity.html",
+        error=None,
+        error_field=None,
         events=events,
         labels=KIND_LABELS,
         client_code=client_code or "",

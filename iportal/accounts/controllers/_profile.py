@@ -27,6 +27,8 @@ from iportal.web.inputs import SerialId
 from iportal.web.pages import page
 
 NO_STORE = {"Cache-Control": "no-store"}
+# The profile form's fields, as a refusal names them.
+PROFILE_FIELDS = ("first_name", "last_name", "language")
 
 
 @get("/api/v1/me", name="accounts.me", tags=["profile"], dependencies=USER)
@@ -58,12 +60,12 @@ async def _profile_page(
     *,
     status_code: int = 200,
     error: str | None = None,
+    error_field: str | None = None,
     saved: bool = False,
-    notices_saved: bool = False,
     address_confirmed: bool = False,
 ) -> Template:
-    """The profile, with the delivery problem of the person's address when there is one,
-    and below it the person's own switch per client number they see."""
+    """The profile: the person's address with its delivery problem when there is one,
+    their name and language."""
     profile = profile or await services.get_profile(user.user_id)
     return page(
         request,
@@ -71,9 +73,8 @@ async def _profile_page(
         status_code=status_code,
         profile=profile,
         error=error,
+        error_field=error_field,
         saved=saved,
-        switches=await notifications.notice_switches(user.user_id),
-        notices_saved=notices_saved,
         problem=await notifications.delivery_problem(profile.email),
         address_confirmed=address_confirmed,
     )
@@ -101,18 +102,69 @@ async def profile_form(
             notification_frequency=data.get("notification_frequency"),
         )
     except InvalidInput as error:
-        return await _profile_page(request, user, status_code=422, error=error.translated())
+        # The form again with what was typed, the reason above it.
+        stored = await services.get_profile(user.user_id)
+        typed = replace(
+            stored,
+            first_name=data.get("first_name", stored.first_name)[:200],
+            last_name=data.get("last_name", stored.last_name)[:200],
+        )
+        named = error.params.get("field") or error.message
+        field = next((name for name in PROFILE_FIELDS if name in str(named)), None)
+        return await _profile_page(
+            request,
+            user,
+            typed,
+            status_code=422,
+            error=error.translated(),
+            error_field=field,
+        )
     return await _profile_page(request, user, profile, saved=True)
+
+
+async def _notices_page(
+    request: Request[Any, Any, Any],
+    user: SessionUser,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    notices_saved: bool = False,
+) -> Template:
+    """How often the person is told about new documents, and their own switch per
+    client number they see."""
+    profile = await services.get_profile(user.user_id)
+    return page(
+        request,
+        "accounts/notices.html",
+        status_code=status_code,
+        frequency=profile.notification_frequency,
+        switches=await notifications.notice_switches(user.user_id),
+        error=error,
+        notices_saved=notices_saved,
+    )
+
+
+@get("/me/notices", name="accounts.notices_page", include_in_schema=False)
+async def notices_page(
+    request: Request[Any, Any, Any], user: NamedDependency[SessionUser]
+) -> Template:
+    return await _notices_page(request, user)
 
 
 @post("/me/notices", name="accounts.notices_save", include_in_schema=False)
 async def notices_form(
     request: Request[Any, Any, Any], user: NamedDependency[SessionUser]
 ) -> Template:
-    """The tick boxes of the person's own e-mails per client number."""
+    """The rhythm of the person's e-mails and the tick boxes per client number."""
     form = await request.form()
+    frequency = form.get("notification_frequency")
+    if frequency is not None:
+        try:
+            await services.update_profile(user.user_id, notification_frequency=str(frequency))
+        except InvalidInput as error:
+            return await _notices_page(request, user, status_code=422, error=error.translated())
     await notifications.set_notice_switches(user.user_id, form.getall("shown"), form.getall("on"))
-    return await _profile_page(request, user, notices_saved=True)
+    return await _notices_page(request, user, notices_saved=True)
 
 
 @post("/me/email/confirm", name="accounts.email_confirm", include_in_schema=False)
@@ -165,7 +217,7 @@ async def tokens_page(
     request: Request[Any, Any, Any], user: NamedDependency[SessionUser]
 ) -> Template:
     tokens = await services.list_personal_tokens(user.user_id)
-    return page(request, "accounts/tokens.html", tokens=tokens, new_token=None, error=None)
+    return page(request, "accounts/tokens.html", tokens=tokens, new_token=None, error=None, name="")
 
 
 @post("/me/tokens", name="accounts.token_create", include_in_schema=False)
@@ -174,13 +226,14 @@ async def token_create_form(
     user: NamedDependency[SessionUser],
     data: URLEncodedBody[dict[str, str]],
 ) -> Template:
-    new_token, error, status = None, None, 200
+    new_token, error, status, typed = None, None, 200, ""
     try:
         new_token = await services.create_personal_token(
             user.user_id, data.get("name", ""), ip=client_ip(request)
         )
     except InvalidInput as refused:
         error, status = refused.translated(), refused.status_code
+        typed = data.get("name", "")[:200]  # the form again with what was typed
     tokens = await services.list_personal_tokens(user.user_id)
     response = page(
         request,
@@ -189,6 +242,7 @@ async def token_create_form(
         tokens=tokens,
         new_token=new_token,
         error=error,
+        name=typed,
     )
     response.headers.update(NO_STORE)
     return response
