@@ -20,7 +20,7 @@ from iportal.documents.einvoice_view._model import (
     Totals,
     VatBreakdown,
 )
-from iportal.documents.einvoice_view._pdf import render_pdf
+from iportal.documents.einvoice_view._pdf import RENDERING_MARK, render_pdf
 from iportal.documents.einvoice_view._shown import ShownInvoice, ShownLine, ShownParty, shown
 from iportal.documents.einvoice_view._ubl import read_ubl
 from iportal.documents.publishing.einvoice import parse_xml
@@ -59,6 +59,7 @@ def pdf_of_xml(xml: bytes, language: str) -> bytes:
 
 
 __all__ = [
+    "RENDERING_MARK",
     "AllowanceCharge",
     "Attachment",
     "Line",
