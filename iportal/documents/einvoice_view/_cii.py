@@ -25,6 +25,7 @@ from iportal.documents.einvoice_view._model import (
 from iportal.documents.einvoice_view._values import (
     date_102,
     decimal,
+    embedded,
     long_text,
     present,
     qualified,
@@ -280,4 +281,5 @@ def _attachment(element: etree._Element) -> Attachment:
         filename=None if binary is None else (binary.get("filename") or None),
         mime_code=None if binary is None else (binary.get("mimeCode") or None),
         uri=_t(element, "ram:URIID"),
+        content=embedded(binary),
     )

@@ -91,7 +91,10 @@ def render_pdf(invoice: ShownInvoice, language: str) -> bytes:
     story += [_p(heading["totals"], s["heading"]), _rows(tuple(totals), s, right=True)]
     if invoice.payment:
         story += [_p(heading["payment"], s["heading"]), _rows(invoice.payment, s)]
-    for key, items in (("notes", invoice.notes), ("attachments", invoice.attachments)):
+    attachments = tuple(
+        f"{a.label} ({a.about})" if a.about else a.label for a in invoice.attachments
+    )
+    for key, items in (("notes", invoice.notes), ("attachments", attachments)):
         if items:
             story += [_p(heading[key], s["heading"]), *(_p(item, s["body"]) for item in items)]
     buffer = io.BytesIO()

@@ -23,6 +23,7 @@ from iportal.documents.einvoice_view._model import (
 )
 from iportal.documents.einvoice_view._values import (
     decimal,
+    embedded,
     iso_date,
     long_text,
     present,
@@ -245,4 +246,5 @@ def _attachment(element: etree._Element) -> Attachment:
         filename=None if binary is None else (binary.get("filename") or None),
         mime_code=None if binary is None else (binary.get("mimeCode") or None),
         uri=_t(element, "cac:Attachment/cac:ExternalReference/cbc:URI"),
+        content=embedded(binary),
     )

@@ -7,6 +7,8 @@ one odd field must not hide the rest of an invoice a person needs to read.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from datetime import date
 from decimal import Decimal
@@ -71,6 +73,17 @@ def qualified(element: etree._Element | None, scheme_attribute: str = "schemeID"
         return None
     scheme = (element.get(scheme_attribute) or "").strip()
     return f"{scheme}:{value}" if scheme else value
+
+
+def embedded(element: etree._Element | None) -> bytes | None:
+    """The bytes of an embedded file (xs:base64Binary, which allows blanks anywhere);
+    None when there is none or it does not decode."""
+    if element is None or not isinstance(element.text, str):
+        return None
+    try:
+        return base64.b64decode("".join(element.text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def present(*values: str | None) -> tuple[str, ...]:
