@@ -22,11 +22,13 @@ import httpx
 import pytest
 
 from iportal.documents.einvoice_view import read_invoice, shown
+from iportal.documents.storage import FolderBlobStore
 from tests import factories
 from tests.browser import chromium_page
 from tests.conftest import _create_database, _drop_database, free_port
 from tests.demo.test_demo import Server, demo_env, iportal
-from tests.documents.einvoice_view_helpers import MadeLine, ubl
+from tests.documents.einvoice_helpers import fixture
+from tests.documents.einvoice_view_helpers import MadeLine, hostile, ubl
 from tests.documents.test_einvoice_view_attachments import cii_with_attachments, factur_x
 
 pytestmark = pytest.mark.browser
@@ -140,6 +142,21 @@ async def _add_anna(dsn: str) -> None:
         await connection.close()
 
 
+async def _add_xml_only(dsn: str, digest: str) -> int:
+    connection = await asyncpg.connect(dsn)
+    try:
+        document_id: int = await connection.fetchval(
+            "INSERT INTO document (client_number_id, type, number, issue_date, amount_excl_vat, "
+            "vat_amount, amount_incl_vat, structured_kind, xml_blob_hash) "
+            "SELECT id, 'invoice', 'H-1', current_date, 100, 21, 121, 'ubl', $1 "
+            "FROM client_number RETURNING id",
+            digest,
+        )
+        return document_id
+    finally:
+        await connection.close()
+
+
 @pytest.fixture(scope="module")
 def portal(server_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A served portal with the two invoices published through the issuer API."""
@@ -174,6 +191,10 @@ def portal(server_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             assert answer.status_code == 201, answer.text
             xml = many_lines() if kind == "ubl" else factur_x_with_lines()
             documents[kind] = {"id": answer.json()["id"], "view": shown(read_invoice(xml), "en")}
+        # A stranger's UBL, stored as it came: hostile text in every field.
+        store = FolderBlobStore(Path(env["IPORTAL_DATA_DIR"]) / "blobs")
+        digest = asyncio.run(store.put(hostile(fixture("ubl_invoice_with_pdf.xml"))))
+        documents["hostile"] = {"id": asyncio.run(_add_xml_only(dsn, digest))}
         yield {"url": server.url, "documents": documents}
     finally:
         server.stop()
@@ -275,3 +296,39 @@ async def test_the_readable_page_in_a_real_browser(
         assert await page.evaluate("window.__violations") == []
         assert errors == []
     assert (artifacts / f"einvoice-view-{kind}-{width}.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+async def test_a_hostile_invoice_runs_nothing_in_a_real_browser(
+    portal: dict[str, Any], artifacts: Path, width: int
+) -> None:
+    """Markup, scripts, `javascript:` addresses and bidi overrides in every field, and a
+    note of 100,000 characters: nothing runs, nothing is blocked (nothing tried), the
+    page keeps to the screen."""
+    document_id = portal["documents"]["hostile"]["id"]
+    dialogs: list[str] = []
+    errors: list[str] = []
+    viewport = {"width": width, "height": 900 if width > 1000 else 844}
+    async with chromium_page(viewport=viewport, locale="en-GB") as page:
+        await page.add_init_script(WATCH_VIOLATIONS)
+        page.on("dialog", lambda d: dialogs.append(d.message))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        await _log_in(page, portal["url"])
+
+        response = await page.goto(f"{portal['url']}/documents/{document_id}")
+        assert response is not None and response.status == 200
+        await page.wait_for_load_state("load")
+
+        article = page.locator("article.einvoice")
+        assert await article.locator("script, img, svg, iframe, object, embed").count() == 0
+        hrefs = await article.locator("a").evaluate_all("(links) => links.map((a) => a.href)")
+        assert hrefs and all(h.startswith(portal["url"] + "/") for h in hrefs), hrefs
+        text = await article.inner_text()
+        assert '<script>alert("' in text and "javascript:alert(" in text
+        widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1], (widths, await page.evaluate(WIDER_THAN_THE_SCREEN))
+        await page.screenshot(
+            path=str(artifacts / f"einvoice-view-hostile-{width}.png"), full_page=False
+        )
+        assert dialogs == [] and errors == []
+        assert await page.evaluate("window.__violations") == []
