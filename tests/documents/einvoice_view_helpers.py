@@ -35,6 +35,20 @@ def sample_xml(name: str) -> bytes:
     return invoice.xml
 
 
+LINE_ELEMENTS = ("InvoiceLine", "CreditNoteLine", "IncludedSupplyChainTradeLineItem")
+
+
+def line_count(xml: bytes) -> int:
+    """How many lines the document has, counted without the view's reader."""
+    from lxml import etree
+
+    return sum(
+        1
+        for element in etree.fromstring(xml).iter()
+        if isinstance(element.tag, str) and etree.QName(element).localname in LINE_ELEMENTS
+    )
+
+
 @dataclass(frozen=True)
 class MadeLine:
     quantity: Decimal

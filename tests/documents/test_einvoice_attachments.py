@@ -116,6 +116,12 @@ async def test_a_fake_embedded_pdf_is_left_out_and_named_in_a_warning(
     row = await Document.select().where(Document.id == published["id"]).first()
     assert row is not None and row["pdf_blob_hash"] is None and row["xml_blob_hash"]
     assert row["structured_kind"] == "ubl"
+    # Its reader gets the PDF made from the XML, marked as such, not the false one.
+    pdf = await client.get(f"/api/v1/documents/{published['id']}/pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    text = " ".join(PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text().split())
+    assert "UBL-2024-0002" in text
+    assert " ".join(i18n.translate(RENDERING_MARK, "en").split())[:30] in text
 
 
 async def test_an_unreadable_embedded_pdf_is_left_out_with_the_readers_reason(
