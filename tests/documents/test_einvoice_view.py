@@ -233,3 +233,26 @@ def test_an_odd_field_is_left_out_rather_than_refused() -> None:
 
     assert invoice.due_date is None and invoice.lines[0].quantity is None
     assert view.lines[0].cells[2] == "" and view.payable == "€12.10"
+
+
+def test_publishing_never_renders() -> None:
+    """The PDF of an XML-only document is made when someone asks for it, never at
+    publishing, so publishing and ingest run as fast as without the readable view: no
+    module of publishing imports the view or anything that draws."""
+    import ast
+    from pathlib import Path
+
+    import iportal.documents.publishing as publishing
+
+    drawing = ("iportal.documents.einvoice_view", "iportal.documents.reading", "reportlab")
+    found = []
+    for path in Path(publishing.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            found += [(path.name, n) for n in names if n.startswith(drawing)]
+    assert found == []
