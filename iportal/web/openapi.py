@@ -66,6 +66,9 @@ DOMAIN_ERRORS: dict[str, tuple[int, ...]] = {
     # The attachments are read in the sandbox: an XML too costly to read again.
     "documents.attachments": (422,),
     "documents.attachment": (422,),
+    # A PDF made from the XML in the sandbox: an XML too costly to render.
+    "documents.pdf": (422,),
+    "documents.issuer_pdf": (422,),
     # Anyone but the main contact of a B2B account, even to read the list.
     "sharing.shared_users": (403,),
     # Already a shared user of the account; renaming someone who has a login.

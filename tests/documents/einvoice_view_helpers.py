@@ -35,6 +35,20 @@ def sample_xml(name: str) -> bytes:
     return invoice.xml
 
 
+LINE_ELEMENTS = ("InvoiceLine", "CreditNoteLine", "IncludedSupplyChainTradeLineItem")
+
+
+def line_count(xml: bytes) -> int:
+    """How many lines the document has, counted without the view's reader."""
+    from lxml import etree
+
+    return sum(
+        1
+        for element in etree.fromstring(xml).iter()
+        if isinstance(element.tag, str) and etree.QName(element).localname in LINE_ELEMENTS
+    )
+
+
 @dataclass(frozen=True)
 class MadeLine:
     quantity: Decimal
@@ -161,3 +175,65 @@ HEAD = (
     "<cac:FinancialInstitutionBranch><cbc:ID>GKCCBEBB</cbc:ID></cac:FinancialInstitutionBranch>"
     "</cac:PayeeFinancialAccount></cac:PaymentMeans>"
 )
+
+
+# What a stranger may write in any text of an e-invoice: markup, scripts, `javascript:`
+# addresses, template syntax, bidi overrides that would turn the text around it. Each
+# carries its field's number, so a test can find where it is shown.
+HOSTILE = (
+    '<script>alert("{n}")</script>',
+    "<img src=x onerror=alert({n})>",
+    "javascript:alert({n})",
+    '"><svg onload=alert({n})>',
+    "{{{{ 7*7 }}}} {{% raw %}}{n}",
+    "\u202eexe.{n}fdp.\u202c",
+    "\u2066\u202bisolate {n}",
+)
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+LONG_NOTE_LENGTH = 100_000
+
+
+def hostile(xml: bytes) -> bytes:
+    """The e-invoice with every text and attribute that is not an amount, a quantity, a
+    date or embedded bytes replaced by hostile text, a note of 100,000 characters and a
+    reference to a `javascript:` address added."""
+    from lxml import etree
+
+    root = etree.fromstring(xml)
+    ubl = not root.tag.endswith("CrossIndustryInvoice")
+    n = 0
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        for name in element.attrib:
+            n += 1
+            element.set(name, HOSTILE[n % len(HOSTILE)].format(n=n))
+        value = (element.text or "").strip()
+        binary = element.tag.endswith("BinaryObject")
+        if binary or len(element) or not value or _numeric_or_date(value):
+            continue
+        n += 1
+        element.text = HOSTILE[n % len(HOSTILE)].format(n=n)
+    note = "<b>" + "x" * (LONG_NOTE_LENGTH - 7) + "</b>"
+    if ubl:
+        cbc = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+        cac = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+        etree.SubElement(root, f"{{{cbc}}}Note").text = note
+        reference = etree.SubElement(root, f"{{{cac}}}AdditionalDocumentReference")
+        etree.SubElement(reference, f"{{{cbc}}}ID").text = "javascript:alert('ref')"
+        attachment = etree.SubElement(reference, f"{{{cac}}}Attachment")
+        external = etree.SubElement(attachment, f"{{{cac}}}ExternalReference")
+        etree.SubElement(external, f"{{{cbc}}}URI").text = "javascript:alert('uri')"
+    else:
+        ram = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
+        rsm = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
+        exchanged = root.find(f"{{{rsm}}}ExchangedDocument")
+        assert exchanged is not None
+        included = etree.SubElement(exchanged, f"{{{ram}}}IncludedNote")
+        etree.SubElement(included, f"{{{ram}}}Content").text = note
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _numeric_or_date(value: str) -> bool:
+    compact = value.replace("-", "").replace(".", "").replace("+", "")
+    return compact.isdigit() and len(value) <= 32

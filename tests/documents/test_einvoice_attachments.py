@@ -6,6 +6,7 @@ clients get; anybody else gets 404, exactly as for a document that does not exis
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 from decimal import Decimal
@@ -13,10 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
+from pypdf import PdfReader
 
-from iportal import db
+from iportal import db, i18n
 from iportal.accounts.services import create_issuer
+from iportal.documents.einvoice_view import RENDERING_MARK
 from iportal.documents.tables import Document
+from iportal.web.context import LANGUAGE_COOKIE
 from tests import factories
 from tests.documents.einvoice_helpers import fixture, ubl_invoice
 from tests.documents.fixtures.make_fixtures import rendered_pdf
@@ -112,6 +116,12 @@ async def test_a_fake_embedded_pdf_is_left_out_and_named_in_a_warning(
     row = await Document.select().where(Document.id == published["id"]).first()
     assert row is not None and row["pdf_blob_hash"] is None and row["xml_blob_hash"]
     assert row["structured_kind"] == "ubl"
+    # Its reader gets the PDF made from the XML, marked as such, not the false one.
+    pdf = await client.get(f"/api/v1/documents/{published['id']}/pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    text = " ".join(PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text().split())
+    assert "UBL-2024-0002" in text
+    assert " ".join(i18n.translate(RENDERING_MARK, "en").split())[:30] in text
 
 
 async def test_an_unreadable_embedded_pdf_is_left_out_with_the_readers_reason(
@@ -241,13 +251,29 @@ async def test_another_issuers_document_answers_404_like_none(
         assert theirs.content == missing.content
 
 
-async def test_an_issuers_xml_only_document_has_no_pdf(
+async def test_an_issuers_xml_only_document_gets_the_pdf_its_clients_get(
     client: httpx.AsyncClient, issuer: dict[str, Any]
 ) -> None:
     document_id = (await publish(client, issuer, ubl_invoice()))["id"]
+    path = f"/api/v1/documents/{document_id}/pdf"
+    clients = {}
+    for language in ("fr", "nl"):  # the language the client chose on the portal
+        client.cookies.set(LANGUAGE_COOKIE, language)
+        clients[language] = await client.get(path)
+    client.cookies.set(LANGUAGE_COOKIE, "fr")
+    again = await client.get(path)
     client.cookies.clear()
 
-    pdf = await client.get(f"/api/v1/issuer/documents/{document_id}/pdf", headers=issuer["auth"])
+    for language, clients_pdf in clients.items():
+        asked = {**issuer["auth"], "Accept-Language": language}
+        pdf = await client.get(f"/api/v1/issuer/documents/{document_id}/pdf", headers=asked)
 
-    assert pdf.status_code == 404
-    assert "no PDF" in pdf.json()["detail"]
+        assert clients_pdf.status_code == pdf.status_code == 200
+        assert pdf.headers["content-type"] == "application/pdf"
+        assert pdf.content == clients_pdf.content, language
+        text = PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+        mark = i18n.translate(RENDERING_MARK, language)
+        assert " ".join(mark.split())[:30] in " ".join(text.split()), language
+    # Made fresh on each request, yet the same bytes: no date or random ID inside.
+    assert again.content == clients["fr"].content
+    assert clients["fr"].content != clients["nl"].content

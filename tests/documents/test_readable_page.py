@@ -8,6 +8,7 @@ import io
 import json
 import re
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -18,10 +19,11 @@ from iportal import clock, i18n
 from iportal.accounts.tables import AuditEvent
 from iportal.documents.einvoice_view import read_invoice, shown
 from iportal.documents.storage import FolderBlobStore
+from iportal.templating import money
 from iportal.web.context import LANGUAGE_COOKIE
 from tests import factories
 from tests.documents.einvoice_helpers import fixture
-from tests.documents.einvoice_view_helpers import sample_rows, sample_xml
+from tests.documents.einvoice_view_helpers import line_count, sample_rows, sample_xml
 from tests.documents.test_einvoice_view import flat
 from tests.helpers import form_login
 
@@ -112,8 +114,8 @@ async def test_what_is_not_yours_is_not_found_like_what_does_not_exist(
 
     assert theirs.status_code == missing.status_code == 404
     # The page names its own path (the language switch comes back to it): nothing else.
-    assert theirs.text.replace(str(world["docs"]["theirs"]), "ID") == missing.text.replace(
-        "999999999", "ID"
+    assert theirs.text.replace(f"/documents/{world['docs']['theirs']}", "/documents/ID") == (
+        missing.text.replace("/documents/999999999", "/documents/ID")
     )
     assert no_xml.status_code == 404
     theirs_pdf = await client.get(f"/api/v1/documents/{world['docs']['theirs']}/pdf")
@@ -181,6 +183,11 @@ async def test_a_samples_page_shows_every_expected_field(
     invoice = read_invoice(xml)
     view = shown(invoice, "de")
     assert row["number"] in text
+    # The gross total as expected.csv states it, in the reader's format; every line.
+    with i18n.using_language("de"):
+        assert flat(money(Decimal(row["amount_incl_vat"]), row["currency"])) in text
+    lines_table = response.text.split('<table class="list lines">')[1].split("</table>")[0]
+    assert lines_table.count("<tr>") == 1 + line_count(xml) > 1
     for value in (invoice.seller.name, invoice.buyer.name, view.payable):
         assert flat(str(value)) in text
     for line in view.lines:

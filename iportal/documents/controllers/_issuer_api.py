@@ -24,6 +24,7 @@ from iportal.documents.schemas import (
     PublishForm,
 )
 from iportal.errors import Conflict, InvalidInput
+from iportal.i18n import current_language
 from iportal.web.auth import ISSUER
 from iportal.web.context import settings_of
 from iportal.web.inputs import BigSerialId
@@ -106,9 +107,12 @@ async def issuer_pdf(
     issuer: NamedDependency[IssuerPrincipal],
     document_id: FromPath[BigSerialId],
 ) -> Response[bytes]:
-    """One of the issuer's documents as its clients get it, to check a rendering;
-    another issuer's answers 404, like one that does not exist."""
-    file = await reading.issued_pdf(issuer.issuer_id, document_id, blobs_of(request))
+    """One of the issuer's documents as its clients get it, to check a rendering: its
+    own PDF, or for a document published as XML only the PDF made from its XML in the
+    request's language (Accept-Language), as a client reading in that language gets
+    it. Another issuer's document answers 404, like one that does not exist."""
+    rendering = (lambda: sandbox_of(request), current_language.get())
+    file = await reading.issued_pdf(issuer.issuer_id, document_id, blobs_of(request), rendering)
     return file_response(file, "application/pdf", False)
 
 

@@ -20,8 +20,14 @@ from iportal.documents.einvoice_view._model import (
     Totals,
     VatBreakdown,
 )
-from iportal.documents.einvoice_view._pdf import render_pdf
-from iportal.documents.einvoice_view._shown import ShownInvoice, ShownLine, ShownParty, shown
+from iportal.documents.einvoice_view._pdf import RENDERING_MARK, render_pdf
+from iportal.documents.einvoice_view._shown import (
+    ShownAttachment,
+    ShownInvoice,
+    ShownLine,
+    ShownParty,
+    shown,
+)
 from iportal.documents.einvoice_view._ubl import read_ubl
 from iportal.documents.publishing.einvoice import parse_xml
 from iportal.errors import InvalidInput
@@ -53,12 +59,25 @@ def view_of_xml(xml: bytes, language: str) -> ShownInvoice:
     return shown(read_invoice(xml), language)
 
 
+def embedded_files(xml: bytes) -> list[tuple[str, str, bytes]]:
+    """(declared name, declared type, bytes) of each file embedded in a UBL or CII
+    e-invoice (UBL `EmbeddedDocumentBinaryObject`, CII `AttachmentBinaryObject`) whose
+    content decodes, in the order the page lists and numbers them. CPU-bound: call it
+    in the sandbox."""
+    return [
+        (attachment.name(position), attachment.declared_type, attachment.content)
+        for position, attachment in enumerate(read_invoice(xml).attachments, start=1)
+        if attachment.content is not None
+    ]
+
+
 def pdf_of_xml(xml: bytes, language: str) -> bytes:
     """The PDF made from the e-invoice in `xml`, in `language`."""
     return render_pdf(view_of_xml(xml, language), language)
 
 
 __all__ = [
+    "RENDERING_MARK",
     "AllowanceCharge",
     "Attachment",
     "Line",
@@ -66,11 +85,13 @@ __all__ = [
     "PaymentMeans",
     "ReadableInvoice",
     "References",
+    "ShownAttachment",
     "ShownInvoice",
     "ShownLine",
     "ShownParty",
     "Totals",
     "VatBreakdown",
+    "embedded_files",
     "pdf_of_xml",
     "read_invoice",
     "render_pdf",

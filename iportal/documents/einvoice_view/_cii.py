@@ -23,8 +23,10 @@ from iportal.documents.einvoice_view._model import (
     VatBreakdown,
 )
 from iportal.documents.einvoice_view._values import (
+    attribute,
     date_102,
     decimal,
+    embedded,
     long_text,
     present,
     qualified,
@@ -201,7 +203,7 @@ def _line(item: etree._Element) -> Line:
         name=_t(item, "ram:SpecifiedTradeProduct/ram:Name"),
         description=long_text(item.find("ram:SpecifiedTradeProduct/ram:Description", NS)),
         quantity=decimal(text(quantity)),
-        unit_code=None if quantity is None else (quantity.get("unitCode") or None),
+        unit_code=attribute(quantity, "unitCode"),
         unit_price=_d(item, price + "ram:ChargeAmount"),
         base_quantity=_d(item, price + "ram:BasisQuantity"),
         net_amount=_d(
@@ -277,7 +279,8 @@ def _attachment(element: etree._Element) -> Attachment:
     return Attachment(
         id=_t(element, "ram:IssuerAssignedID"),
         description=_t(element, "ram:Name"),
-        filename=None if binary is None else (binary.get("filename") or None),
-        mime_code=None if binary is None else (binary.get("mimeCode") or None),
+        filename=attribute(binary, "filename"),
+        mime_code=attribute(binary, "mimeCode"),
         uri=_t(element, "ram:URIID"),
+        content=embedded(binary),
     )

@@ -102,15 +102,32 @@ class PaymentMeans:
     card: str | None = None
 
 
+# A declared name goes into a header and a page: kept short.
+NAME_MAX_LENGTH = 120
+
+
 @dataclass(frozen=True)
 class Attachment:
-    """A supporting document (BG-24): embedded, or pointed to."""
+    """A supporting document (BG-24): embedded (`content`, None when it is not or its
+    base64 does not decode), or pointed to (`uri`)."""
 
     id: str | None
     description: str | None
     filename: str | None
     mime_code: str | None
     uri: str | None = None
+    content: bytes | None = None
+
+    def name(self, position: int) -> str:
+        """The name its sender declared (the file name, else the reference's ID), or
+        `attachment-<position>`."""
+        declared = " ".join((self.filename or self.id or "").split())
+        return declared[:NAME_MAX_LENGTH] or f"attachment-{position}"
+
+    @property
+    def declared_type(self) -> str:
+        """The declared media type, bare and in lower case ("" when none)."""
+        return (self.mime_code or "").split(";")[0].strip().lower()[:NAME_MAX_LENGTH]
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
 from iportal import i18n
+from iportal.documents.einvoice_view._grid import Cell, Grid, GridStyle, fits
 from iportal.documents.einvoice_view._shown import ShownInvoice, ShownParty
 from iportal.documents.fonts import font_name
 from iportal.i18n import N_, gettext
@@ -22,7 +23,8 @@ from iportal.i18n import N_, gettext
 RENDERING_MARK = N_(
     "Rendering of the e-invoice: the structured data (XML) is the original document."
 )
-GREY = colors.Color(0.93, 0.93, 0.93)
+ALLOWANCE_WIDTHS = [110 * mm, 30 * mm, 40 * mm]
+VAT_WIDTHS = [80 * mm, 25 * mm, 40 * mm, 35 * mm]
 MARK_COLOUR = colors.Color(0.55, 0.1, 0.1)
 
 
@@ -32,6 +34,9 @@ def _styles() -> dict[str, ParagraphStyle]:
     return {
         "body": body,
         "small": ParagraphStyle("small", parent=body, fontSize=7.5, leading=9),
+        "small_right": ParagraphStyle(
+            "small_right", parent=body, fontSize=7.5, leading=9, alignment=2
+        ),
         "right": ParagraphStyle("right", parent=body, alignment=2),
         "title": ParagraphStyle("title", parent=body, fontSize=15, leading=19, spaceAfter=4),
         "heading": ParagraphStyle("heading", parent=body, fontSize=10.5, leading=14, spaceBefore=6),
@@ -40,6 +45,17 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 def _p(text: str, style: ParagraphStyle) -> Paragraph:
     return Paragraph(escape(text).replace("\n", "<br/>"), style)
+
+
+# A cell never fills a page: a stranger's text is cut to what a row can hold.
+CELL_MAX_LENGTH = 1500
+
+
+def _cell(text: str, style: ParagraphStyle, width: float) -> Cell:
+    """A cell's text: plain (written line by line, in the grid's font and alignment) when
+    each of its lines fits the cell, else a paragraph that wraps (twenty times dearer)."""
+    text = text[:CELL_MAX_LENGTH]
+    return text if fits(text, style, width) else _p(text, style)
 
 
 def render_pdf(invoice: ShownInvoice, language: str) -> bytes:
@@ -68,30 +84,42 @@ def render_pdf(invoice: ShownInvoice, language: str) -> bytes:
             _p(heading["allowances"], s["heading"]),
             _grid(
                 [
-                    [_p(c, s["body"] if i < 2 else s["right"]) for i, c in enumerate(row)]
+                    [
+                        _cell(c, s["body"] if i < 2 else s["right"], ALLOWANCE_WIDTHS[i])
+                        for i, c in enumerate(row)
+                    ]
                     for row in invoice.allowances_charges
                 ],
-                [110 * mm, 30 * mm, 40 * mm],
+                ALLOWANCE_WIDTHS,
+                s["body"],
                 header=False,
+                right=(2,),
             ),
         ]
     if invoice.vat_rows:
         story += [
             _p(heading["vat"], s["heading"]),
             _grid(
-                [[_p(h, s["body"]) for h in invoice.vat_headings]]
-                + [
-                    [_p(c, s["body"] if i == 0 else s["right"]) for i, c in enumerate(row)]
-                    for row in invoice.vat_rows
+                [
+                    [
+                        _cell(c, s["body"] if i == 0 else s["right"], VAT_WIDTHS[i])
+                        for i, c in enumerate(row)
+                    ]
+                    for row in (invoice.vat_headings, *invoice.vat_rows)
                 ],
-                [80 * mm, 25 * mm, 40 * mm, 35 * mm],
+                VAT_WIDTHS,
+                s["body"],
+                right=(1, 2, 3),
             ),
         ]
     totals = [*invoice.totals, (heading["payable"], invoice.payable)]
     story += [_p(heading["totals"], s["heading"]), _rows(tuple(totals), s, right=True)]
     if invoice.payment:
         story += [_p(heading["payment"], s["heading"]), _rows(invoice.payment, s)]
-    for key, items in (("notes", invoice.notes), ("attachments", invoice.attachments)):
+    attachments = tuple(
+        f"{a.label} ({a.about})" if a.about else a.label for a in invoice.attachments
+    )
+    for key, items in (("notes", invoice.notes), ("attachments", attachments)):
         if items:
             story += [_p(heading[key], s["heading"]), *(_p(item, s["body"]) for item in items)]
     buffer = io.BytesIO()
@@ -103,6 +131,9 @@ def render_pdf(invoice: ShownInvoice, language: str) -> bytes:
         topMargin=18 * mm,
         bottomMargin=18 * mm,
         title=f"{invoice.title} — {mark}",
+        # The same XML gives the same bytes, whoever asks and when: the issuer checks
+        # exactly what its clients get (no creation date, an ID made from the content).
+        invariant=1,
     )
 
     def on_page(canvas: Any, doc: Any) -> None:
@@ -119,51 +150,54 @@ def render_pdf(invoice: ShownInvoice, language: str) -> bytes:
 
 def _rows(
     rows: tuple[tuple[str, str], ...], s: dict[str, ParagraphStyle], right: bool = False
-) -> Table:
-    value_style = s["right"] if right else s["body"]
-    data = [[_p(label, s["body"]), _p(value, value_style)] for label, value in rows] or [["", ""]]
+) -> Grid:
     widths = [60 * mm, 40 * mm] if right else [45 * mm, 135 * mm]
-    return _grid(data, widths, header=False, lines=False)
+    value_style = s["right"] if right else s["body"]
+    data = [
+        [_cell(label, s["body"], widths[0]), _cell(value, value_style, widths[1])]
+        for label, value in rows
+    ] or [["", ""]]
+    return _grid(data, widths, s["body"], header=False, lines=False, right=(1,) if right else ())
 
 
-def _parties(parties: tuple[ShownParty, ...], s: dict[str, ParagraphStyle]) -> Table:
+def _parties(parties: tuple[ShownParty, ...], s: dict[str, ParagraphStyle]) -> Grid:
     cells = []
     for party in parties:
-        text = [f"<b>{escape(party.title)}</b>", escape(party.name)]
-        text += [escape(f"{k}: {v}" if k else v) for k, v in party.details]
-        cells.append(Paragraph("<br/>".join(text), s["body"]))
+        details = "\n".join([party.name, *(f"{k}: {v}" if k else v for k, v in party.details)])
+        text = [f"<b>{escape(party.title)}</b>", escape(details[:CELL_MAX_LENGTH])]
+        cells.append(Paragraph("<br/>".join(text).replace("\n", "<br/>"), s["body"]))
     width = 180 * mm / max(len(cells), 1)
-    return _grid([cells], [width] * len(cells), header=False, lines=False)
+    return _grid([cells], [width] * len(cells), s["body"], header=False, lines=False)
 
 
-def _lines(invoice: ShownInvoice, s: dict[str, ParagraphStyle]) -> Table:
-    data: list[list[Any]] = [[_p(h, s["small"]) for h in invoice.line_headings]]
+LINE_WIDTHS = [10 * mm, 68 * mm, 17 * mm, 20 * mm, 23 * mm, 15 * mm, 27 * mm]
+LINE_RIGHT = (2, 4, 5, 6)  # quantity, unit price, VAT, line total
+
+
+def _lines(invoice: ShownInvoice, s: dict[str, ParagraphStyle]) -> Grid:
+    small, right = s["small"], s["small_right"]
+    data: list[list[Any]] = [
+        [_cell(h, small, w) for h, w in zip(invoice.line_headings, LINE_WIDTHS, strict=False)]
+    ]
     for line in invoice.lines:
         name = "\n".join((line.cells[1], *line.details))
         cells = [line.cells[0], name, *line.cells[2:]]
         data.append(
             [
-                _p(
-                    c,
-                    s["small"]
-                    if i < 2 or i == 3
-                    else ParagraphStyle("r", parent=s["small"], alignment=2),
-                )
+                _cell(c, right if i in LINE_RIGHT else small, LINE_WIDTHS[i])
                 for i, c in enumerate(cells)
             ]
         )
-    widths = [10 * mm, 68 * mm, 17 * mm, 20 * mm, 23 * mm, 15 * mm, 27 * mm]
-    return _grid(data, widths)
+    return _grid(data, LINE_WIDTHS, small, right=LINE_RIGHT)
 
 
 def _grid(
-    data: list[list[Any]], widths: list[float], header: bool = True, lines: bool = True
-) -> Table:
-    table = Table(data, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
-    style: list[Any] = [("VALIGN", (0, 0), (-1, -1), "TOP")]
-    if lines:
-        style.append(("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.grey))
-    if header:
-        style.append(("BACKGROUND", (0, 0), (-1, 0), GREY))
-    table.setStyle(TableStyle(style))
-    return table
+    data: list[list[Any]],
+    widths: list[float],
+    style: ParagraphStyle,
+    header: bool = True,
+    lines: bool = True,
+    right: tuple[int, ...] = (),
+) -> Grid:
+    grid_style = GridStyle(style.fontName, style.fontSize, style.leading, right, header, lines)
+    return Grid(data, widths, grid_style)

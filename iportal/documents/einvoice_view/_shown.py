@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 
 from babel.numbers import format_decimal
 
@@ -15,10 +15,12 @@ from iportal import i18n
 from iportal.documents.einvoice_view import _words as words
 from iportal.documents.einvoice_view._model import (
     AllowanceCharge,
+    Attachment,
     Line,
     Party,
     ReadableInvoice,
 )
+from iportal.documents.einvoice_view._values import present
 from iportal.i18n import N_, gettext
 from iportal.templating import day, money
 
@@ -40,6 +42,17 @@ class ShownLine:
 
 
 @dataclass(frozen=True)
+class ShownAttachment:
+    """An attachment as listed: what its sender says it is and, for a file embedded in
+    the e-invoice, its number among the embedded files (as `embedded_files` and the
+    download link count them), declared type and size."""
+
+    label: str
+    number: int | None = None
+    about: str = ""
+
+
+@dataclass(frozen=True)
 class ShownInvoice:
     title: str
     facts: Rows
@@ -53,7 +66,7 @@ class ShownInvoice:
     payable: str
     payment: Rows
     notes: tuple[str, ...]
-    attachments: tuple[str, ...]
+    attachments: tuple[ShownAttachment, ...]
 
 
 def shown(invoice: ReadableInvoice, language: str) -> ShownInvoice:
@@ -111,11 +124,26 @@ def _shown(invoice: ReadableInvoice) -> ShownInvoice:
         payable=_money(invoice.totals.payable, invoice.currency),
         payment=_payment(invoice),
         notes=invoice.notes,
-        attachments=tuple(
-            " — ".join(filter(None, (a.id, a.description, a.filename, a.uri)))
-            for a in invoice.attachments
-        ),
+        attachments=_attachments(invoice.attachments),
     )
+
+
+def _attachments(attachments: tuple[Attachment, ...]) -> tuple[ShownAttachment, ...]:
+    shown_attachments = []
+    number = 0
+    for position, attachment in enumerate(attachments, start=1):
+        label = " — ".join(
+            present(attachment.id, attachment.description, attachment.filename, attachment.uri)
+        ) or attachment.name(position)
+        if attachment.content is None:
+            shown_attachments.append(ShownAttachment(label))
+            continue
+        number += 1
+        kilobytes = (Decimal(len(attachment.content)) / 1024).quantize(Decimal("0.1"), ROUND_UP)
+        size = gettext(N_("%(size)s kB"), size=_number(kilobytes, 0))
+        about = ", ".join(present(attachment.declared_type, size))
+        shown_attachments.append(ShownAttachment(label, number, about))
+    return tuple(shown_attachments)
 
 
 def _facts(invoice: ReadableInvoice, kind: str) -> Rows:

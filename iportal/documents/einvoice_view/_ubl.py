@@ -22,7 +22,9 @@ from iportal.documents.einvoice_view._model import (
     VatBreakdown,
 )
 from iportal.documents.einvoice_view._values import (
+    attribute,
     decimal,
+    embedded,
     iso_date,
     long_text,
     present,
@@ -171,7 +173,7 @@ def _line(line: etree._Element, credit_note: bool) -> Line:
         name=_t(line, "cac:Item/cbc:Name"),
         description=long_text(line.find("cac:Item/cbc:Description", NS)),
         quantity=decimal(text(quantity)),
-        unit_code=None if quantity is None else (quantity.get("unitCode") or None),
+        unit_code=attribute(quantity, "unitCode"),
         unit_price=_d(line, "cac:Price/cbc:PriceAmount"),
         base_quantity=_d(line, "cac:Price/cbc:BaseQuantity"),
         net_amount=_d(line, "cbc:LineExtensionAmount"),
@@ -242,7 +244,8 @@ def _attachment(element: etree._Element) -> Attachment:
     return Attachment(
         id=_t(element, "cbc:ID"),
         description=_t(element, "cbc:DocumentDescription"),
-        filename=None if binary is None else (binary.get("filename") or None),
-        mime_code=None if binary is None else (binary.get("mimeCode") or None),
+        filename=attribute(binary, "filename"),
+        mime_code=attribute(binary, "mimeCode"),
         uri=_t(element, "cac:Attachment/cac:ExternalReference/cbc:URI"),
+        content=embedded(binary),
     )

@@ -7,6 +7,8 @@ one odd field must not hide the rest of an invoice a person needs to read.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from datetime import date
 from decimal import Decimal
@@ -19,13 +21,27 @@ _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?")
 _DATE_102 = re.compile(r"(\d{4})(\d{2})(\d{2})")
 # A view shows text, not a novel: one field never fills pages.
 TEXT_MAX_LENGTH = 2000
+# Bidi embeddings, overrides and isolates would turn the text around a stranger's
+# value (an "invoice‮fdp.exe"); each is shown as a visible replacement character.
+# Right-to-left text needs none of them to read well.
+_BIDI_CONTROLS = str.maketrans(
+    dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"), "\ufffd")
+)
 
 
 def text(element: etree._Element | None) -> str | None:
     """The element's text, blanks collapsed and length bounded; None when empty."""
     if element is None or not isinstance(element.text, str):
         return None
-    value = " ".join(element.text.split())
+    value = " ".join(element.text.split()).translate(_BIDI_CONTROLS)
+    return value[:TEXT_MAX_LENGTH] or None
+
+
+def attribute(element: etree._Element | None, name: str) -> str | None:
+    """An attribute's value (a file name, a unit code), cleaned as `text` is."""
+    if element is None:
+        return None
+    value = " ".join((element.get(name) or "").split()).translate(_BIDI_CONTROLS)
     return value[:TEXT_MAX_LENGTH] or None
 
 
@@ -34,7 +50,7 @@ def long_text(element: etree._Element | None) -> str | None:
     if element is None or not isinstance(element.text, str):
         return None
     lines = (" ".join(line.split()) for line in element.text.strip().splitlines())
-    return "\n".join(lines)[:TEXT_MAX_LENGTH] or None
+    return "\n".join(lines).translate(_BIDI_CONTROLS)[:TEXT_MAX_LENGTH] or None
 
 
 def decimal(raw: str | None) -> Decimal | None:
@@ -69,8 +85,19 @@ def qualified(element: etree._Element | None, scheme_attribute: str = "schemeID"
     value = text(element)
     if value is None or element is None:
         return None
-    scheme = (element.get(scheme_attribute) or "").strip()
+    scheme = attribute(element, scheme_attribute)
     return f"{scheme}:{value}" if scheme else value
+
+
+def embedded(element: etree._Element | None) -> bytes | None:
+    """The bytes of an embedded file (xs:base64Binary, which allows blanks anywhere);
+    None when there is none or it does not decode."""
+    if element is None or not isinstance(element.text, str):
+        return None
+    try:
+        return base64.b64decode("".join(element.text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def present(*values: str | None) -> tuple[str, ...]:

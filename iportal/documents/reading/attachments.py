@@ -1,5 +1,6 @@
-"""The files embedded in a UBL e-invoice (timesheets, delivery notes, the issuer's PDF),
-listed and downloaded one by one by a reader who may see the document.
+"""The files embedded in an e-invoice's XML (timesheets, delivery notes, the issuer's
+PDF; UBL `EmbeddedDocumentBinaryObject`, CII `AttachmentBinaryObject`), listed and
+downloaded one by one by a reader who may see the document.
 
 The XML was checked when it was published, but it is still the sender's: it is read
 again in the sandbox, as a duplicate is stamped there. Each file keeps its declared
@@ -61,11 +62,12 @@ class EmbeddedFile:
 async def _embedded(
     document: DocumentDetail, blobs: BlobStore, sandbox: Sandbox
 ) -> list[EmbeddedFile]:
-    # Only UBL embeds files in its XML; a Factur-X PDF is itself the document.
-    if document.structured_kind != "ubl" or document.xml_blob_hash is None:
+    # UBL and CII (Factur-X) both embed files in their XML; the readable page lists
+    # them from the same reading, so its links and these numbers agree.
+    if document.xml_blob_hash is None:
         return []
     # Imported on first use, as stamping is: the web process only names it to a worker.
-    from iportal.documents.publishing.einvoice import embedded_files
+    from iportal.documents.einvoice_view import embedded_files
 
     xml = await blobs.read(document.xml_blob_hash)
     try:

@@ -183,9 +183,16 @@ async def issuer_document(issuer_id: int, document_id: int) -> DocumentDetail:
     return DocumentDetail(**row)
 
 
-async def issued_pdf(issuer_id: int, document_id: int, blobs: BlobStore) -> DocumentFile:
-    """The PDF of one of the issuer's documents, the same its clients get."""
-    return await document_pdf(await issuer_document(issuer_id, document_id), blobs)
+async def issued_pdf(
+    issuer_id: int,
+    document_id: int,
+    blobs: BlobStore,
+    rendering: tuple[Callable[[], Sandbox], str] | None = None,
+) -> DocumentFile:
+    """The PDF of one of the issuer's documents, the same its clients get: its own, or
+    (given `rendering`) the one made from the XML, byte for byte what a client reading
+    in that language gets, so the billing team can check it before anyone asks."""
+    return await document_pdf(await issuer_document(issuer_id, document_id), blobs, rendering)
 
 
 async def issued_xml(issuer_id: int, document_id: int, blobs: BlobStore) -> DocumentFile:
