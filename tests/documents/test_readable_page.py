@@ -196,3 +196,47 @@ async def test_a_samples_page_shows_every_expected_field(
         assert all(flat(cell) in text for cell in vat_row)
     for label, value in view.totals:
         assert f"{flat(label)} {flat(value)}" in text
+
+
+async def test_a_pdf_made_from_xml_is_made_once_per_language_then_kept(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    from iportal.documents.reading.readable import RENDERED
+
+    await login(client, "anna@example.test")
+    doc = world["docs"]["ubl"]
+    hits = RENDERED.hits
+    client.cookies.set(LANGUAGE_COOKIE, "de")
+    first = await client.get(f"/api/v1/documents/{doc}/pdf")
+    again = await client.get(f"/api/v1/documents/{doc}/pdf")
+    client.cookies.set(LANGUAGE_COOKIE, "nl")
+    dutch = await client.get(f"/api/v1/documents/{doc}/pdf")
+
+    assert first.status_code == again.status_code == dutch.status_code == 200
+    assert again.content == first.content  # the same bytes, from the cache
+    assert RENDERED.hits >= hits + 1
+    assert dutch.content != first.content  # another language is another rendering
+    german = i18n.translate(
+        "Rendering of the e-invoice: the structured data (XML) is the original document.", "de"
+    )
+    dutch_mark = i18n.translate(
+        "Rendering of the e-invoice: the structured data (XML) is the original document.", "nl"
+    )
+    assert flat(german)[:25] in flat(PdfReader(io.BytesIO(again.content)).pages[0].extract_text())
+    assert flat(dutch_mark)[:25] in flat(
+        PdfReader(io.BytesIO(dutch.content)).pages[0].extract_text()
+    )
+
+
+def test_the_cache_of_made_pdfs_keeps_to_its_size_dropping_the_least_recently_used() -> None:
+    from iportal.documents.reading.readable import RenderedPdfs
+
+    cache = RenderedPdfs(limit=250)
+    cache.keep("a", "nl", b"a" * 100)
+    cache.keep("b", "nl", b"b" * 100)
+    assert cache.get("a", "nl") == b"a" * 100  # a is now the most recently used
+    cache.keep("c", "nl", b"c" * 100)
+    assert cache.get("b", "nl") is None
+    assert cache.get("a", "nl") is not None and cache.get("c", "nl") is not None
+    cache.keep("huge", "nl", b"h" * 300)
+    assert cache.get("huge", "nl") is None
