@@ -107,8 +107,9 @@ async def documents_page(
         filters, sort = await filters_and_sort(request.query_params, reader)
     except (reading.InvalidFilters, reading.UnknownClientCode) as refused:
         # The page again with everything the person typed and each reason beside its
-        # field, under 422: nothing is listed for filters that could not be read.
-        return await _refused(request, reader, typed, refused.problems)
+        # field: nothing is listed for filters that could not be read. Under 422, or
+        # 404 for a client code not theirs, as for one that does not exist.
+        return await _refused(request, reader, typed, refused)
     view = await reading.list_view(reader, filters, sort, cursor, 50)
     listing = view.page
     query = {**typed, "sort": sort.name}
@@ -151,7 +152,7 @@ async def _refused(
     request: Request[Any, Any, Any],
     reader: reading.Reader,
     typed: dict[str, str | None],
-    problems: Mapping[str, DomainError],
+    refused: reading.InvalidFilters | reading.UnknownClientCode,
 ) -> Template:
     numbers = await visible_client_numbers(reader.user_id)
     code = (typed.get("client_code") or "").strip()
@@ -162,8 +163,8 @@ async def _refused(
     return page(
         request,
         "documents/list.html",
-        status_code=422,
-        errors=field_errors(problems),
+        status_code=refused.status_code,
+        errors=field_errors(refused.problems),
         query={**typed, "sort": sort},
         sort=sort,
         **_filter_form(numbers, tuple(chosen), (typed.get("company") or "").strip() or None),
