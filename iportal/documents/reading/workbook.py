@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
@@ -90,8 +91,9 @@ class _Book:
 
     def _text(self, sheet: WriteOnlyWorksheet, value: str) -> WriteOnlyCell:
         """Text that stays text: openpyxl would write `=HYPERLINK(…)` in a document
-        number as a formula, which runs when the file is opened."""
-        cell = WriteOnlyCell(sheet, value=value)
+        number as a formula, which runs when the file is opened. Control characters,
+        which XML cannot hold (none should be stored), are left out."""
+        cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
         if cell.data_type == "f":
             cell.data_type = "s"
         return cell
