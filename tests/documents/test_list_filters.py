@@ -206,6 +206,35 @@ async def test_an_exact_number_matches_whatever_its_case_and_like_signs_are_lett
     assert listed(page) == {"F2026110001", "F2026110002", "F2026120003"}
 
 
+async def test_numbers_with_many_letters_or_beyond_ascii_match_whatever_their_case(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    from iportal.accounts.tables import ClientNumber
+
+    number = (
+        await ClientNumber.select(ClientNumber.id)
+        .where(ClientNumber.client_code == "DL20000001")
+        .first()
+    )["id"]
+    many = await factories.document(number, number="INV-abc-1", issue_date=clock.today())
+    accented = await factories.document(number, number="É-2026-5", issue_date=clock.today())
+    await login(client, "luc@example.test")
+    assert await ids(client, number="inv-ABC*") == {many}  # compared by upper()
+    assert await ids(client, number="Inv-Abc-1") == {many}
+    assert await ids(client, number="é-2026*") == {accented}
+    assert await ids(client, number="é-2026-5") == {accented}
+
+
+def test_a_few_letters_are_compared_as_their_spellings() -> None:
+    from iportal.documents.reading.listing import case_variants
+
+    assert case_variants("f2024-1") == ["F2024-1", "f2024-1"]
+    assert case_variants("fa-1") == ["FA-1", "Fa-1", "fA-1", "fa-1"]
+    assert case_variants("2024") == ["2024"]
+    assert case_variants("INV1") is None  # eight spellings: upper() instead
+    assert case_variants("é1") is None
+
+
 async def test_the_company_column_sorts_and_pages_by_keyset(
     client: httpx.AsyncClient, world: dict[str, Any]
 ) -> None:

