@@ -4,10 +4,13 @@ a few lines of it."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+from babel.numbers import format_decimal
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
@@ -135,11 +138,18 @@ async def documents_page(
     )
 
 
+@functools.cache
+def amount_example(language: str) -> str:
+    """A thousand and a half as the amount filters' help writes it in `language`."""
+    return format_decimal(Decimal("1000.50"), format="#,##0.00", locale=language)
+
+
 def _filter_form(
     numbers: VisibleClientNumbers, chosen: tuple[int, ...] | None, company: str | None
 ) -> dict[str, Any]:
     companies = companies_of(numbers)
     return {
+        "amount_example": amount_example(current_language.get()),
         "client_options": client_options(numbers, chosen),
         # The company filter is offered to a person who sees several companies.
         "company_options": company_options(companies, company)
