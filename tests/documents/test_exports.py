@@ -210,3 +210,19 @@ async def test_the_page_offers_csv_excel_and_zip_of_the_selection(
     for export in ("export.csv", "export.xlsx", "export.zip"):
         assert f'href="/api/v1/documents/{export}?type=invoice&amp;sort=-issue_date"' in page
     assert "Exporteren als Excel (XLSX)" in page
+
+
+async def test_a_selection_longer_than_a_sheet_goes_on_to_another(
+    client: httpx.AsyncClient, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from iportal.documents.reading import workbook
+
+    monkeypatch.setattr(workbook, "ROWS_PER_SHEET", 3)  # Excel's limit is 1,048,576 rows
+    await login(client)
+    response = await client.get("/api/v1/documents/export.xlsx", params={"sort": "number"})
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == ["Documenten", "Documenten (2)"]
+    first, second = (list(book[name].iter_rows(values_only=True)) for name in book.sheetnames)
+    assert first[0] == second[0] and book["Documenten (2)"].freeze_panes == "A2"
+    assert [row[3] for row in first[1:]] + [second[1][3]] == sorted(await api_items(client))
+    assert second[-1][0] == "Totaal EUR (facturen min creditnota's)"
