@@ -60,6 +60,7 @@ DOMAIN_ERRORS: dict[str, tuple[int, ...]] = {
     "documents.list": (404,),
     "documents.summary": (404,),
     "documents.export_csv": (404,),
+    "documents.export_xlsx": (404,),
     "documents.export_zip": (404,),
     "documents.issuer_list": (404,),
     "documents.publish": (409,),
@@ -90,6 +91,7 @@ FILE_TYPES = {
     # Its declared type when a PDF, PNG or JPEG that is one, else this.
     "documents.attachment": "application/octet-stream",
     "documents.export_csv": "text/csv",
+    "documents.export_xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "documents.export_zip": "application/zip",
 }
 

@@ -188,7 +188,7 @@ async def test_the_documents_page_in_a_real_browser(running_demo: Server, artifa
         )
         await page.screenshot(path=str(artifacts / "documents-nl.png"))
         # Open the first document's PDF: back on the list, its row is no longer bold.
-        number = await first.locator("td").nth(3).text_content()
+        number = await first.locator("td[id^=n]").text_content()
         async with page.expect_response(lambda r: "/pdf" in r.url):
             await page.evaluate(
                 "url => fetch(url)", await first.locator("a.open-pdf").get_attribute("href")

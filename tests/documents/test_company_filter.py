@@ -91,9 +91,10 @@ async def test_the_page_shows_the_companies_and_filters_by_one(
     assert '<option value="Dubois SRL">Dubois SRL</option>' in select
     assert '<option value="Peeters BV">Peeters BV</option>' in select
     assert "Bakery" not in select
-    # Each number with its company beside it.
-    assert 'DL20000001 <span class="company">Peeters BV</span>' in page
-    assert 'DL20000003 <span class="company">Dubois SRL</span>' in page
+    # A company column beside the client number, sortable.
+    assert '<td>DL20000001</td><td class="company">Peeters BV</td>' in page
+    assert '<td>DL20000003</td><td class="company">Dubois SRL</td>' in page
+    assert 'href="/documents?sort=company"' in page
     chosen = (await client.get("/documents", params={"company": "Dubois SRL"})).text
     assert '<option value="Dubois SRL" selected>' in chosen
     assert "F-dubois" in chosen and "F-peeters" not in chosen

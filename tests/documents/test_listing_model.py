@@ -36,7 +36,7 @@ DOCS = st.lists(
     st.tuples(
         st.integers(0, 2),  # which client number
         st.sampled_from(["invoice", "credit_note"]),
-        st.sampled_from(["F2024-", "F2025-", "C-", "X"]),
+        st.sampled_from(["F2024-", "F2025-", "C-", "X", "f2024-", "inv-"]),
         st.integers(0, 9 * 365),  # days before today
         st.one_of(st.none(), st.integers(0, 60)),  # due after issue
         st.integers(-500, 5000),  # amount in euros (negative: corrective invoices)
@@ -63,7 +63,8 @@ SORTS = st.sampled_from(
 )
 FILTER_VALUES = {
     "type": st.sampled_from(["invoice", "credit_note"]),
-    "number": st.sampled_from(["F2024-1", "C-3", "F2024*", "F*", "C*"]),
+    # Numbers match whatever their case, by their spellings or by upper() (INV*).
+    "number": st.sampled_from(["F2024-1", "C-3", "F2024*", "F*", "C*", "f2024*", "c-3", "INV*"]),
     "issued_from": st.integers(0, 9 * 365),
     "issued_to": st.integers(0, 9 * 365),
     "amount_min": st.integers(-600, 5000),
@@ -105,7 +106,9 @@ def model(
                 query.get("type") in (None, d.type),
                 number is None
                 or (
-                    d.number.startswith(number[:-1]) if number.endswith("*") else d.number == number
+                    d.number.upper().startswith(number[:-1].upper())
+                    if number.endswith("*")
+                    else d.number.upper() == number.upper()
                 ),
                 "issued_from" not in query
                 or d.issue_date >= TODAY - timedelta(query["issued_from"]),

@@ -95,9 +95,9 @@ async def test_the_client_number_drop_down_offers_only_visible_numbers_escaped(
     await login(client, "anna@example.test")
     page = (await client.get("/documents?client_code=dl2-000-0002")).text
     select = page.split('id="f-client"')[1].split("</select>")[0]
-    assert '<option value="DL20000001">DL20000001 – Test Company BV</option>' in select
+    assert '<option value="DL20000001">DL20000001 — Test Company BV</option>' in select
     assert (
-        '<option selected value="DL20000002">DL20000002 – &lt;b&gt;Anna &amp; Co&lt;/b&gt;</option>'
+        '<option selected value="DL20000002">DL20000002 — &lt;b&gt;Anna &amp; Co&lt;/b&gt;</option>'
         in select
     )
     assert "DL20000009" not in select

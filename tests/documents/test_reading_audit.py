@@ -123,6 +123,10 @@ async def test_a_duplicate_is_one_event(client: httpx.AsyncClient, world: dict[s
     assert listed["read"] is True  # a duplicate is an opening: the document is read
 
 
+# The CSV's convention is recorded too: the reader's language's (English here).
+CSV = {"format": "csv", "csv_format": "excel-en"}
+
+
 async def test_an_export_is_recorded_with_its_filters_and_count_per_account(
     client: httpx.AsyncClient, world: dict[str, Any]
 ) -> None:
@@ -138,8 +142,8 @@ async def test_an_export_is_recorded_with_its_filters_and_count_per_account(
     a1, b1 = world["numbers"]["a1"], world["numbers"]["b1"]
     assert [(e["account_id"], e["client_number_id"], e["detail"]) for e in recorded] == [
         # One export of two companies' numbers: each company its own count.
-        (a, a1, {"format": "csv", "filters": {"sort": "number"}, "via": "session", "count": 1}),
-        (b, b1, {"format": "csv", "filters": {"sort": "number"}, "via": "session", "count": 1}),
+        (a, a1, {**CSV, "filters": {"sort": "number"}, "via": "session", "count": 1}),
+        (b, b1, {**CSV, "filters": {"sort": "number"}, "via": "session", "count": 1}),
         (
             b,
             b1,
@@ -153,7 +157,7 @@ async def test_an_export_is_recorded_with_its_filters_and_count_per_account(
         (
             None,
             None,
-            {"format": "csv", "filters": {"number": "NONE"}, "via": "session", "count": 0},
+            {**CSV, "filters": {"number": "NONE"}, "via": "session", "count": 0},
         ),
     ]
 

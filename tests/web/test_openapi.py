@@ -76,13 +76,28 @@ async def test_files_are_documented_with_their_real_types(document: dict[str, An
     assert content("/api/v1/documents/{document_id}/duplicate", "post") == {"application/pdf"}
     assert content("/api/v1/documents/export.csv") == {"text/csv"}
     assert content("/api/v1/documents/export.zip") == {"application/zip"}
+    assert content("/api/v1/documents/export.xlsx") == {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    }
     assert "content" not in paths["/api/v1/auth/logout"]["post"]["responses"]["204"]
 
 
 async def test_the_filters_of_the_list_are_parameters(document: dict[str, Any]) -> None:
-    for path in ("/api/v1/documents", "/api/v1/documents/summary", "/api/v1/documents/export.csv"):
+    for path in (
+        "/api/v1/documents",
+        "/api/v1/documents/summary",
+        "/api/v1/documents/export.csv",
+        "/api/v1/documents/export.xlsx",
+    ):
         names = {p["name"] for p in document["paths"][path]["get"].get("parameters", [])}
         assert {"client_code", "type", "number", "issued_from", "amount_max", "sort"} <= names
+    csv_format = next(
+        p
+        for p in document["paths"]["/api/v1/documents/export.csv"]["get"]["parameters"]
+        if p["name"] == "format"
+    )
+    assert csv_format["schema"]["enum"] == ["excel-eu", "excel-en"]
+    assert "decimal comma" in csv_format["description"]
 
 
 async def test_how_a_caller_authenticates_is_documented(document: dict[str, Any]) -> None:

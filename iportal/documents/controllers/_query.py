@@ -12,6 +12,11 @@ from litestar.di import Provide
 from litestar.params import QueryParameter
 
 ListQuery = dict[str, str | None]
+AMOUNTS = (
+    "Written as people write it: `1234.56`, or in the caller's language (`1.234,56` or "
+    "`1 234,56` in nl, fr, de; `1,234.56` in en). A `.` or `,` followed by one or two "
+    "digits is the decimal mark; `1.000` is a thousand in nl, fr and de and one in en."
+)
 
 
 async def list_query(
@@ -31,10 +36,18 @@ async def list_query(
     ] = None,
     number: Annotated[
         str | None,
-        QueryParameter(name="number", description="A document number; `F2024*` for a prefix."),
+        QueryParameter(
+            name="number",
+            description="A document number; `F2024*` for a prefix. Upper and lower case "
+            "are the same (`f2024*` finds F2024-001).",
+        ),
     ] = None,
     number_prefix: Annotated[
-        str | None, QueryParameter(name="number_prefix", description="The start of the number.")
+        str | None,
+        QueryParameter(
+            name="number_prefix",
+            description="The start of the number, whatever its case (a `*` after it is allowed).",
+        ),
     ] = None,
     issued_from: Annotated[
         str | None, QueryParameter(name="issued_from", description="First issue date (YYYY-MM-DD).")
@@ -43,17 +56,23 @@ async def list_query(
         str | None, QueryParameter(name="issued_to", description="Last issue date (YYYY-MM-DD).")
     ] = None,
     amount_min: Annotated[
-        str | None, QueryParameter(name="amount_min", description="Least amount including VAT.")
+        str | None,
+        QueryParameter(name="amount_min", description="Least amount including VAT. " + AMOUNTS),
     ] = None,
     amount_max: Annotated[
-        str | None, QueryParameter(name="amount_max", description="Greatest amount including VAT.")
+        str | None,
+        QueryParameter(name="amount_max", description="Greatest amount including VAT. " + AMOUNTS),
     ] = None,
     unread: Annotated[
         str | None, QueryParameter(name="unread", description="`true`: only documents not opened.")
     ] = None,
     sort: Annotated[
         str | None,
-        QueryParameter(name="sort", description="A column; `-` before it for descending."),
+        QueryParameter(
+            name="sort",
+            description="A column (issue_date, due_date, amount_incl_vat, number, type, "
+            "client_code, company); `-` before it for descending.",
+        ),
     ] = None,
 ) -> ListQuery:
     return {

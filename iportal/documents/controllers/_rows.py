@@ -42,7 +42,7 @@ def _files(d: DocumentItem, labels: Mapping[str, str]) -> str:
 
 
 def _company(name: str | None) -> str:
-    return f' <span class="company">{escape(name)}</span>' if name else ""
+    return f'<td class="company">{escape(name)}</td>' if name is not None else ""
 
 
 def document_rows(
@@ -52,7 +52,7 @@ def document_rows(
 ) -> Markup:
     """One `<tr>` per document, unread ones marked for bold; each checkbox is named
     "Select" and its row's number (`aria-labelledby`), read from the cells. With
-    `companies` (client code → company name) each number has its company beside it."""
+    `companies` (client code → company name) a company cell follows the client code."""
     labels = {key: str(escape(value)) for key, value in labels.items()}
     unread = f'<span class="visually-hidden"> ({labels["unread"]})</span>'
     companies = companies or {}
@@ -63,7 +63,8 @@ def document_rows(
             f'<tr class="{"read" if d.read else "unread"}">'
             f'<td><input type="checkbox" name="ids" value="{i}" '
             f'aria-labelledby="select-label n{i}"></td>'
-            f"<td>{escape(d.client_code)}{_company(companies.get(d.client_code))}</td>"
+            f"<td>{escape(d.client_code)}</td>"
+            f"{_company(companies.get(d.client_code, '') if companies else None)}"
             f"<td>{labels[d.type]}{'' if d.read else unread}</td>"
             f'<td id="n{i}">{escape(d.number)}</td>'
             f"<td>{day(d.issue_date)}</td><td>{day(d.due_date)}</td>"
@@ -76,7 +77,7 @@ def document_rows(
 @functools.lru_cache(maxsize=64)
 def _options(codes: tuple[str, ...], names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(
-        f'<option value="{escape(code)}">{escape(code)} – {escape(name)}</option>'
+        f'<option value="{escape(code)}">{escape(code)} — {escape(name)}</option>'
         for code, name in zip(codes, names, strict=True)
     )
 

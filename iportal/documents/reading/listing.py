@@ -21,6 +21,7 @@ from iportal.errors import InvalidInput
 from iportal.i18n import N_
 
 COUNT_CAP = 10_000
+CASE_VARIANTS = 4  # spellings of a number compared one by one; beyond, upper()
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,15 @@ SORT_KEYS: dict[str, list[Key]] = {
     "due_date": [Key("coalesce(v.due_date, v.issue_date)", date.fromisoformat)],
     "type": [Key("v.type", str), Key("v.issue_date", date.fromisoformat)],
     "client_code": [Key("c.client_code", str), Key("v.issue_date", date.fromisoformat)],
+    # The company's name as the client number carries it (the `company` filter's value).
+    "company": [
+        Key("c.company_name", str),
+        Key("c.client_code", str),
+        Key("v.issue_date", date.fromisoformat),
+    ],
 }
+# Sorted by client code or company: within one number the newest document comes first.
+GROUPING_SORTS = ("client_code", "company")
 DEFAULT_SORT = "-issue_date"
 
 
@@ -61,9 +70,11 @@ class Sort:
 
     def directions(self) -> list[bool]:
         """Descending or not, per key and for the id. Within a client code the newest
-        document comes first whichever way the codes are sorted."""
+        document comes first whichever way the codes (or companies) are sorted."""
         if self.column == "client_code":
             return [self.descending, True, True]
+        if self.column == "company":
+            return [self.descending, self.descending, True, True]
         return [self.descending] * (len(SORT_KEYS[self.column]) + 1)
 
     @property
@@ -98,6 +109,34 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def case_variants(text: str, limit: int = CASE_VARIANTS) -> list[str] | None:
+    """Every way of writing `text` with its letters in either case, when it is ASCII
+    and that makes at most `limit` spellings (`F2024` → `F2024`, `f2024`); else None."""
+    if not text.isascii() or 2 ** sum(c.isalpha() for c in text) > limit:
+        return None
+    spellings = [""]
+    for c in text:
+        cases = sorted({c.upper(), c.lower()})
+        spellings = [start + case for start in spellings for case in cases]
+    return spellings
+
+
+def _number_condition(sql: Statement, number: str, *, prefix: bool) -> str:
+    """The number, or the start of it, whatever its case. With few letters, as a few
+    spellings, each compared as it is stored (`LIKE ANY`): `upper()` of every index
+    entry read cost 0.6 ms on an accountant's 17,500 documents, half the query. Both
+    ways agree on numbers written in ASCII, which is what issuers print."""
+    spellings = case_variants(number)
+    if spellings is None:
+        if prefix:
+            return f"upper(v.number) LIKE upper({sql.bind(_escape_like(number) + '%')})"
+        return f"upper(v.number) = upper({sql.bind(number)})"
+    if prefix:
+        patterns = [_escape_like(spelling) + "%" for spelling in spellings]
+        return f"v.number LIKE ANY({sql.bind(patterns)}::text[])"
+    return f"v.number = ANY({sql.bind(spellings)}::text[])"
+
+
 def _where(sql: Statement, scope: Scope, filters: Filters) -> None:
     """The user's documents in the window, then the filters, on `visible_document v`."""
     user = sql.bind(scope.user_id)
@@ -117,10 +156,12 @@ def _where(sql: Statement, scope: Scope, filters: Filters) -> None:
         )
     if filters.type is not None:
         sql.add(f"AND v.type = {sql.bind(filters.type)}")
+    # Numbers match whatever their case (`f2026*` finds F2026110001), checked on the
+    # covering index's column so the plan stays index-only; see `_number_condition`.
     if filters.number is not None:
-        sql.add(f"AND v.number = {sql.bind(filters.number)}")
+        sql.add(f"AND {_number_condition(sql, filters.number, prefix=False)}")
     if filters.number_prefix is not None:
-        sql.add(f"AND v.number LIKE {sql.bind(_escape_like(filters.number_prefix) + '%')}")
+        sql.add(f"AND {_number_condition(sql, filters.number_prefix, prefix=True)}")
     if filters.issued_from is not None:
         sql.add(f"AND v.issue_date >= {sql.bind(filters.issued_from)}")
     if filters.issued_to is not None:
@@ -170,7 +211,7 @@ def _order(names: list[str], directions: list[bool]) -> str:
 
 
 def _source(sort: Sort) -> str:
-    if sort.column == "client_code":
+    if sort.column in GROUPING_SORTS:
         return "FROM visible_document v JOIN client_number c ON c.id = v.client_number_id"
     return "FROM visible_document v"
 
@@ -242,10 +283,10 @@ def export_audit_query(scope: Scope, filters: Filters, ip: str, detail: str) -> 
 
 
 def export_query(scope: Scope, filters: Filters, sort: Sort) -> Statement:
-    """Every matching document in the list's order, for the CSV and ZIP exports."""
+    """Every matching document in the list's order, for the CSV, XLSX and ZIP exports."""
     keys = [k.sql for k in SORT_KEYS[sort.column]] + ["v.document_id"]
     sql = Statement(
-        "SELECT d.id, c.client_code, d.type, d.type_code, d.number, d.issue_date, "
+        "SELECT d.id, c.client_code, c.company_name, d.type, d.type_code, d.number, d.issue_date, "
         "d.due_date, d.currency, d.amount_excl_vat, d.vat_amount, d.amount_incl_vat, "
         "d.pdf_blob_hash, d.xml_blob_hash, d.structured_kind "
         "FROM visible_document v JOIN document d ON d.id = v.document_id "

@@ -7,12 +7,17 @@ the last seven years, not before the client number's contract start, not before 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
+
+from babel.numbers import format_decimal
 
 from iportal import clock, db
 from iportal.accounts.identifiers import normalise_client_code
+from iportal.documents.reading.amounts import NotAnAmount, parse_amount
 from iportal.documents.reading.listing import (
     COUNT_CAP,
     Filters,
@@ -23,8 +28,8 @@ from iportal.documents.reading.listing import (
     page_query,
     totals_query,
 )
-from iportal.errors import InvalidInput, NotFound
-from iportal.i18n import N_
+from iportal.errors import DomainError, InvalidInput, NotFound
+from iportal.i18n import N_, current_language
 from iportal.pagination import BAD_CURSOR, clamp_limit, decode_cursor, encode_cursor
 from iportal.sharing.services import (
     VisibleClientNumbers,
@@ -32,6 +37,7 @@ from iportal.sharing.services import (
     visible_client_numbers,
 )
 
+T = TypeVar("T")
 PORTAL_START = date(2008, 5, 1)
 WINDOW_YEARS = 7
 
@@ -76,47 +82,79 @@ def reader_for(
     return Reader(Scope(user_id, oldest), token_id, token_name)
 
 
+class InvalidFilters(InvalidInput):
+    """Filters that cannot be read: `problems` holds each one's reason by the name of
+    its field (the page shows each beside its field); the message is the first's, which
+    names its field (what the API answers)."""
+
+    def __init__(self, problems: dict[str, DomainError]) -> None:
+        first = next(iter(problems.values()))
+        super().__init__(first.message, **first.params)
+        self.problems = problems
+
+
+class UnknownClientCode(NotFound):
+    """A client code in the filters that the reader does not see (or that does not
+    exist: the same answer); `problems` as `InvalidFilters`'s."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(N_("Client code %(code)s is unknown."), code=code)
+        self.problems: dict[str, DomainError] = {"client_code": self}
+
+
 def _date(name: str, raw: str | None) -> date | None:
-    if not raw:
+    if not raw or not raw.strip():
         return None
     try:
-        return date.fromisoformat(raw)
+        return date.fromisoformat(raw.strip())
     except ValueError:
         raise InvalidInput(
             N_("The %(field)s “%(value)s” is not a date (YYYY-MM-DD)."), field=name, value=raw
         ) from None
 
 
-def _amount(name: str, raw: str | None) -> Decimal | None:
-    if not raw:
+def _amount(name: str, raw: str | None, language: str) -> Decimal | None:
+    if not raw or not raw.strip():
         return None
     try:
-        value = Decimal(raw.replace(",", "."))
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not value.is_finite():
+        return parse_amount(raw, language)
+    except NotAnAmount:
         raise InvalidInput(
-            N_("The %(field)s “%(value)s” is not an amount (like 1234.56)."), field=name, value=raw
-        )
-    return value
+            N_("The %(field)s “%(value)s” is not an amount (like %(example)s)."),
+            field=name,
+            value=raw,
+            example=format_decimal(Decimal("1234.56"), format="#,##0.00", locale=language),
+        ) from None
 
 
-async def parse_filters(reader: Reader, query: dict[str, str | None]) -> Filters:
-    """Filters from a query string; a client code the reader cannot see is refused
-    like an unknown one (the list would be empty anyway)."""
-    number_ids = None
-    if query.get("client_code"):
-        code = normalise_client_code(query["client_code"] or "")
-        visible = await visible_client_number_id(reader.user_id, code)
-        if visible is None:
-            raise NotFound(N_("Client code %(code)s is unknown."), code=query["client_code"])
-        number_ids = (visible,)
+async def parse_filters(
+    reader: Reader, query: dict[str, str | None], language: str | None = None
+) -> Filters:
+    """Filters from a query string, amounts read as people write them in `language`
+    (the request's when not given: see `amounts.parse_amount`). Every filter that
+    cannot be read is refused at once (`InvalidFilters`, each with its reason); a client
+    code the reader cannot see is refused like an unknown one (`UnknownClientCode`: the
+    list would be empty anyway)."""
+    language = language or current_language.get()
+    problems: dict[str, DomainError] = {}
+
+    def read(name: str, parse: Callable[[], T]) -> T | None:
+        try:
+            return parse()
+        except InvalidInput as error:
+            problems[name] = error
+            return None
+
     kind = query.get("type") or None
     if kind not in (None, "invoice", "credit_note"):
-        raise InvalidInput(N_("The type “%(value)s” is not invoice or credit_note."), value=kind)
+        problems["type"] = InvalidInput(
+            N_("The type “%(value)s” is not invoice or credit_note."), value=kind
+        )
+        kind = None
     number = (query.get("number") or "").strip()
-    return Filters(
-        client_number_ids=number_ids,
+    asked_code = query.get("client_code") or ""
+    code = read("client_code", lambda: normalise_client_code(asked_code)) if asked_code else None
+    filters = Filters(
         # An unknown company, or one the reader does not see, is an empty list: no 404,
         # which would tell which company names exist.
         company=(query.get("company") or "").strip() or None,
@@ -124,13 +162,25 @@ async def parse_filters(reader: Reader, query: dict[str, str | None]) -> Filters
         number=None if not number or number.endswith("*") else number,
         number_prefix=number[:-1]
         if number.endswith("*") and len(number) > 1
-        else ((query.get("number_prefix") or "").strip() or None),
-        issued_from=_date("issued_from", query.get("issued_from")),
-        issued_to=_date("issued_to", query.get("issued_to")),
-        amount_min=_amount("amount_min", query.get("amount_min")),
-        amount_max=_amount("amount_max", query.get("amount_max")),
+        else ((query.get("number_prefix") or "").strip().rstrip("*") or None),
+        issued_from=read("issued_from", lambda: _date("issued_from", query.get("issued_from"))),
+        issued_to=read("issued_to", lambda: _date("issued_to", query.get("issued_to"))),
+        amount_min=read(
+            "amount_min", lambda: _amount("amount_min", query.get("amount_min"), language)
+        ),
+        amount_max=read(
+            "amount_max", lambda: _amount("amount_max", query.get("amount_max"), language)
+        ),
         unread=(query.get("unread") or "").lower() in ("1", "true", "yes", "on"),
     )
+    if problems:
+        raise InvalidFilters(problems)
+    if code:
+        visible = await visible_client_number_id(reader.user_id, code)
+        if visible is None:
+            raise UnknownClientCode(asked_code)
+        return replace(filters, client_number_ids=(visible,))
+    return filters
 
 
 @dataclass(frozen=True)
