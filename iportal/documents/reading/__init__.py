@@ -4,7 +4,7 @@ It owns every way a document goes out to a reader, always through the database's
 `visible_document` (what `sharing` says they may see) and inside their window: the
 reader and the list with its filters, sorts, count and totals (`reader`, on the SQL
 of `listing`; amounts read as people type them, `amounts`), one document with its
-PDF, XML, read marks (a person's opening, not a token's: `opening`) and duplicates
+PDF, XML, read marks (a person's opening, not a token's) and duplicates
 stamped in the sandbox (`files`, `stamping`), and the streamed CSV, XLSX and ZIP
 exports (`export`, which writes the archive with `zipstream`). How documents come in
 is the other room's, `documents.publishing`.
@@ -39,11 +39,11 @@ if TYPE_CHECKING:
         issued_pdf,
         issued_xml,
         mark_read,
+        open_pdf,
         request_duplicate,
         visible_document,
     )
     from iportal.documents.reading.listing import SORT_KEYS, Filters, Sort
-    from iportal.documents.reading.opening import open_pdf
     from iportal.documents.reading.readable import readable_document, rendered_pdf
     from iportal.documents.reading.reader import (
         PORTAL_START,
@@ -113,10 +113,8 @@ __all__ = [
 # Loaded on first use: a sandboxed worker imports one module, not the whole room.
 __getattr__ = lazy_exports(
     globals(),
-    # `opening` before `files`: its `open_pdf` (a token's opening marks nothing read).
     (
         "reader",
-        "opening",
         "files",
         "export",
         "listing",

@@ -110,8 +110,10 @@ async def mark_read(reader: Reader, document_ids: list[int]) -> int:
 async def _authorised(
     reader: Reader, document_id: int, file: str, ip: str, rendering: bool = False
 ) -> DocumentDetail:
-    """The document, if the reader may open this file of it; opening the PDF marks it
-    read. Every opening is recorded, in the transaction that authorises it and before
+    """The document, if the reader may open this file of it; a person opening the PDF
+    marks it read (accounting software fetching it with a personal token is not that
+    person reading it: the bold stays). Every opening is recorded, as the token's
+    when one was used, in the transaction that authorises it and before
     a byte goes out (one INSERT: opening a PDF is the portal's most frequent request).
     With `rendering`, the PDF of a document that has only XML is the one made from it."""
     async with db.transaction():
@@ -120,7 +122,7 @@ async def _authorised(
             raise NotFound(NO_PDF)
         if file == "xml" and document.xml_blob_hash is None:
             raise NotFound(NO_XML)
-        if file == "pdf":
+        if file == "pdf" and reader.token_id is None:
             await mark_read(reader, [document_id])
         await record_audit_event(
             "document_opened",
@@ -140,7 +142,8 @@ async def open_pdf(
     ip: str = "",
     rendering: tuple[Callable[[], Sandbox], str] | None = None,
 ) -> DocumentFile:
-    """The PDF, which marks the document read for this reader; every opening is recorded.
+    """The PDF, which marks the document read for a person (not for a token); every
+    opening is recorded.
     The issuer's PDF when it sent one; otherwise, given `rendering` (how to reach the
     sandbox, asked only then, and the reader's language), the PDF made from its XML."""
     document = await _authorised(reader, document_id, "pdf", ip, rendering is not None)
