@@ -5,18 +5,25 @@ says 4xx) and those that are not (the address is refused with 5xx).
 
 `SmtpMailer` keeps one connection open from message to message (logging in and
 greeting the server cost as much as sending a short message) until `close`; a
-connection the server dropped while it waited is opened again once.
+connection the server dropped while it waited is opened again once. Between the
+envelope (MAIL FROM, RCPT TO) and the message itself (DATA) it waits for `ready`:
+the outbox uses that moment to finish recording the previous message, so that at
+most one message the server has taken is ever unrecorded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
 from email.message import EmailMessage
 from typing import Protocol
 
 import aiosmtplib
 
 from iportal.settings import Settings
+
+# Awaited after the envelope is accepted and before the message is handed over.
+Ready = Callable[[], Awaitable[None]]
 
 
 class DeliveryFailed(Exception):
@@ -32,10 +39,12 @@ class Mailer(Protocol):
         *,
         sender: str | None = None,
         recipients: Sequence[str] = (),
+        ready: Ready | None = None,
     ) -> None:
         """Hand the message to the mail server or raise `DeliveryFailed`; `sender` is
         the envelope's (MAIL FROM, where bounces go), the `From` header's when None.
-        A message already encoded (bytes) comes with its sender and `recipients`."""
+        A message already encoded (bytes) comes with its sender and `recipients`;
+        `ready` is awaited between the envelope and the message."""
         ...
 
     async def close(self) -> None:
@@ -55,17 +64,18 @@ class SmtpMailer:
         *,
         sender: str | None = None,
         recipients: Sequence[str] = (),
+        ready: Ready | None = None,
     ) -> None:
         try:
             reused = self._smtp is not None and self._smtp.is_connected
             try:
-                await self._send(message, sender, recipients)
+                await self._send(message, sender, recipients, ready)
             except aiosmtplib.SMTPServerDisconnected:
                 if not reused:
                     raise
                 # The server closed the connection while it waited: once more, anew.
                 await self.close()
-                await self._send(message, sender, recipients)
+                await self._send(message, sender, recipients, ready)
         except aiosmtplib.SMTPRecipientsRefused as error:
             codes = [response.code for response in error.recipients]
             raise DeliveryFailed(str(error), permanent=all(c >= 500 for c in codes)) from error
@@ -77,14 +87,49 @@ class SmtpMailer:
             raise DeliveryFailed(str(error) or type(error).__name__, permanent=False) from error
 
     async def _send(
-        self, message: EmailMessage | bytes, sender: str | None, recipients: Sequence[str]
+        self,
+        message: EmailMessage | bytes,
+        sender: str | None,
+        recipients: Sequence[str],
+        ready: Ready | None,
     ) -> None:
         smtp = await self._connection()
-        if isinstance(message, bytes):
-            assert sender is not None and recipients, "encoded messages need their envelope"
-            await smtp.sendmail(sender, list(recipients), message)
-        else:
+        if isinstance(message, EmailMessage):  # rare (forwards): ready before it all
+            if ready is not None:
+                await ready()
             await smtp.send_message(message, sender=sender)
+            return
+        assert sender is not None and recipients, "encoded messages need their envelope"
+        await self._transaction(smtp, message, sender, recipients, ready)
+
+    @staticmethod
+    async def _transaction(
+        smtp: aiosmtplib.SMTP,
+        message: bytes,
+        sender: str,
+        recipients: Sequence[str],
+        ready: Ready | None,
+    ) -> None:
+        """One mail transaction, as `aiosmtplib.SMTP.sendmail` has it, with `ready`
+        awaited before DATA; a refusal resets the envelope for the next message."""
+        options = [f"size={len(message)}"] if smtp.supports_extension("size") else []
+        try:
+            await smtp.mail(sender, options=options)
+            refused = []
+            for recipient in recipients:
+                try:
+                    await smtp.rcpt(recipient)
+                except aiosmtplib.SMTPRecipientRefused as error:
+                    refused.append(error)
+            if len(refused) == len(recipients):
+                raise aiosmtplib.SMTPRecipientsRefused(refused)
+            if ready is not None:
+                await ready()
+            await smtp.data(message)
+        except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await smtp.rset()
+            raise
 
     async def _connection(self) -> aiosmtplib.SMTP:
         if self._smtp is not None and self._smtp.is_connected:
@@ -100,6 +145,8 @@ class SmtpMailer:
             timeout=self.timeout,
         )
         await smtp.connect()
+        if smtp.last_ehlo_response is None:
+            await smtp.ehlo()
         self._smtp = smtp
         return smtp
 

@@ -11,8 +11,9 @@ message and opens a delivery problem for its address (`problems.py`); while an
 address has a permanent problem its messages are held, not attempted. Each message
 leaves with its own signed return path, so that a later bounce finds it
 (`bounces.py`). A claimed batch goes over one SMTP connection, notices written
-straight to bytes (`encoding.py`), their results recorded a few at a time with one
-statement (`settlement.py`).
+straight to bytes (`encoding.py`), each result recorded while the next envelope goes
+out and before the next message does (`settlement.py`): a worker killed mid-batch
+sends at most one message twice.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from iportal.notifications.problems import DeliveryProblem as DeliveryProblem
 from iportal.notifications.problems import confirm_address as confirm_address
 from iportal.notifications.problems import delivery_problem as delivery_problem
 from iportal.notifications.settlement import RETRY_MINUTES as RETRY_MINUTES
-from iportal.notifications.settlement import Settlement, decide, held
+from iportal.notifications.settlement import NotRecorded, Settlement, decide, held
 from iportal.notifications.settlement import retry_delay as retry_delay
 from iportal.notifications.switches import NoticeSwitch as NoticeSwitch
 from iportal.notifications.switches import notice_switches as notice_switches
@@ -55,18 +56,28 @@ LEASE = timedelta(minutes=5)
 
 
 # A due message is claimed by pushing its next attempt past the lease: a worker that
-# dies mid-send leaves it to be claimed again when the lease runs out.
+# dies mid-send leaves it to be claimed again when the lease runs out. The claimed
+# rows come back in the order they were due (an UPDATE's RETURNING has none of its
+# own), so a message the dead worker had in flight is the first to go again.
 CLAIM_DUE_SQL = """
-UPDATE outbox_email SET attempts = attempts + 1, next_attempt_at = $1
- WHERE id IN (SELECT id FROM outbox_email
-               WHERE state = 'pending' AND next_attempt_at <= $2
-               ORDER BY next_attempt_at, id
-               LIMIT $3 FOR UPDATE SKIP LOCKED)
-RETURNING id, recipient, language, subject, body_text, body_html, list_unsubscribe, attempts,
-          created_at, document_id,
-          EXISTS (SELECT 1 FROM delivery_problem p
-                   WHERE p.email = lower(recipient) AND p.cleared_at IS NULL
-                     AND p.kind IN ('refused', 'bounced')) AS held
+WITH due AS (
+  SELECT id, next_attempt_at AS was_due
+    FROM outbox_email
+   WHERE state = 'pending' AND next_attempt_at <= $2
+   ORDER BY next_attempt_at, id
+   LIMIT $3 FOR UPDATE SKIP LOCKED),
+claimed AS (
+  UPDATE outbox_email o SET attempts = attempts + 1, next_attempt_at = $1
+    FROM due WHERE o.id = due.id
+  RETURNING o.id, o.recipient, o.language, o.subject, o.body_text, o.body_html,
+            o.list_unsubscribe, o.attempts, o.created_at, o.document_id, due.was_due)
+SELECT id, recipient, language, subject, body_text, body_html, list_unsubscribe, attempts,
+       created_at, document_id,
+       EXISTS (SELECT 1 FROM delivery_problem p
+                WHERE p.email = lower(recipient) AND p.cleared_at IS NULL
+                  AND p.kind IN ('refused', 'bounced')) AS held
+  FROM claimed
+ ORDER BY was_due, id
 """
 OVERVIEW_SQL = """
 SELECT id, recipient, template, state, attempts, created_at, next_attempt_at, sent_at,
@@ -267,11 +278,13 @@ async def deliver_due(
             error: DeliveryFailed | None = None
             try:
                 envelope_sender = return_path(row.id, domain, key)
-                await _send(mailer, row, sender, key, envelope_sender, date, attach)
+                await _send(mailer, row, sender, key, envelope_sender, date, attach, settlement)
             except DeliveryFailed as failure:
                 error = failure
                 log.warning("e-mail %s to %s not sent: %s", row.id, row.recipient, failure)
             settlement.add(decide(row, error, clock.utcnow()))
+    except NotRecorded:
+        pass  # `finish` raises the database's error
     finally:
         await mailer.close()  # the batch went over one connection
         await settlement.finish()
@@ -286,6 +299,7 @@ async def _send(
     envelope_sender: str,
     date: str,
     attach: Attach | None,
+    settlement: Settlement,
 ) -> None:
     """A notice goes out as bytes written directly; a forward (with its files), or a
     message whose headers need it, through the `email` package."""
@@ -302,14 +316,19 @@ async def _send(
             list_unsubscribe=row.list_unsubscribe,
         )
         if encoded is not None:
-            await mailer.send(encoded, sender=envelope_sender, recipients=[row.recipient])
+            await mailer.send(
+                encoded,
+                sender=envelope_sender,
+                recipients=[row.recipient],
+                ready=settlement.settled,
+            )
             return
     message = build_message(row, sender, key)
     if row.document_id is not None:
         if attach is None:
             raise DeliveryFailed(NO_ATTACHER, permanent=False)
         await attach(message, row)
-    await mailer.send(message, sender=envelope_sender)
+    await mailer.send(message, sender=envelope_sender, ready=settlement.settled)
 
 
 async def outbox_overview(limit: int = 50) -> list[OutboxEntry]:

@@ -1,12 +1,13 @@
 """Recording what became of the messages a worker sent, many in one statement.
 
 Each result is decided when it is known (sent, to be retried, failed, held) and
-recorded with the others that arrived meanwhile: one statement, `UPDATE … FROM
-unnest(…)`, while the worker goes on sending, instead of one statement (and one
-commit) per message. A worker killed mid-batch leaves unrecorded only the results of
-the statement under way, and their messages come again under the same Message-ID
-when the lease runs out. Inside a caller's transaction, whose connection cannot run
-two statements at once, everything is recorded at the end instead.
+recorded, with any others that arrived meanwhile, in one statement (`UPDATE … FROM
+unnest(…)`) that runs while the worker goes on with the next message's envelope.
+The next message itself is handed over only once that statement has committed
+(`settled`, the mailer's `ready`): a worker killed at any moment leaves at most one
+message the server has taken unrecorded, and it comes again under the same
+Message-ID when the lease runs out. Inside a caller's transaction, whose connection
+cannot run two statements at once, everything is recorded at the end instead.
 """
 
 from __future__ import annotations
@@ -27,9 +28,6 @@ if TYPE_CHECKING:
 # Minutes between the first attempts; hourly after them, until `RETRY_FOR` is over.
 RETRY_MINUTES = (1, 5, 15, 30, 60)
 HELD = "held: the address has a delivery problem"
-# Statements at most this often (seconds) while results come faster than that: the
-# results of a few messages share one; one that comes after a pause goes at once.
-EVERY = 0.01
 
 # A held message gives its attempt back; a sent one clears the `expired` problem of
 # its address, which evidently takes mail again.
@@ -53,6 +51,10 @@ UPDATE delivery_problem SET cleared_at = $6, cleared_by = 'delivered'
 def retry_delay(attempts: int) -> timedelta:
     """1, 5, 15, 30 and 60 minutes after the first attempts, then every hour."""
     return timedelta(minutes=RETRY_MINUTES[min(max(attempts, 1), len(RETRY_MINUTES)) - 1])
+
+
+class NotRecorded(RuntimeError):
+    """The results could not be recorded: stop sending (`finish` raises the cause)."""
 
 
 @dataclass(frozen=True)
@@ -112,14 +114,14 @@ async def record(results: list[Result], now: datetime) -> None:
 
 
 class Settlement:
-    """Results recorded as they come, each statement taking all that waited."""
+    """Results recorded as they come, each statement taking all that waited; `settled`
+    waits for them."""
 
     def __init__(self) -> None:
         self.outcome: Counter[str] = Counter()
         self._waiting: list[Result] = []
         self._task: asyncio.Task[None] | None = None
         self._at_the_end = db.in_transaction()
-        self._last = 0.0  # when the last statement started (the loop's clock)
 
     def add(self, result: Result) -> None:
         self.outcome[result.outcome] += 1
@@ -132,18 +134,23 @@ class Settlement:
             self._task = asyncio.create_task(self._record_waiting())
 
     async def _record_waiting(self) -> None:
-        loop = asyncio.get_running_loop()
         while self._waiting:
-            pause = self._last + EVERY - loop.time()
-            if pause > 0 and not self._at_the_end:
-                await asyncio.sleep(pause)
-            self._last = loop.time()
             results, self._waiting = self._waiting, []
             await record(results, clock.utcnow())
+
+    async def settled(self) -> None:
+        """Every result added so far is recorded; within a caller's transaction they
+        wait for `finish`. A failed statement raises `NotRecorded`, not the database's
+        own error, which the mailer would take for the mail server's (`OSError`)."""
+        if self._task is None or self._at_the_end:
+            return
+        try:
+            await self._task
+        except Exception as error:
+            raise NotRecorded from error
 
     async def finish(self) -> None:
         """Everything recorded (or the database's error raised)."""
         if self._task is not None:
             await self._task
-        self._at_the_end = True  # no pause: the batch is over
         await self._record_waiting()
