@@ -244,12 +244,38 @@ async def publish_and_wait(dsn: str) -> tuple[float, int]:
         await connection.close()
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used so far (those still there)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+async def backend_pids(dsn: str) -> list[int]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await connection.close()
+    return [row["pid"] for row in rows]
+
+
 @dataclass(frozen=True)
 class Run:
     messages: int
     to_last: float  # seconds from publication to the last message at the sink
     sending: float  # seconds from the first message at the sink to the last
     twice: int  # Message-IDs the sink saw more than once
+    cpu: tuple[float, float, float] = (0.0, 0.0, 0.0)  # seconds: workers, sink, database
 
     @property
     def rate(self) -> float:
@@ -268,13 +294,17 @@ def arrivals(log_path: Path, offset: int, expected: int) -> list[tuple[float, st
         time.sleep(0.05)
 
 
-def measure(dsn: str, env: dict[str, str], count: int, log_path: Path) -> Run:
+def measure(dsn: str, env: dict[str, str], count: int, log_path: Path, sink: int) -> Run:
     asyncio.run(reset(dsn))
     offset = log_path.stat().st_size
     workers = Workers(env, count)
     try:
         workers.wait_until_started()
+        worker_pids = [process.pid for process in workers.processes]
+        backends = asyncio.run(backend_pids(dsn))
+        before = (cpu_seconds(worker_pids), cpu_seconds([sink]), cpu_seconds(backends))
         published, messages = asyncio.run(publish_and_wait(dsn))
+        after = (cpu_seconds(worker_pids), cpu_seconds([sink]), cpu_seconds(backends))
     finally:
         workers.stop()
     seen = arrivals(log_path, offset, messages)
@@ -285,6 +315,7 @@ def measure(dsn: str, env: dict[str, str], count: int, log_path: Path) -> Run:
         to_last=max(times) - published,
         sending=max(times) - min(times),
         twice=len(ids) - len(set(ids)),
+        cpu=(after[0] - before[0], after[1] - before[1], after[2] - before[2]),
     )
 
 
@@ -356,7 +387,8 @@ def main() -> None:
             env.update(IPORTAL_MAIL_FROM=SENDER)
             migrate(env)
             asyncio.run(seed(dsn, args.numbers, args.people, args.documents))
-            rows = [run_round(round_, dsn, env, port, log_path) for round_ in range(args.repeat)]
+            rounds = range(args.repeat)
+            rows = [run_round(round_, dsn, env, port, log_path, sink.pid) for round_ in rounds]
         finally:
             asyncio.run(drop_database(args.server_dsn, DATABASE))
             sink.terminate()
@@ -377,6 +409,9 @@ def main() -> None:
         "× 1 worker",
         "sending",
         "sent twice",
+        "CPU ms per message, floor: sender / sink",
+        "1 worker: worker / sink / database",
+        "2 workers",
     ]
     print(markdown_table(header, rows))
     print(
@@ -385,11 +420,15 @@ def main() -> None:
     )
 
 
-def run_round(round_: int, dsn: str, env: dict[str, str], port: int, log_path: Path) -> list[str]:
-    one = measure(dsn, env, 1, log_path)
+def run_round(
+    round_: int, dsn: str, env: dict[str, str], port: int, log_path: Path, sink: int
+) -> list[str]:
+    one = measure(dsn, env, 1, log_path, sink)
     messages = asyncio.run(encoded(dsn))
+    sink_before, own_before = cpu_seconds([sink]), time.process_time()
     bare = asyncio.run(floor(messages, port))
-    two = measure(dsn, env, 2, log_path)
+    floor_cpu = (time.process_time() - own_before, cpu_seconds([sink]) - sink_before)
+    two = measure(dsn, env, 2, log_path, sink)
     assert two.messages == one.messages == len(messages), (one, two, len(messages))
     floor_rate = len(messages) / bare
     return [
@@ -403,7 +442,15 @@ def run_round(round_: int, dsn: str, env: dict[str, str], port: int, log_path: P
         f"{two.rate / one.rate:.2f}×",
         f"{two.messages / two.sending:,.0f}/s",
         f"{one.twice} / {two.twice}",
+        per_message(floor_cpu, len(messages)),
+        per_message(one.cpu, one.messages),
+        per_message(two.cpu, two.messages),
     ]
+
+
+def per_message(cpu: tuple[float, ...], messages: int) -> str:
+    """CPU milliseconds per message: sender (workers or the floor's loop), sink, database."""
+    return " / ".join(f"{seconds * 1000 / messages:.2f}" for seconds in cpu)
 
 
 if __name__ == "__main__":
