@@ -9,6 +9,7 @@ from email import policy
 from email.parser import BytesParser
 from typing import Any
 
+import asyncpg
 from aiosmtpd.controller import Controller
 
 from iportal.notifications import services
@@ -176,3 +177,52 @@ def test_what_only_the_email_package_can_write_is_declined() -> None:
     # As the server stores it, its lines ended as the system's.
     parsed = BytesParser(policy=policy.default).parsebytes(plain.replace(b"\r\n", b"\n"))
     assert not parsed.is_multipart() and parsed.get_content() == "t\n"
+
+
+class CheckingServer(Mailbox):
+    """Before taking each message, reads from the database how many of the batch are
+    recorded as sent: all that it took before, so at most one is ever in doubt."""
+
+    def __init__(self, database: str, ids: list[int]) -> None:
+        super().__init__()
+        self.database, self.ids = database, ids
+        self.recorded_before: list[int] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        connection = await asyncpg.connect(self.database)
+        try:
+            sent = await connection.fetchval(
+                "SELECT count(*) FROM outbox_email WHERE id = ANY($1::bigint[]) "
+                "AND state = 'sent'",
+                self.ids,
+            )
+        finally:
+            await connection.close()
+        self.recorded_before.append(sent)
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_each_message_is_recorded_before_the_next_one_is_handed_over(
+    database: str, settings: Any
+) -> None:
+    ids = [
+        await services.queue_email(
+            "mail_check", f"in-doubt{n}@example.test", "en", {"base_url": "http://x"}
+        )
+        for n in range(8)
+    ]
+    server, port = CheckingServer(database, ids), free_port()
+    controller = Controller(server, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        mailer = SmtpMailer(dataclasses.replace(settings, smtp_port=port))
+        outcome = await services.deliver_due(mailer, SENDER, key="k")
+    finally:
+        controller.stop()
+        connection = await asyncpg.connect(database)
+        try:
+            await connection.execute("DELETE FROM outbox_email WHERE id = ANY($1::bigint[])", ids)
+        finally:
+            await connection.close()
+    assert outcome["sent"] == len(ids)
+    assert server.recorded_before == list(range(len(ids)))
