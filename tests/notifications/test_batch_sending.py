@@ -3,7 +3,9 @@ notices are written straight to bytes that read back as the `email` package's.""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import re
 from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
@@ -181,25 +183,39 @@ def test_what_only_the_email_package_can_write_is_declined() -> None:
 
 class CheckingServer(Mailbox):
     """Before taking each message, reads from the database how many of the batch are
-    recorded as sent: all that it took before, so at most one is ever in doubt."""
+    recorded as sent: all that it took before, so at most one is ever in doubt. Each
+    message's row is then locked for a moment, so that recording it is slower than
+    the next envelope: a worker that did not wait would hand the next one over early."""
 
     def __init__(self, database: str, ids: list[int]) -> None:
         super().__init__()
         self.database, self.ids = database, ids
         self.recorded_before: list[int] = []
+        self.holds: list[asyncio.Task[None]] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         connection = await asyncpg.connect(self.database)
-        try:
-            sent = await connection.fetchval(
-                "SELECT count(*) FROM outbox_email WHERE id = ANY($1::bigint[]) "
-                "AND state = 'sent'",
-                self.ids,
-            )
-        finally:
-            await connection.close()
+        sent = await connection.fetchval(
+            "SELECT count(*) FROM outbox_email WHERE id = ANY($1::bigint[]) AND state = 'sent'",
+            self.ids,
+        )
         self.recorded_before.append(sent)
-        return await super().handle_DATA(server, session, envelope)
+        answer = await super().handle_DATA(server, session, envelope)
+        found = re.search(r"<outbox-(\d+)\.", str(self.messages[-1]["Message-ID"]))
+        assert found is not None
+        transaction = connection.transaction()
+        await transaction.start()
+        await connection.execute(
+            "SELECT 1 FROM outbox_email WHERE id = $1 FOR UPDATE", int(found.group(1))
+        )
+        self.holds.append(asyncio.create_task(self._release(connection, transaction)))
+        return answer
+
+    @staticmethod
+    async def _release(connection: asyncpg.Connection, transaction: Any) -> None:
+        await asyncio.sleep(0.2)
+        await transaction.rollback()
+        await connection.close()
 
 
 async def test_each_message_is_recorded_before_the_next_one_is_handed_over(
@@ -209,7 +225,7 @@ async def test_each_message_is_recorded_before_the_next_one_is_handed_over(
         await services.queue_email(
             "mail_check", f"in-doubt{n}@example.test", "en", {"base_url": "http://x"}
         )
-        for n in range(8)
+        for n in range(5)
     ]
     server, port = CheckingServer(database, ids), free_port()
     controller = Controller(server, hostname="127.0.0.1", port=port)
