@@ -344,21 +344,13 @@ async def stream(sql: str, *args: Any, prefetch: int = 200) -> AsyncIterator[Rec
 
 
 @asynccontextmanager
-async def transaction(*, wait_for_disk: bool = True) -> AsyncIterator[None]:
+async def transaction() -> AsyncIterator[None]:
     """One transaction; inside a caller's transaction a savepoint, because piccolo's
-    nested transaction is a no-op and a failure must still leave nothing behind.
-
-    `wait_for_disk=False` commits without waiting for the write-ahead log to reach
-    the disk (`synchronous_commit = off`): the commit is seen at once by everyone and
-    survives this process dying, but a crash of PostgreSQL itself within a fraction
-    of a second may undo it, whole. Only for what can safely be done twice (the
-    outbox recording a message as sent: it would be sent again, never lost)."""
+    nested transaction is a no-op and a failure must still leave nothing behind."""
     engine = get_engine()
     outer = engine.current_transaction.get()
     if outer is None:
         async with engine.transaction():
-            if not wait_for_disk:
-                await execute("SET LOCAL synchronous_commit = off")
             yield
         return
     savepoint = await outer.savepoint()

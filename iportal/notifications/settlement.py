@@ -30,16 +30,19 @@ RETRY_MINUTES = (1, 5, 15, 30, 60)
 HELD = "held: the address has a delivery problem"
 
 # A held message gives its attempt back; a sent one clears the `expired` problem of
-# its address, which evidently takes mail again.
+# its address, which evidently takes mail again. The commit does not wait for the disk
+# (`synchronous_commit` off for this transaction alone, set by the statement itself:
+# one round trip instead of four): see `record`.
 SETTLE_SQL = """
-WITH settled AS (
+WITH unflushed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS off),
+settled AS (
   UPDATE outbox_email o
      SET state = r.state, last_error = r.last_error,
          sent_at = CASE WHEN r.state = 'sent' THEN $6 ELSE o.sent_at END,
          next_attempt_at = coalesce(r.next_attempt_at, o.next_attempt_at),
          attempts = o.attempts - r.attempts_back
     FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::int[])
-         AS r(id, state, next_attempt_at, last_error, attempts_back)
+         AS r(id, state, next_attempt_at, last_error, attempts_back), unflushed
    WHERE o.id = r.id
   RETURNING o.recipient, o.state)
 UPDATE delivery_problem SET cleared_at = $6, cleared_by = 'delivered'
@@ -104,13 +107,16 @@ async def record(results: list[Result], now: datetime) -> None:
         [r.error for r in results],
         [1 if r.state == "held" else 0 for r in results],
     )
-    async with db.transaction(wait_for_disk=False):
+    failed = [r for r in results if r.problem]
+    if not failed:
         await db.execute(SETTLE_SQL, *columns, now)
-        for result in results:
-            if result.problem:
-                await record_problem(
-                    result.recipient, result.problem, result.error, outbox_id=result.id, now=now
-                )
+        return
+    async with db.transaction():
+        await db.execute(SETTLE_SQL, *columns, now)
+        for result in failed:
+            await record_problem(
+                result.recipient, result.problem, result.error, outbox_id=result.id, now=now
+            )
 
 
 class Settlement:
