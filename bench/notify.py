@@ -1,25 +1,32 @@
-"""New-document notices per second, from the events to the messages sent, against the
-floor of bare aiosmtplib.
+"""New-document notices per second, from publication to the messages at the mail
+server, against the floor of bare aiosmtplib.
 
-    .venv/bin/python bench/notify.py [--documents 2000] [--numbers 1000] [--recipients 2]
+    .venv/bin/python bench/notify.py [--documents 10000] [--numbers 2000] [--people 5000]
                                      [--repeat 1] [--server-dsn URL]
 
 A database of its own (dropped afterwards) holds `--numbers` client numbers, each in an
-account of its own with a main contact and `--recipients - 1` shared users who see it,
-and `--documents` documents spread over them, without their events yet. An SMTP sink
-(aiosmtpd in a process of its own, answering 250 to everything) stands in for the mail
-server. For one, then two, `iportal worker` processes (the real command, idle and
-waiting): the documents' events are written in one transaction, due at once, and the
-clock runs from that commit until every event is handled and every message the workers
-queued is sent (the database is polled every 50 ms). Each person gets one notice for
-their number per round of events a worker claims (`EVENTS_PER_ROUND`, 2,000): with up to
-2,000 documents the messages are `--numbers × --recipients`, with more a number's
-documents may be split over two rounds, and its people get two notices.
+account of its own, and `--people` people: the first `--numbers` are the accounts' main
+contacts, the others shared users granted the number of account 1 + (n - 1) mod
+`--numbers` (so 2 or 3 people per number with the defaults), their rhythms in turn
+immediate, daily, weekly; and `--documents` documents spread evenly over the numbers,
+without their events yet. An SMTP sink (aiosmtpd in a process of its own, answering 250
+to everything) stands in for the mail server and writes down each message's arrival
+time and Message-ID.
 
-The floor is the same number of messages, rendered beforehand (the ones the workers
-sent, built by `build_message`), sent one after the other by `aiosmtplib.send` (a
-connection per message, as the worker's mailer does) to the same sink from this
-process, in the same run: what sending alone costs on these cores.
+For one, then two, `iportal worker` processes (the real command, idle and waiting): the
+documents' events are written in one transaction, number by number as an ingest
+publishes them, dated past the burst wait (90 s, which would otherwise come first),
+and the clock runs from that commit until the last immediate notice reaches the sink.
+People on a daily or weekly digest get nothing now (their documents wait for the
+digest). Reported: e-mails per second from publication to the last notice (the
+figure held against the floor), the seconds from publication to the last notice, the
+rate while sending (first to last message at the sink), and how many Message-IDs the
+sink saw more than once (must be 0).
+
+The floor is the same number of messages, encoded beforehand as the worker encodes
+them (`encode_message`), sent one after the other by `aiosmtplib` over one reused
+connection to the same sink from this process, in the same run: what sending alone
+costs on these cores.
 """
 
 from __future__ import annotations
@@ -27,11 +34,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
+from email.utils import format_datetime
 from pathlib import Path
 
 import aiosmtplib
@@ -48,30 +58,40 @@ from _portal import (
     portal_env,
 )
 
-from iportal.notifications.services import OutboxMessage, build_message
+from iportal import clock
+from iportal.notifications.bounces import return_path
+from iportal.notifications.encoding import encode_message, message_id
 
 DATABASE = "iportal_bench_notify"
 SENDER = "portal@bench.example"
+KEY = "bench-notify-" + "k" * 40
 TARGET_ONE = 0.50  # one worker: at least half the floor
 TARGET_TWO = 1.8  # two workers: at least 1.8 times one
+MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(\S+)", re.MULTILINE | re.IGNORECASE)
 
 
-def run_sink(port: int) -> None:
-    """The mail server: takes every message and forgets it."""
+def run_sink(port: int, log_path: str) -> None:
+    """The mail server: takes every message, writes down when and which, forgets it."""
     from aiosmtpd.controller import Controller
+
+    log = open(log_path, "a", buffering=1)  # noqa: SIM115 — open until SIGTERM
 
     class Sink:
         async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+            found = MESSAGE_ID.search(envelope.content)  # type: ignore[attr-defined]
+            mid = found.group(1).decode() if found else "-"
+            log.write(f"{time.time():.6f} {mid}\n")
             return "250 OK"
 
     controller = Controller(Sink(), hostname="127.0.0.1", port=port)
     controller.start()
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
     controller.stop()
+    log.close()
 
 
-def start_sink(port: int) -> subprocess.Popen[bytes]:
-    sink = subprocess.Popen([sys.executable, __file__, "--sink", str(port)])
+def start_sink(port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    sink = subprocess.Popen([sys.executable, __file__, "--sink", str(port), str(log_path)])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -89,7 +109,7 @@ async def _probe(port: int) -> None:
     await smtp.quit()
 
 
-async def seed(dsn: str, numbers: int, recipients: int, documents: int) -> None:
+async def seed(dsn: str, numbers: int, people: int, documents: int) -> None:
     """Numbers, accounts, people and documents, without events (the visibility tables
     are kept by the database's triggers)."""
     connection = await asyncpg.connect(dsn)
@@ -104,12 +124,12 @@ async def seed(dsn: str, numbers: int, recipients: int, documents: int) -> None:
                 numbers,
             )
             await connection.execute(
-                "INSERT INTO portal_user (email, first_name, language) "
-                "SELECT 'bench-' || n || '-' || r || '@example.test', 'Bench', "
-                "(ARRAY['nl','fr','en','de'])[1 + (n + r) % 4] "
-                "FROM generate_series(1, $1) n, generate_series(1, $2) r",
-                numbers,
-                recipients,
+                "INSERT INTO portal_user (email, first_name, language, notification_frequency) "
+                "SELECT 'bench-' || p || '@example.test', 'Bench', "
+                "(ARRAY['nl','fr','en','de'])[1 + p % 4], "
+                "(ARRAY['immediate','daily','weekly'])[1 + p % 3] "
+                "FROM generate_series(1, $1) p",
+                people,
             )
             await connection.execute(
                 "INSERT INTO client_number (issuer_id, client_code, company_name, email, "
@@ -120,20 +140,22 @@ async def seed(dsn: str, numbers: int, recipients: int, documents: int) -> None:
                 issuer,
                 numbers,
             )
+            # Person p belongs to account 1 + (p - 1) mod numbers: its main contact
+            # when p <= numbers, a shared user granted its number otherwise.
             await connection.execute(
                 "INSERT INTO account_membership (account_id, user_id) "
-                "SELECT a.id, u.id FROM generate_series(1, $1) n "
-                "JOIN account a ON a.login = 'bench-account-' || n "
-                "JOIN portal_user u ON u.email = 'bench-' || n || '-1@example.test'",
-                numbers,
+                "SELECT a.id, u.id FROM generate_series(1, $1) p "
+                "JOIN account a ON a.login = 'bench-account-' || p "
+                "JOIN portal_user u ON u.email = 'bench-' || p || '@example.test'",
+                min(numbers, people),
             )
             await connection.execute(
                 "INSERT INTO shared_user (account_id, user_id) "
-                "SELECT a.id, u.id FROM generate_series(1, $1) n, generate_series(2, $2) r, "
-                "account a, portal_user u WHERE a.login = 'bench-account-' || n "
-                "AND u.email = 'bench-' || n || '-' || r || '@example.test'",
+                "SELECT a.id, u.id FROM generate_series($1 + 1, $2) p "
+                "JOIN account a ON a.login = 'bench-account-' || (1 + (p - 1) % $1) "
+                "JOIN portal_user u ON u.email = 'bench-' || p || '@example.test'",
                 numbers,
-                recipients,
+                people,
             )
             await connection.execute(
                 "INSERT INTO client_number_grant (shared_user_id, client_number_id) "
@@ -188,22 +210,26 @@ class Workers:
 async def reset(dsn: str) -> None:
     connection = await asyncpg.connect(dsn)
     try:
-        await connection.execute("DELETE FROM outbox_email; DELETE FROM document_event")
+        await connection.execute(
+            "DELETE FROM outbox_email; DELETE FROM document_event; DELETE FROM notice_digest"
+        )
         await connection.execute("VACUUM ANALYZE")
     finally:
         await connection.close()
 
 
-async def events_to_sent(dsn: str) -> tuple[float, int]:
-    """Writes every document's event (already past the burst wait) and waits for the
-    workers to send what follows; (seconds, messages)."""
+async def publish_and_wait(dsn: str) -> tuple[float, int]:
+    """Writes every document's event, number by number (already past the burst wait),
+    and waits for the workers to send what follows; (wall-clock time of the commit,
+    messages)."""
     connection = await asyncpg.connect(dsn)
     try:
         await connection.execute(
             "INSERT INTO document_event (document_id, client_number_id, created_at) "
-            "SELECT id, client_number_id, now() - interval '10 minutes' FROM document"
+            "SELECT id, client_number_id, now() - interval '10 minutes' FROM document "
+            "ORDER BY client_number_id, id"
         )
-        started = time.perf_counter()
+        published = time.time()
         while True:
             await asyncio.sleep(0.05)
             row = await connection.fetchrow(
@@ -213,106 +239,218 @@ async def events_to_sent(dsn: str) -> tuple[float, int]:
             )
             assert row is not None
             if row["events"] == 0 and row["unsent"] == 0 and row["messages"] > 0:
-                return time.perf_counter() - started, int(row["messages"])
+                return published, int(row["messages"])
     finally:
         await connection.close()
 
 
-async def rendered(dsn: str) -> list[object]:
-    """The messages the workers sent, built again as the worker builds them."""
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used so far (those still there)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+async def backend_pids(dsn: str) -> list[int]:
     connection = await asyncpg.connect(dsn)
     try:
         rows = await connection.fetch(
-            "SELECT id, recipient, language, subject, body_text, body_html, attempts "
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await connection.close()
+    return [row["pid"] for row in rows]
+
+
+@dataclass(frozen=True)
+class Run:
+    messages: int
+    to_last: float  # seconds from publication to the last message at the sink
+    sending: float  # seconds from the first message at the sink to the last
+    twice: int  # Message-IDs the sink saw more than once
+    cpu: tuple[float, float, float] = (0.0, 0.0, 0.0)  # seconds: workers, sink, database
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.to_last
+
+
+def arrivals(log_path: Path, offset: int, expected: int) -> list[tuple[float, str]]:
+    """The sink's lines written after `offset` (waiting a moment for the last ones)."""
+    deadline = time.monotonic() + 10
+    while True:
+        with log_path.open() as log:
+            log.seek(offset)
+            lines = [line.split() for line in log.read().splitlines()]
+        if len(lines) >= expected or time.monotonic() > deadline:
+            return [(float(at), mid) for at, mid in lines]
+        time.sleep(0.05)
+
+
+def measure(dsn: str, env: dict[str, str], count: int, log_path: Path, sink: int) -> Run:
+    asyncio.run(reset(dsn))
+    offset = log_path.stat().st_size
+    workers = Workers(env, count)
+    try:
+        workers.wait_until_started()
+        worker_pids = [process.pid for process in workers.processes]
+        backends = asyncio.run(backend_pids(dsn))
+        before = (cpu_seconds(worker_pids), cpu_seconds([sink]), cpu_seconds(backends))
+        published, messages = asyncio.run(publish_and_wait(dsn))
+        after = (cpu_seconds(worker_pids), cpu_seconds([sink]), cpu_seconds(backends))
+    finally:
+        workers.stop()
+    seen = arrivals(log_path, offset, messages)
+    times = [at for at, _ in seen]
+    ids = [mid for _, mid in seen]
+    return Run(
+        messages=len(seen),
+        to_last=max(times) - published,
+        sending=max(times) - min(times),
+        twice=len(ids) - len(set(ids)),
+        cpu=(after[0] - before[0], after[1] - before[1], after[2] - before[2]),
+    )
+
+
+async def encoded(dsn: str) -> list[tuple[str, str, bytes]]:
+    """The messages the workers sent, encoded again as the worker encodes them, with
+    their envelopes."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT id, recipient, language, subject, body_text, body_html, list_unsubscribe "
             "FROM outbox_email ORDER BY id"
         )
     finally:
         await connection.close()
-    return [build_message(OutboxMessage(**row), SENDER, "bench") for row in rows]
+    date = format_datetime(clock.utcnow())
+    messages = []
+    for row in rows:
+        message = encode_message(
+            message_id=message_id(row["id"], SENDER, KEY),
+            sender=SENDER,
+            recipient=row["recipient"],
+            subject=row["subject"],
+            language=row["language"],
+            date=date,
+            body_text=row["body_text"],
+            body_html=row["body_html"],
+            list_unsubscribe=row["list_unsubscribe"],
+        )
+        assert message is not None
+        envelope = return_path(row["id"], "bench.example", KEY)
+        messages.append((envelope, row["recipient"], message))
+    return messages
 
 
-async def floor(messages: list[object], port: int) -> float:
-    """Bare sending: one message after the other, a connection each; seconds."""
+async def floor(messages: list[tuple[str, str, bytes]], port: int) -> float:
+    """Bare sending: one message after the other over one connection; seconds."""
     started = time.perf_counter()
-    for message in messages:
-        await aiosmtplib.send(message, hostname="127.0.0.1", port=port, timeout=30)  # type: ignore[arg-type]
+    smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30)
+    await smtp.connect()
+    for sender, recipient, message in messages:
+        await smtp.sendmail(sender, [recipient], message)
+    await smtp.quit()
     return time.perf_counter() - started
-
-
-def measure(dsn: str, env: dict[str, str], count: int) -> tuple[float, int]:
-    asyncio.run(reset(dsn))
-    workers = Workers(env, count)
-    try:
-        workers.wait_until_started()
-        return asyncio.run(events_to_sent(dsn))
-    finally:
-        workers.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--documents", type=int, default=2000)
-    parser.add_argument("--numbers", type=int, default=1000)
-    parser.add_argument("--recipients", type=int, default=2, help="people per number")
+    parser.add_argument("--documents", type=int, default=10_000)
+    parser.add_argument("--numbers", type=int, default=2_000)
+    parser.add_argument("--people", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--server-dsn", default=SERVER_DSN)
-    parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--sink", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sink:
-        run_sink(args.sink)
+        run_sink(int(args.sink[0]), args.sink[1])
         return
 
     port = free_port()
-    sink = start_sink(port)
-    dsn = asyncio.run(create_database(args.server_dsn, DATABASE))
-    try:
-        with tempfile.TemporaryDirectory() as data_dir:
+    with tempfile.TemporaryDirectory() as data_dir:
+        log_path = Path(data_dir) / "sink.log"
+        log_path.touch()
+        sink = start_sink(port, log_path)
+        dsn = asyncio.run(create_database(args.server_dsn, DATABASE))
+        try:
             env = portal_env(dsn, Path(data_dir))
             env.update(IPORTAL_SMTP_HOST="127.0.0.1", IPORTAL_SMTP_PORT=str(port))
-            env.update(IPORTAL_SECRET_KEY="bench-notify-" + "k" * 40, IPORTAL_LOG_LEVEL="INFO")
+            env.update(IPORTAL_SECRET_KEY=KEY, IPORTAL_LOG_LEVEL="INFO")
+            env.update(IPORTAL_MAIL_FROM=SENDER)
             migrate(env)
-            asyncio.run(seed(dsn, args.numbers, args.recipients, args.documents))
-            rows = []
-            for round_ in range(1, args.repeat + 1):
-                one, messages = measure(dsn, env, 1)
-                bare = asyncio.run(floor(asyncio.run(rendered(dsn)), port))
-                two, messages_two = measure(dsn, env, 2)
-                assert messages_two == messages, (messages, messages_two)
-                rates = [messages / bare, messages / one, messages / two]
-                rows.append(
-                    [
-                        str(round_),
-                        str(messages),
-                        f"{rates[0]:,.0f}/s ({bare:.2f} s)",
-                        f"{rates[1]:,.0f}/s ({one:.2f} s)",
-                        f"{rates[1] / rates[0]:.0%}",
-                        f"{rates[2]:,.0f}/s ({two:.2f} s)",
-                        f"{rates[2] / rates[1]:.2f}×",
-                        f"{rates[2] / rates[0]:.0%}",
-                    ]
-                )
-    finally:
-        asyncio.run(drop_database(args.server_dsn, DATABASE))
-        sink.terminate()
-        sink.wait()
+            asyncio.run(seed(dsn, args.numbers, args.people, args.documents))
+            rounds = range(args.repeat)
+            rows = [run_round(round_, dsn, env, port, log_path, sink.pid) for round_ in rounds]
+        finally:
+            asyncio.run(drop_database(args.server_dsn, DATABASE))
+            sink.terminate()
+            sink.wait()
     print(
-        f"\n{args.documents:,} documents over {args.numbers:,} numbers, "
-        f"{args.recipients} people each; {os.cpu_count()} cores, {machine_load()}\n"
+        f"\n{args.documents:,} documents over {args.numbers:,} numbers, {args.people:,} "
+        f"people (a third each immediate, daily, weekly); {os.cpu_count()} cores, "
+        f"{machine_load()}\n"
     )
     header = [
         "round",
-        "messages",
-        "floor (aiosmtplib)",
-        "1 worker",
+        "notices",
+        "floor (aiosmtplib, 1 connection)",
+        "1 worker: publication → last notice",
         "of floor",
-        "2 workers",
+        "sending",
+        "2 workers: publication → last notice",
         "× 1 worker",
-        "of floor",
+        "sending",
+        "sent twice",
+        "CPU ms per message, floor: sender / sink",
+        "1 worker: worker / sink / database",
+        "2 workers",
     ]
     print(markdown_table(header, rows))
     print(
-        f"\ntargets: 1 worker ≥ {TARGET_ONE:.0%} of the floor; 2 workers ≥ {TARGET_TWO}× one worker"
+        f"\ntargets: 1 worker ≥ {TARGET_ONE:.0%} of the floor; 2 workers ≥ {TARGET_TWO}× one "
+        "worker; nothing sent twice"
     )
+
+
+def run_round(
+    round_: int, dsn: str, env: dict[str, str], port: int, log_path: Path, sink: int
+) -> list[str]:
+    one = measure(dsn, env, 1, log_path, sink)
+    messages = asyncio.run(encoded(dsn))
+    sink_before, own_before = cpu_seconds([sink]), time.process_time()
+    bare = asyncio.run(floor(messages, port))
+    floor_cpu = (time.process_time() - own_before, cpu_seconds([sink]) - sink_before)
+    two = measure(dsn, env, 2, log_path, sink)
+    assert two.messages == one.messages == len(messages), (one, two, len(messages))
+    floor_rate = len(messages) / bare
+    return [
+        str(round_ + 1),
+        f"{one.messages:,}",
+        f"{floor_rate:,.0f}/s ({bare:.2f} s)",
+        f"{one.rate:,.0f}/s ({one.to_last:.2f} s)",
+        f"{one.rate / floor_rate:.0%}",
+        f"{one.messages / one.sending:,.0f}/s",
+        f"{two.rate:,.0f}/s ({two.to_last:.2f} s)",
+        f"{two.rate / one.rate:.2f}×",
+        f"{two.messages / two.sending:,.0f}/s",
+        f"{one.twice} / {two.twice}",
+        per_message(floor_cpu, len(messages)),
+        per_message(one.cpu, one.messages),
+        per_message(two.cpu, two.messages),
+    ]
+
+
+def per_message(cpu: tuple[float, ...], messages: int) -> str:
+    """CPU milliseconds per message: sender (workers or the floor's loop), sink, database."""
+    return " / ".join(f"{seconds * 1000 / messages:.2f}" for seconds in cpu)
 
 
 if __name__ == "__main__":

@@ -268,6 +268,12 @@ def _outer() -> asyncpg.Connection | None:
     return None if transaction is None else transaction.connection
 
 
+def in_transaction() -> bool:
+    """Whether the caller has a transaction open (whose one connection runs one
+    statement at a time)."""
+    return _outer() is not None
+
+
 @asynccontextmanager
 async def connection(*, custom_plan: bool = False) -> AsyncIterator[asyncpg.Connection]:
     """One connection for a few statements in a row (each commits on its own unless the

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from iportal import clock, db
-from iportal.notifications.notices import WAITING_SQL, group_notices, queue_notice
+from iportal.notifications.notices import WAITING_SQL, group_notices, queue_notices
 from iportal.settings import Settings
 
 PEOPLE_PER_ROUND = 200
@@ -72,7 +72,7 @@ async def send_digests(settings: Settings, now: datetime | None = None) -> int:
         ]
         if not people:
             return 0
-        for notice in group_notices(await db.fetch(WAITING_SQL, people, now), base_url):
-            await queue_notice(settings, notice, rhythm=notice.frequency)
+        waiting = await db.fetch(WAITING_SQL, people, now)
+        await queue_notices(settings, group_notices(waiting, base_url))
         await db.execute(SERVED_SQL, people, now)
     return len(people)

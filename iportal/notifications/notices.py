@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 from iportal import clock, db
 from iportal.notifications.forwards import queue_forwards
-from iportal.notifications.services import queue_email, unsubscribe_url
+from iportal.notifications.services import EmailToQueue, queue_emails, unsubscribe_url
 from iportal.settings import Settings
 
 BURST_WAIT = timedelta(seconds=90)
@@ -189,13 +189,22 @@ def group_notices(rows: Sequence[db.Record], base_url: str) -> list[Notice]:
     return list(notices.values())
 
 
-async def queue_notice(settings: Settings, notice: Notice, *, rhythm: str = "immediate") -> int:
-    """Queue one notice (`rhythm`: `immediate`, or the digest's `daily` or `weekly`),
-    with its one-click unsubscribe address for all its numbers and a link per number."""
+async def queue_notices(
+    settings: Settings, notices: Sequence[Notice], *, rhythm: str | None = None
+) -> list[int]:
+    """Queue notices in one statement (`rhythm`: `immediate`, or the digest's `daily`
+    or `weekly`; each person's own when None), each with its one-click unsubscribe
+    address for all its numbers and a link per number."""
+    return await queue_emails(
+        [notice_email(settings, n, rhythm=rhythm or n.frequency) for n in notices]
+    )
+
+
+def notice_email(settings: Settings, notice: Notice, *, rhythm: str) -> EmailToQueue:
     base_url = settings.base_url.rstrip("/")
     numbers = list(notice.numbers.values())
     links = {n.client_code: unsubscribe_url(settings, notice.user_id, [n.id]) for n in numbers}
-    return await queue_email(
+    return EmailToQueue(
         "new_documents",
         notice.email,
         notice.language,
@@ -239,12 +248,9 @@ async def notify_due(settings: Settings, now: datetime | None = None) -> int:
             return 0
         document_ids = sorted({e["document_id"] for e in events})
         rows = await _with_waiting(list(await db.fetch(RECIPIENTS_SQL, document_ids)), now)
-        on_digest = []
-        for notice in group_notices(rows, base_url):
-            if notice.frequency == "immediate":
-                await queue_notice(settings, notice)
-            else:
-                on_digest.append(notice.user_id)
+        notices = group_notices(rows, base_url)
+        await queue_notices(settings, [n for n in notices if n.frequency == "immediate"])
+        on_digest = [n.user_id for n in notices if n.frequency != "immediate"]
         if on_digest:
             await db.execute(PENDING_SQL, on_digest, now)
         await queue_forwards(document_ids, base_url)

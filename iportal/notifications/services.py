@@ -10,15 +10,16 @@ that expires. A permanent failure (5xx), or five days of transient ones, fails t
 message and opens a delivery problem for its address (`problems.py`); while an
 address has a permanent problem its messages are held, not attempted. Each message
 leaves with its own signed return path, so that a later bounce finds it
-(`bounces.py`).
+(`bounces.py`). A claimed batch goes over one SMTP connection, notices written
+straight to bytes (`encoding.py`), each result recorded while the next envelope goes
+out and before the next message does (`settlement.py`): a worker killed mid-batch
+sends at most one message twice.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -27,13 +28,17 @@ from email.utils import format_datetime, parseaddr
 from iportal import clock, db
 from iportal.i18n import using_language
 from iportal.notifications.bounces import return_path
+from iportal.notifications.encoding import encode_message
+from iportal.notifications.encoding import message_id as message_id
 from iportal.notifications.mailer import DeliveryFailed, Mailer
-from iportal.notifications.problems import RETRY_FOR, record_problem
 
 # What other domains use of delivery problems, through this front door.
 from iportal.notifications.problems import DeliveryProblem as DeliveryProblem
 from iportal.notifications.problems import confirm_address as confirm_address
 from iportal.notifications.problems import delivery_problem as delivery_problem
+from iportal.notifications.settlement import RETRY_MINUTES as RETRY_MINUTES
+from iportal.notifications.settlement import NotRecorded, Settlement, decide, held
+from iportal.notifications.settlement import retry_delay as retry_delay
 from iportal.notifications.switches import NoticeSwitch as NoticeSwitch
 from iportal.notifications.switches import notice_switches as notice_switches
 from iportal.notifications.switches import set_notice_switches as set_notice_switches
@@ -48,45 +53,51 @@ from iportal.templating import environment
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
-# Minutes between the first attempts; hourly after them, until `RETRY_FOR` is over.
-RETRY_MINUTES = (1, 5, 15, 30, 60)
 
 
 # A due message is claimed by pushing its next attempt past the lease: a worker that
-# dies mid-send leaves it to be claimed again when the lease runs out.
+# dies mid-send leaves it to be claimed again when the lease runs out. The claimed
+# rows come back in the order they were due (an UPDATE's RETURNING has none of its
+# own), so a message the dead worker had in flight is the first to go again.
 CLAIM_DUE_SQL = """
-UPDATE outbox_email SET attempts = attempts + 1, next_attempt_at = $1
- WHERE id IN (SELECT id FROM outbox_email
-               WHERE state = 'pending' AND next_attempt_at <= $2
-               ORDER BY next_attempt_at, id
-               LIMIT $3 FOR UPDATE SKIP LOCKED)
-RETURNING id, recipient, language, subject, body_text, body_html, list_unsubscribe, attempts,
-          created_at, document_id,
-          EXISTS (SELECT 1 FROM delivery_problem p
-                   WHERE p.email = lower(recipient) AND p.cleared_at IS NULL
-                     AND p.kind IN ('refused', 'bounced')) AS held
+WITH due AS (
+  SELECT id, next_attempt_at AS was_due
+    FROM outbox_email
+   WHERE state = 'pending' AND next_attempt_at <= $2
+   ORDER BY next_attempt_at, id
+   LIMIT $3 FOR UPDATE SKIP LOCKED),
+claimed AS (
+  UPDATE outbox_email o SET attempts = attempts + 1, next_attempt_at = $1
+    FROM due WHERE o.id = due.id
+  RETURNING o.id, o.recipient, o.language, o.subject, o.body_text, o.body_html,
+            o.list_unsubscribe, o.attempts, o.created_at, o.document_id, due.was_due)
+SELECT id, recipient, language, subject, body_text, body_html, list_unsubscribe, attempts,
+       created_at, document_id,
+       EXISTS (SELECT 1 FROM delivery_problem p
+                WHERE p.email = lower(recipient) AND p.cleared_at IS NULL
+                  AND p.kind IN ('refused', 'bounced')) AS held
+  FROM claimed
+ ORDER BY was_due, id
 """
-HOLD_SQL = """
-UPDATE outbox_email SET state = 'held', attempts = attempts - 1, next_attempt_at = $2,
-       last_error = $3
- WHERE id = $1
-"""
-# Sent: and an address that had not taken mail for days evidently takes it again.
-SENT_SQL = """
-WITH sent AS (UPDATE outbox_email SET state = 'sent', sent_at = $2, last_error = ''
-               WHERE id = $1 RETURNING recipient)
-UPDATE delivery_problem SET cleared_at = $2, cleared_by = 'delivered'
- WHERE email = (SELECT lower(recipient) FROM sent) AND cleared_at IS NULL
-   AND kind = 'expired'
-"""
-FAILED_SQL = "UPDATE outbox_email SET state = 'failed', last_error = $2 WHERE id = $1"
-RETRY_SQL = "UPDATE outbox_email SET next_attempt_at = $2, last_error = $3 WHERE id = $1"
 OVERVIEW_SQL = """
 SELECT id, recipient, template, state, attempts, created_at, next_attempt_at, sent_at,
        last_error
   FROM outbox_email
  ORDER BY state = 'sent', created_at DESC
  LIMIT $1
+"""
+# Many e-mails in one statement (a round of notices), due at once.
+QUEUE_MANY_SQL = """
+INSERT INTO outbox_email (recipient, user_id, client_number_id, language, template, subject,
+                          body_text, body_html, list_unsubscribe, state, attempts, last_error,
+                          next_attempt_at, created_at)
+SELECT recipient, user_id, client_number_id, language, template, subject, body_text, body_html,
+       list_unsubscribe, 'pending', 0, '', $10, $10
+  FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
+              $8::text[], $9::text[])
+       AS e(recipient, user_id, client_number_id, language, template, subject, body_text,
+            body_html, list_unsubscribe)
+RETURNING id
 """
 RETRY_FAILED_SQL = """
 UPDATE outbox_email SET state = 'pending', attempts = 0, next_attempt_at = $1
@@ -180,9 +191,39 @@ async def queue_email(
     return int(rows[0]["id"])
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """1, 5, 15, 30 and 60 minutes after the first attempts, then every hour."""
-    return timedelta(minutes=RETRY_MINUTES[min(max(attempts, 1), len(RETRY_MINUTES)) - 1])
+@dataclass(frozen=True)
+class EmailToQueue:
+    """One e-mail for `queue_emails`: its template trio, for whom, in which language."""
+
+    template: str
+    recipient: str
+    language: str
+    context: Mapping[str, object]
+    user_id: int | None = None
+    client_number_id: int | None = None
+    list_unsubscribe: str = ""
+
+
+async def queue_emails(emails: Sequence[EmailToQueue]) -> list[int]:
+    """Render and queue many e-mails with one statement (a round of notices), inside
+    the caller's transaction; returns their outbox ids."""
+    if not emails:
+        return []
+    rendered = [render_email(e.template, e.language, e.context) for e in emails]
+    rows = await db.fetch(
+        QUEUE_MANY_SQL,
+        [e.recipient for e in emails],
+        [e.user_id for e in emails],
+        [e.client_number_id for e in emails],
+        [e.language for e in emails],
+        [e.template for e in emails],
+        [r.subject for r in rendered],
+        [r.body_text for r in rendered],
+        [r.body_html for r in rendered],
+        [e.list_unsubscribe for e in emails],
+        clock.utcnow(),
+    )
+    return [int(row["id"]) for row in rows]
 
 
 async def claim_due(limit: int = 50) -> list[OutboxMessage]:
@@ -190,15 +231,6 @@ async def claim_due(limit: int = 50) -> list[OutboxMessage]:
     now = clock.utcnow()
     rows = await db.fetch(CLAIM_DUE_SQL, now + LEASE, now, limit)
     return [OutboxMessage(**row) for row in rows]
-
-
-def message_id(outbox_id: int, sender: str, key: str = "") -> str:
-    """The same for every attempt at one outbox row, so that a message sent twice (a
-    worker killed after the server took it) is recognised as one; the keyed hash keeps
-    ids of other installations (and guessed ones) apart."""
-    digest = hmac.new(key.encode(), f"outbox-{outbox_id}".encode(), hashlib.sha256)
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "iportal"
-    return f"<outbox-{outbox_id}.{digest.hexdigest()[:16]}@{domain}>"
 
 
 def build_message(row: OutboxMessage, sender: str, key: str = "") -> EmailMessage:
@@ -221,32 +253,6 @@ def build_message(row: OutboxMessage, sender: str, key: str = "") -> EmailMessag
     return message
 
 
-async def _settle(row: OutboxMessage, error: DeliveryFailed | None) -> str:
-    now = clock.utcnow()
-    if error is None:
-        await db.execute(SENT_SQL, row.id, now)
-        return "sent"
-    reason = str(error)[:2000]
-    given_up = row.created_at + RETRY_FOR
-    if error.permanent or now >= given_up:
-        kind = "refused" if error.permanent else "expired"
-        async with db.transaction():
-            await db.execute(FAILED_SQL, row.id, reason)
-            await record_problem(row.recipient, kind, reason, outbox_id=row.id, now=now)
-        return "failed"
-    # The last attempt falls on the fifth day itself, not an hour past it.
-    await db.execute(RETRY_SQL, row.id, min(now + retry_delay(row.attempts), given_up), reason)
-    return "retry"
-
-
-async def _hold(row: OutboxMessage) -> str:
-    """Not attempted: the address refused or bounced an earlier message. Kept, with
-    the reason, until the person confirms the address."""
-    now = clock.utcnow()
-    await db.execute(HOLD_SQL, row.id, now, "held: the address has a delivery problem")
-    return "held"
-
-
 async def deliver_due(
     mailer: Mailer,
     sender: str,
@@ -261,25 +267,68 @@ async def deliver_due(
     paths, which are `bounce+…@bounce_domain` (the sender's domain when empty);
     `attach` adds the files of a forwarded document (a worker without it leaves
     forwards to be tried again)."""
-    outcome = {"sent": 0, "failed": 0, "retry": 0, "held": 0}
     domain = bounce_domain or parseaddr(sender)[1].rpartition("@")[2] or "iportal"
-    for row in await claim_due(limit):
-        if row.held:
-            outcome[await _hold(row)] += 1
-            continue
-        error: DeliveryFailed | None = None
-        try:
-            message = build_message(row, sender, key)
-            if row.document_id is not None:
-                if attach is None:
-                    raise DeliveryFailed(NO_ATTACHER, permanent=False)
-                await attach(message, row)
-            await mailer.send(message, sender=return_path(row.id, domain, key))
-        except DeliveryFailed as failure:
-            error = failure
-            log.warning("e-mail %s to %s not sent: %s", row.id, row.recipient, failure)
-        outcome[await _settle(row, error)] += 1
-    return outcome
+    date = format_datetime(clock.utcnow())
+    settlement = Settlement()
+    try:
+        for row in await claim_due(limit):
+            if row.held:
+                settlement.add(held(row, clock.utcnow()))
+                continue
+            error: DeliveryFailed | None = None
+            try:
+                envelope_sender = return_path(row.id, domain, key)
+                await _send(mailer, row, sender, key, envelope_sender, date, attach, settlement)
+            except DeliveryFailed as failure:
+                error = failure
+                log.warning("e-mail %s to %s not sent: %s", row.id, row.recipient, failure)
+            settlement.add(decide(row, error, clock.utcnow()))
+    except NotRecorded:
+        pass  # `finish` raises the database's error
+    finally:
+        await mailer.close()  # the batch went over one connection
+        await settlement.finish()
+    return {kind: settlement.outcome[kind] for kind in ("sent", "failed", "retry", "held")}
+
+
+async def _send(
+    mailer: Mailer,
+    row: OutboxMessage,
+    sender: str,
+    key: str,
+    envelope_sender: str,
+    date: str,
+    attach: Attach | None,
+    settlement: Settlement,
+) -> None:
+    """A notice goes out as bytes written directly; a forward (with its files), or a
+    message whose headers need it, through the `email` package."""
+    if row.document_id is None:
+        encoded = encode_message(
+            message_id=message_id(row.id, sender, key),
+            sender=sender,
+            recipient=row.recipient,
+            subject=row.subject,
+            language=row.language,
+            date=date,
+            body_text=row.body_text,
+            body_html=row.body_html,
+            list_unsubscribe=row.list_unsubscribe,
+        )
+        if encoded is not None:
+            await mailer.send(
+                encoded,
+                sender=envelope_sender,
+                recipients=[row.recipient],
+                ready=settlement.settled,
+            )
+            return
+    message = build_message(row, sender, key)
+    if row.document_id is not None:
+        if attach is None:
+            raise DeliveryFailed(NO_ATTACHER, permanent=False)
+        await attach(message, row)
+    await mailer.send(message, sender=envelope_sender, ready=settlement.settled)
 
 
 async def outbox_overview(limit: int = 50) -> list[OutboxEntry]:

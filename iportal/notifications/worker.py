@@ -16,6 +16,8 @@ from iportal.settings import Settings
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 1.0
+# Messages claimed (and sent over one connection) at a time.
+BATCH = 100
 
 
 # Work of other domains that queues e-mails (reset links), run before each delivery
@@ -55,6 +57,7 @@ async def _deliver_until(
             outcome = await deliver_due(
                 mailer,
                 settings.mail_from,
+                BATCH,
                 key=settings.secret_key,
                 bounce_domain=settings.return_path_domain,
                 attach=attach,
