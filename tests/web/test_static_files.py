@@ -38,8 +38,10 @@ async def test_static_files_are_served_by_their_fingerprint_and_kept_a_year(
         response = await client.get(static_url(asset.name))
         assert response.status_code == 200, asset.name
         assert response.content == (STATIC_DIR / asset.name).read_bytes()
-        assert response.headers["cache-control"] == IMMUTABLE == (
-            "public, max-age=31536000, immutable"
+        assert (
+            response.headers["cache-control"]
+            == IMMUTABLE
+            == ("public, max-age=31536000, immutable")
         )
         assert "set-cookie" not in response.headers
     css = await client.get(static_url("app.css"))
