@@ -296,7 +296,7 @@ class Layout:
         for width in SCREENSHOT_WIDTHS:
             await self.page.set_viewport_size({"width": width, "height": 900})
             path = self.artifacts / f"layout-{name}-{width}.png"
-            await self.page.screenshot(path=str(path), full_page=width > 400)
+            await self.page.screenshot(path=str(path))
             assert path.stat().st_size > 5_000
 
     async def log_in(self, login: str) -> None:
