@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pyotp
 import pytest
 
 from tests import factories
@@ -315,6 +316,8 @@ async def _logged_out(layout: Layout, portal: Portal) -> None:
         await layout.visit("/password-reset/confirm?token=not-a-token", refused=True)
         await layout.visit("/activate/confirm?token=not-a-token", refused=True)
         await layout.visit("/unsubscribe/not-a-token", refused=True)
+        await layout.visit("/forwarding/confirm?token=not-a-token", refused=True)
+        await layout.visit("/account/main-contact/confirm?token=not-a-token", refused=True)
         await layout.visit("/no/such/page", refused=True)
         # The three steps of the activation, as far as the e-mail (step 2).
         page = layout.page
@@ -386,8 +389,12 @@ async def _anna(layout: Layout, portal: Portal) -> None:
     await layout.page.click("a[rel=next]")
     await layout.measure("/documents (page 2)")
     await layout.page.set_viewport_size({"width": 390, "height": 900})
-    await layout.page.click("header details.menu > summary")
+    assert not await layout.page.locator("header nav a[href='/me']").is_visible()
+    await layout.page.focus("header details.menu > summary")  # by keyboard
+    await layout.page.keyboard.press("Enter")
     assert await layout.page.locator("header nav a[href='/me']").is_visible()
+    await layout.page.keyboard.press("Tab")
+    assert await layout.page.evaluate("document.activeElement.getAttribute('href')") == "/documents"
     await layout.measure("/documents (menu open)")
     await layout.page.set_viewport_size({"width": 390, "height": 900})
     await layout.page.screenshot(path=str(layout.artifacts / "layout-menu-open-390.png"))
@@ -433,6 +440,30 @@ async def _jonas(layout: Layout, portal: Portal) -> None:
         await layout.language(language)
         for path in ("/documents", "/client-numbers", "/me", "/me/activity"):
             await layout.visit(path)
+    # A second factor: its key and QR code, the recovery codes, then the code at login.
+    page = layout.page
+    await layout.language("de")
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await page.goto(f"{portal.url}/me/security")
+    await page.click("#totp-start")
+    await page.wait_for_selector("#totp-qr svg")
+    await layout.measure("/me/security (the new key)")
+    secret = "".join((await page.text_content("#totp-secret") or "").split())
+    await page.fill("#totp-code", pyotp.TOTP(secret).now())
+    await page.click("form[action='/me/security/totp/confirm'] button")
+    await page.wait_for_selector("#recovery-codes")
+    await layout.measure("/me/security (the recovery codes)")
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await page.click("form[action='/logout'] button")
+    await page.wait_for_load_state()
+    await page.goto(f"{portal.url}/login")
+    await page.fill("#username", JONAS)
+    await page.fill("#password", factories.PASSWORD)
+    await page.click("form[action='/login'] button[type=submit]")
+    await page.wait_for_url("**/login/code**")
+    for language in LANGUAGES:
+        await layout.language(language)
+        await layout.visit(page.url.removeprefix(portal.url))
 
 
 async def test_no_page_scrolls_sideways_and_nothing_is_cut(portal: Portal, artifacts: Path) -> None:
