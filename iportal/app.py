@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from litestar import Litestar, Router
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from iportal import __version__, db
@@ -30,8 +28,6 @@ from iportal.web.headers import add_security_headers
 from iportal.web.inputs import check_input
 from iportal.web.requestlog import RequestLogMiddleware
 
-STATIC_DIR = Path(__file__).parent / "web" / "static"
-
 
 def create_app(
     settings: Settings, *, manage_pool: bool = True, extra_routers: Sequence[Router] = ()
@@ -49,12 +45,7 @@ def create_app(
         *extra_routers,
     ]
     app = Litestar(
-        route_handlers=[
-            *routers,
-            create_static_files_router(
-                path="/static", directories=[STATIC_DIR], include_in_schema=False
-            ),
-        ],
+        route_handlers=routers,
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment())),
         openapi_config=OpenAPIConfig(
             title="iportal",

@@ -28,6 +28,7 @@ from babel.numbers import (
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from iportal import i18n
+from iportal.web.assets import static_url
 
 PACKAGE_DIR = Path(__file__).parent
 DOMAINS = ("accounts", "documents", "sharing", "notifications", "demo")
@@ -130,5 +131,6 @@ def environment() -> Environment:
     env.globals.update(
         languages=i18n.LANGUAGE_NAMES,
         current_language=lambda: i18n.current_language.get(),
+        static_url=static_url,
     )
     return env

@@ -1,4 +1,5 @@
-"""Pages that belong to no domain: home, language switch, health check."""
+"""Pages that belong to no domain: home, language switch, health check; and the
+static files, under their fingerprinted names."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from iportal.columns import LANGUAGES
 from iportal.db import database_is_reachable
 from iportal.errors import NotFound
+from iportal.web.assets import IMMUTABLE, STATIC_PATH, assets
 from iportal.web.context import LANGUAGE_COOKIE, cookie, current_user, settings_of
 from iportal.web.pages import page
 from iportal.web.redirects import safe_next
@@ -50,4 +52,19 @@ async def health() -> Response[dict[str, str]]:
     return Response({"status": "database unreachable"}, status_code=HTTP_503_SERVICE_UNAVAILABLE)
 
 
-router = Router(path="/", route_handlers=[home, switch_language, health])
+@get(
+    f"{STATIC_PATH}/{{name:str}}",
+    name="web.static",
+    include_in_schema=False,
+    before_request=_no_session,
+)
+async def static_file(name: FromPath[str]) -> Response[bytes]:
+    """A CSS or script file by its fingerprinted name, kept by any cache for a year;
+    a name without the current fingerprint (a stale page's, or a guess) is a 404."""
+    asset = assets().get(name)
+    if asset is None:
+        raise NotFound()
+    return Response(asset.body, media_type=asset.media_type, headers={"Cache-Control": IMMUTABLE})
+
+
+router = Router(path="/", route_handlers=[home, switch_language, health, static_file])

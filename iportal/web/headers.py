@@ -1,11 +1,11 @@
 """Security headers on every response: pages, JSON, files, static files and errors,
 including the 404 of a path no route matches (a `before_send` hook sees them all).
 
-The Content-Security-Policy allows no inline script or style: pages load
-`/static/app.css` and their scripts from `/static/`, never `style="…"` or an inline
-`<script>`. No page may be framed. Anything dynamic that does not say otherwise is
-`no-store`: what a logged-in person sees, and each invoice file, stays out of every
-cache; only static files may be kept.
+The Content-Security-Policy allows no inline script or style: pages load their
+stylesheet and scripts from `/static/` (fingerprinted names, `iportal.web.assets`),
+never `style="…"` or an inline `<script>`. No page may be framed. Anything that does
+not say otherwise is `no-store`: what a logged-in person sees, and each invoice file,
+stays out of every cache; only the static files say they may be kept.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ PERMISSIONS_POLICY = ", ".join(
     )
 )
 HSTS = "max-age=31536000; includeSubDomains"
-STATIC_PREFIX = "/static/"
 
 
 @functools.cache
@@ -74,5 +73,5 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
     for name, value in security_headers(settings).items():
         if name not in headers:
             headers[name] = value
-    if "cache-control" not in headers and not scope["path"].startswith(STATIC_PREFIX):
+    if "cache-control" not in headers:
         headers["Cache-Control"] = "no-store"

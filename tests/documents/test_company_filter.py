@@ -92,8 +92,14 @@ async def test_the_page_shows_the_companies_and_filters_by_one(
     assert '<option value="Peeters BV">Peeters BV</option>' in select
     assert "Bakery" not in select
     # A company column beside the client number, sortable.
-    assert '<td>DL20000001</td><td class="company">Peeters BV</td>' in page
-    assert '<td>DL20000003</td><td class="company">Dubois SRL</td>' in page
+    assert (
+        '<td><span class="label">Client number</span> DL20000001</td>'
+        '<td class="company"><span class="label">Company</span> Peeters BV</td>'
+    ) in page
+    assert (
+        '<td><span class="label">Client number</span> DL20000003</td>'
+        '<td class="company"><span class="label">Company</span> Dubois SRL</td>'
+    ) in page
     assert 'href="/documents?sort=company"' in page
     chosen = (await client.get("/documents", params={"company": "Dubois SRL"})).text
     assert '<option value="Dubois SRL" selected>' in chosen

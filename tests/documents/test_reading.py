@@ -125,7 +125,7 @@ async def test_the_rows_escape_what_issuers_wrote_and_mark_unread(
     before, after = page.split(f'value="{odd}"')
     row = before.rsplit("<tr ", 1)[1] + after.split("</tr>")[0]
     assert row.startswith('class="unread"') and "(unread)" in row
-    assert f'<td id="n{odd}">&lt;img src=x onerror=&#34;alert(1)&#34;&gt;&amp;</td>' in row
+    assert f'<span id="n{odd}">&lt;img src=x onerror=&#34;alert(1)&#34;&gt;&amp;</span>' in row
     assert f'aria-labelledby="select-label n{odd}"' in row
     assert f'href="/api/v1/documents/{odd}/pdf"' in row
 

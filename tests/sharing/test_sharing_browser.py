@@ -133,7 +133,8 @@ async def _log_in(page: Any, url: str, email: str, password: str) -> None:
 
 async def _numbers(page: Any) -> list[str]:
     """The document numbers the list shows."""
-    cells = await page.locator("table.documents tbody tr td:nth-child(4)").all_text_contents()
+    # As shown: without the column names a phone's card adds to each value.
+    cells = await page.locator("table.documents tbody tr td:nth-child(4)").all_inner_texts()
     return sorted(cell.strip() for cell in cells)
 
 

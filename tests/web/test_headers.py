@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from iportal.web.assets import static_url
 from tests.accounts.security_support import logged_in, person
 from tests.conftest import ROOT, TEST_SECRET_KEY
 
@@ -60,8 +61,9 @@ async def test_every_response_carries_the_security_headers(
             "/",
             "/login",
             "/activate",
-            "/static/app.css",
-            "/static/documents.js",
+            static_url("app.css"),
+            static_url("documents.js"),
+            "/static/app.css",  # no fingerprint: a 404, and not cached either
             "/healthz",
             "/schema",
             "/schema/openapi.json",
@@ -113,7 +115,7 @@ async def test_hsts_when_the_portal_is_served_over_https(
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="https://portal.example"
     ) as http:
-        for path in ("/login", "/static/app.css", "/no/such/page"):
+        for path in ("/login", static_url("app.css"), "/no/such/page"):
             response = await http.get(path)
             assert response.headers["strict-transport-security"] == (
                 "max-age=31536000; includeSubDomains"
@@ -159,4 +161,5 @@ async def test_no_response_to_a_logged_in_person_is_kept_by_a_cache(
         assert response.status_code in (200, 303), (path, response.status_code)
         assert response.headers.get("cache-control") == "no-store", path
     # Static files are the same for everyone: they may be cached.
-    assert "no-store" not in (await client.get("/static/app.css")).headers.get("cache-control", "")
+    assert "no-store" not in (await client.get(static_url("app.css"))).headers["cache-control"]
+    assert (await client.get("/static/app.css")).headers["cache-control"] == "no-store"

@@ -41,34 +41,44 @@ def _files(d: DocumentItem, labels: Mapping[str, str]) -> str:
     return " ".join(links)
 
 
-def _company(name: str | None) -> str:
-    return f'<td class="company">{escape(name)}</td>' if name is not None else ""
+def _company(name: str | None, label: str) -> str:
+    return f'<td class="company">{label}{escape(name)}</td>' if name is not None else ""
 
 
 def document_rows(
     documents: Sequence[DocumentItem],
     labels: Mapping[str, str],
     companies: Mapping[str, str] | None = None,
+    column_labels: Mapping[str, str] | None = None,
 ) -> Markup:
     """One `<tr>` per document, unread ones marked for bold; each checkbox is named
     "Select" and its row's number (`aria-labelledby`), read from the cells. With
-    `companies` (client code → company name) a company cell follows the client code."""
+    `companies` (client code → company name) a company cell follows the client code.
+    With `column_labels` each value carries its column's name, shown where the table
+    becomes a card per document (a phone) and hidden where the header row is seen."""
     labels = {key: str(escape(value)) for key, value in labels.items()}
+    named = {
+        key: f'<span class="label">{escape(value)}</span> '
+        for key, value in (column_labels or {}).items()
+    }
+    code_label, company_label = named.get("client_code", ""), named.get("company", "")
+    number_label, amount_label = named.get("number", ""), named.get("amount_incl_vat", "")
+    issued_label, due_label = named.get("issue_date", ""), named.get("due_date", "")
     unread = f'<span class="visually-hidden"> ({labels["unread"]})</span>'
     companies = companies or {}
     rows = []
     for d in documents:
         i = d.id
+        company = companies.get(d.client_code, "") if companies else None
         rows.append(
             f'<tr class="{"read" if d.read else "unread"}">'
             f'<td><input type="checkbox" name="ids" value="{i}" '
             f'aria-labelledby="select-label n{i}"></td>'
-            f"<td>{escape(d.client_code)}</td>"
-            f"{_company(companies.get(d.client_code, '') if companies else None)}"
+            f"<td>{code_label}{escape(d.client_code)}</td>{_company(company, company_label)}"
             f"<td>{labels[d.type]}{'' if d.read else unread}</td>"
-            f'<td id="n{i}">{escape(d.number)}</td>'
-            f"<td>{day(d.issue_date)}</td><td>{day(d.due_date)}</td>"
-            f'<td class="num">{escape(money(d.amount_incl_vat, d.currency))}</td>'
+            f'<td>{number_label}<span id="n{i}">{escape(d.number)}</span></td>'
+            f"<td>{issued_label}{day(d.issue_date)}</td><td>{due_label}{day(d.due_date)}</td>"
+            f'<td class="num">{amount_label}{escape(money(d.amount_incl_vat, d.currency))}</td>'
             f'<td class="files">{_files(d, labels)}</td></tr>'
         )
     return Markup("\n".join(rows))  # noqa: S704 (every text value escaped above)
