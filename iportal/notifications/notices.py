@@ -4,7 +4,9 @@ Publishing writes a `document_event` per document. `notify_due` claims the event
 every client number whose oldest pending event has waited `BURST_WAIT`, so a burst
 (an ingest, a month's invoices) becomes one e-mail per person, and in one transaction
 marks them processed and queues the e-mails in the outbox: a notice is queued
-exactly once, whichever worker claimed it (`FOR UPDATE SKIP LOCKED`).
+exactly once, whichever worker claimed it. A worker takes whole client numbers,
+each under a lock that other workers pass by, so a burst is never split between
+two workers' notices.
 
 The recipients are everyone who sees the number (`visible_client_number`: the main
 contact and the shared users granted it), each once, in their own language, except
@@ -32,22 +34,35 @@ from iportal.settings import Settings
 BURST_WAIT = timedelta(seconds=90)
 # Beyond this many documents a notice lists none of them, only a link per number.
 MAX_LISTED = 50
-EVENTS_PER_ROUND = 2000
+# Client numbers per round: a round takes every pending event of each, so that a
+# burst is never split over two notices (two e-mails for one ingest).
+NUMBERS_PER_ROUND = 400
+# The first key of the transaction-scoped advisory lock a worker holds on a client
+# number while it turns its events into notices (the second is the number's id).
+NOTICE_LOCK = 0x1F0A7A2
 
-# The numbers whose oldest pending event is due; all their pending events are claimed,
-# newer ones too, so that a burst goes out whole. Events another worker holds are
-# skipped; those it has marked meanwhile no longer qualify when re-checked.
+# The numbers whose oldest pending event is due, the longest waiting first, that no
+# other worker is turning into notices: each is locked as the scan reaches it, and the
+# scan stops at the round's size (the lock is tried in the outer query, after the
+# sort, so that only the numbers taken are locked). Their pending events are then
+# read afresh: another worker may have handled some just before.
+CLAIM_NUMBERS_SQL = """
+SELECT client_number_id
+  FROM (SELECT client_number_id, min(id) AS first
+          FROM document_event
+         WHERE processed_at IS NULL
+         GROUP BY client_number_id
+        HAVING min(created_at) <= $1
+         ORDER BY first) due
+ WHERE pg_try_advisory_xact_lock($3, client_number_id)
+ LIMIT $2
+"""
 CLAIM_SQL = """
 SELECT e.id, e.document_id
   FROM document_event e
- WHERE e.processed_at IS NULL
-   AND e.client_number_id IN (SELECT client_number_id FROM document_event
-                               WHERE processed_at IS NULL
-                               GROUP BY client_number_id
-                              HAVING min(created_at) <= $1)
+ WHERE e.processed_at IS NULL AND e.client_number_id = ANY($1::int[])
  ORDER BY e.id
- LIMIT $2
-   FOR UPDATE SKIP LOCKED
+   FOR UPDATE
 """
 # One row per (person, document): `visible_client_number` has one row per person and
 # number, so whoever reaches a number by two routes is still one row.
@@ -238,12 +253,21 @@ async def _with_waiting(rows: list[db.Record], now: datetime) -> list[db.Record]
     )
 
 
+async def claim_events(now: datetime) -> list[db.Record]:
+    """In the caller's transaction: the pending events of up to `NUMBERS_PER_ROUND`
+    client numbers whose wait is over, each number whole and locked for this worker."""
+    due = await db.fetch(CLAIM_NUMBERS_SQL, now - BURST_WAIT, NUMBERS_PER_ROUND, NOTICE_LOCK)
+    if not due:
+        return []
+    return await db.fetch(CLAIM_SQL, [n["client_number_id"] for n in due])
+
+
 async def notify_due(settings: Settings, now: datetime | None = None) -> int:
     """Queue the notices whose wait is over; returns how many events were handled."""
     now = now or clock.utcnow()
     base_url = settings.base_url.rstrip("/")
     async with db.transaction():
-        events = await db.fetch(CLAIM_SQL, now - BURST_WAIT, EVENTS_PER_ROUND)
+        events = await claim_events(now)
         if not events:
             return 0
         document_ids = sorted({e["document_id"] for e in events})

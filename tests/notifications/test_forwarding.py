@@ -20,7 +20,7 @@ from iportal.errors import Gone
 from iportal.notifications import forwarding, services
 from iportal.notifications.forwards import attacher, forward_overview, queue_forwards
 from iportal.notifications.mailer import SmtpMailer
-from iportal.notifications.notices import BURST_WAIT, CLAIM_SQL, notify_due
+from iportal.notifications.notices import BURST_WAIT, claim_events, notify_due
 from iportal.notifications.tables import DocumentEvent, OutboxEmail
 from iportal.sharing.tables import Grant
 from tests import factories
@@ -214,7 +214,7 @@ async def test_a_worker_crash_between_queueing_and_marking_never_sends_twice(
     # its transaction takes the forward with it.
     with pytest.raises(_Crash):
         async with db.transaction():
-            claimed = await db.fetch(CLAIM_SQL, clock.utcnow() - BURST_WAIT, 100)
+            claimed = await claim_events(clock.utcnow())
             assert await queue_forwards([r["document_id"] for r in claimed], base_url) == 1
             raise _Crash
     assert await OutboxEmail.count().where(OutboxEmail.document == document) == 0

@@ -20,7 +20,13 @@ from iportal.documents.tables import Document
 from iportal.i18n import translate
 from iportal.notifications import services
 from iportal.notifications.mailer import SmtpMailer
-from iportal.notifications.notices import BURST_WAIT, CLAIM_SQL, notify_due
+from iportal.notifications.notices import (
+    BURST_WAIT,
+    CLAIM_NUMBERS_SQL,
+    CLAIM_SQL,
+    NOTICE_LOCK,
+    notify_due,
+)
 from iportal.notifications.tables import DocumentEvent, OutboxEmail
 from iportal.notifications.worker import run_worker
 from tests import factories
@@ -246,7 +252,10 @@ async def test_two_workers_claiming_at_once_never_queue_a_notice_twice(
     holder = await asyncpg.connect(database)
     try:
         async with holder.transaction():
-            held = await holder.fetch(CLAIM_SQL, clock.utcnow() - BURST_WAIT, 1000)
+            numbers = await holder.fetch(
+                CLAIM_NUMBERS_SQL, clock.utcnow() - BURST_WAIT, 1000, NOTICE_LOCK
+            )
+            held = await holder.fetch(CLAIM_SQL, [n["client_number_id"] for n in numbers])
             assert {"W-0", "W-1", "W-2"} <= await numbers_of([r["document_id"] for r in held])
             await notify_due(settings)
             assert await outbox_rows() == []
@@ -269,3 +278,25 @@ class _RollBack(Exception):
 async def numbers_of(document_ids: list[int]) -> set[str]:
     rows = await Document.select(Document.number).where(Document.id.is_in(document_ids))
     return {row["number"] for row in rows}
+
+
+async def test_a_round_takes_whole_client_numbers_so_a_burst_is_one_email(
+    transaction: Any, settings: Any, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from iportal.notifications import notices
+
+    monkeypatch.setattr(notices, "NUMBERS_PER_ROUND", 1)
+    first, second = await factories.client_number(), await factories.client_number()
+    person = await factories.user("rounds@notice.example", language="en")
+    await factories.account(person, first)
+    for n in range(7):
+        await publish(first, f"R-1-{n}")
+    for n in range(4):
+        await publish(second, f"R-2-{n}")
+    move_clock(monkeypatch, clock.utcnow() + BURST_WAIT + timedelta(seconds=1))
+
+    # One number a round, each with all its events, the longest waiting first.
+    assert [await notify_due(settings) for _ in range(3)] == [7, 4, 0]
+    await services.deliver_due(SmtpMailer(settings), settings.mail_from, key="k")
+    [notice] = mailbox.to("rounds@notice.example")
+    assert all(f"R-1-{n}" in text_of(notice) for n in range(7))
