@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 
+from iportal import db
 from iportal.notifications.listener import start_listener
 from iportal.notifications.mailer import Mailer, SmtpMailer
 from iportal.notifications.services import Attach, deliver_due
@@ -53,20 +55,54 @@ async def _deliver_until(
 ) -> None:
     while not stop.is_set():
         try:
-            done = [await job(settings) for job in jobs]
-            outcome = await deliver_due(
-                mailer,
-                settings.mail_from,
-                BATCH,
-                key=settings.secret_key,
-                bounce_domain=settings.return_path_domain,
-                attach=attach,
-            )
+            done, outcome = await _round(settings, mailer, jobs, attach)
         except OSError as error:  # the database went away: wait and try again
             log.warning("worker cannot reach the database: %s", error)
-            done, outcome = [], {}
-        if any(outcome.values()) or any(done):
-            log.info("outbox", extra=outcome)
+            done, outcome = 0, Counter()
+        if any(outcome.values()) or done:
+            log.info("outbox", extra=dict(outcome))
             continue
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), IDLE_SECONDS)
+
+
+async def _round(
+    settings: Settings, mailer: Mailer, jobs: Sequence[Job], attach: Attach | None
+) -> tuple[int, Counter[str]]:
+    """The jobs once (the next round of notices being rendered and queued), and
+    meanwhile batches of what is already queued, until the jobs are done: the one
+    waits for the database while the other waits for the mail server. Inside a
+    caller's transaction (whose one connection runs one statement at a time) the jobs
+    come first, then one batch."""
+    if db.in_transaction():
+        done = await _run_jobs(settings, jobs)
+        return done, Counter(await _batch(settings, mailer, attach))
+    queued = asyncio.create_task(_run_jobs(settings, jobs))
+    outcome: Counter[str] = Counter()
+    try:
+        while True:
+            batch = await _batch(settings, mailer, attach)
+            outcome.update(batch)
+            if queued.done() or not any(batch.values()):
+                break
+        return await queued, outcome
+    finally:
+        if not queued.done():
+            queued.cancel()
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await queued
+
+
+async def _batch(settings: Settings, mailer: Mailer, attach: Attach | None) -> dict[str, int]:
+    return await deliver_due(
+        mailer,
+        settings.mail_from,
+        BATCH,
+        key=settings.secret_key,
+        bounce_domain=settings.return_path_domain,
+        attach=attach,
+    )
+
+
+async def _run_jobs(settings: Settings, jobs: Sequence[Job]) -> int:
+    return sum([await job(settings) for job in jobs])
