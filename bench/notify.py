@@ -275,6 +275,7 @@ class Run:
     to_last: float  # seconds from publication to the last message at the sink
     sending: float  # seconds from the first message at the sink to the last
     twice: int  # Message-IDs the sink saw more than once
+    first: float  # seconds from publication to the first message at the sink
     cpu: tuple[float, float, float] = (0.0, 0.0, 0.0)  # seconds: workers, sink, database
 
     @property
@@ -314,6 +315,7 @@ def measure(dsn: str, env: dict[str, str], count: int, log_path: Path, sink: int
         messages=len(seen),
         to_last=max(times) - published,
         sending=max(times) - min(times),
+        first=min(times) - published,
         twice=len(ids) - len(set(ids)),
         cpu=(after[0] - before[0], after[1] - before[1], after[2] - before[2]),
     )
@@ -437,10 +439,10 @@ def run_round(
         f"{floor_rate:,.0f}/s ({bare:.2f} s)",
         f"{one.rate:,.0f}/s ({one.to_last:.2f} s)",
         f"{one.rate / floor_rate:.0%}",
-        f"{one.messages / one.sending:,.0f}/s",
+        f"{one.messages / one.sending:,.0f}/s (first after {one.first:.2f} s)",
         f"{two.rate:,.0f}/s ({two.to_last:.2f} s)",
         f"{two.rate / one.rate:.2f}×",
-        f"{two.messages / two.sending:,.0f}/s",
+        f"{two.messages / two.sending:,.0f}/s (first after {two.first:.2f} s)",
         f"{one.twice} / {two.twice}",
         per_message(floor_cpu, len(messages)),
         per_message(one.cpu, one.messages),

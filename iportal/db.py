@@ -23,7 +23,7 @@ import os
 import socket
 import tempfile
 import traceback
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -360,6 +360,25 @@ async def transaction() -> AsyncIterator[None]:
         await savepoint.rollback_to()  # type: ignore[no-untyped-call]  # piccolo's, unannotated
         raise
     await savepoint.release()  # type: ignore[no-untyped-call]
+
+
+@asynccontextmanager
+async def listening(channel: str, heard: Callable[[], None]) -> AsyncIterator[bool]:
+    """`heard()` on every NOTIFY on `channel` while inside, on a connection of its own
+    (pooled sessions are reset with UNLISTEN); yields False, and hears nothing, when
+    the database cannot be reached: the caller polls anyway."""
+    try:
+        connection: asyncpg.Connection = await get_engine().get_new_connection()
+        await connection.add_listener(channel, lambda *_: heard())
+    except (OSError, asyncpg.PostgresError) as error:
+        log.warning("not listening on %s: %s", channel, error)
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            await connection.close(timeout=5)
 
 
 async def together(first: Coroutine[Any, Any, A], second: Coroutine[Any, Any, B]) -> tuple[A, B]:

@@ -1,5 +1,10 @@
 """The worker loop: send what the outbox holds, until told to stop; and, when
-`IPORTAL_BOUNCE_LISTEN` is set, take the delivery reports of what it sent."""
+`IPORTAL_BOUNCE_LISTEN` is set, take the delivery reports of what it sent.
+
+Idle, it looks again every `IDLE_SECONDS` (notices fall due with time), or at once
+when the database tells it that document events or e-mails were added (NOTIFY
+`iportal_worker`, sent by triggers at commit): a password reset link or a notice
+waits for no poll."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from iportal.settings import Settings
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 1.0
+WAKE_CHANNEL = "iportal_worker"
 # Messages claimed (and sent over one connection) at a time.
 BATCH = 100
 
@@ -53,17 +59,29 @@ async def _deliver_until(
     jobs: Sequence[Job],
     attach: Attach | None,
 ) -> None:
-    while not stop.is_set():
-        try:
-            done, outcome = await _round(settings, mailer, jobs, attach)
-        except OSError as error:  # the database went away: wait and try again
-            log.warning("worker cannot reach the database: %s", error)
-            done, outcome = 0, Counter()
-        if any(outcome.values()) or done:
-            log.info("outbox", extra=dict(outcome))
-            continue
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), IDLE_SECONDS)
+    wake = asyncio.Event()
+    async with db.listening(WAKE_CHANNEL, wake.set):
+        while not stop.is_set():
+            wake.clear()  # what is added from here on wakes the next wait
+            try:
+                done, outcome = await _round(settings, mailer, jobs, attach)
+            except OSError as error:  # the database went away: wait and try again
+                log.warning("worker cannot reach the database: %s", error)
+                done, outcome = 0, Counter()
+            if any(outcome.values()) or done:
+                log.info("outbox", extra=dict(outcome))
+                continue
+            await _idle(stop, wake)
+
+
+async def _idle(stop: asyncio.Event, wake: asyncio.Event) -> None:
+    """Until told to stop, woken, or `IDLE_SECONDS` have passed."""
+    waits = [asyncio.create_task(stop.wait()), asyncio.create_task(wake.wait())]
+    try:
+        await asyncio.wait(waits, timeout=IDLE_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 async def _round(
