@@ -28,8 +28,9 @@ WAKE_CHANNEL = "iportal_worker"
 BATCH = 100
 
 
-# Work of other domains that queues e-mails (reset links), run before each delivery
-# so that what it queues goes out in the same round; returns how much it did.
+# Work that queues e-mails (notices, digests, reset links, warnings), run once a round
+# while what is already queued goes out; returns how much it did (a round that did
+# something is followed at once by the next, which sends what it queued).
 Job = Callable[[Settings], Awaitable[int]]
 
 
