@@ -121,6 +121,9 @@ def environment() -> Environment:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates ship with the package: no need to look at their files again
+        # on every page to see whether they changed.
+        auto_reload=False,
     )
     env.install_gettext_callables(  # type: ignore[attr-defined]
         lambda message, **params: i18n.gettext(message, **params),

@@ -101,9 +101,14 @@ def client_options(numbers: VisibleClientNumbers, chosen: tuple[int, ...] | None
     return Markup("".join(options))  # noqa: S704 (every piece escaped in _options)
 
 
-def companies_of(numbers: VisibleClientNumbers) -> list[str]:
+def companies_of(numbers: VisibleClientNumbers) -> tuple[str, ...]:
     """The companies whose numbers the person sees, by name."""
-    return sorted(set(numbers.company_names))
+    return _companies(numbers.company_names)
+
+
+@functools.lru_cache(maxsize=64)
+def _companies(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(set(names)))
 
 
 def company_names(numbers: VisibleClientNumbers) -> dict[str, str] | None:
@@ -114,12 +119,16 @@ def company_names(numbers: VisibleClientNumbers) -> dict[str, str] | None:
     return dict(zip(numbers.codes, numbers.company_names, strict=True))
 
 
-def company_options(companies: Sequence[str], chosen: str | None) -> Markup:
-    """The company drop-down's options, the filter's company selected."""
-    return Markup(  # noqa: S704 (every name escaped)
-        "".join(
-            f'<option value="{escape(name)}"{" selected" if name == chosen else ""}>'
-            f"{escape(name)}</option>"
-            for name in companies
-        )
-    )
+def company_options(companies: tuple[str, ...], chosen: str | None) -> Markup:
+    """The company drop-down's options, the filter's company selected (made once per
+    list of companies: an accountant's page asks for the same ones every time)."""
+    options = list(_company_options(companies))
+    if chosen in companies:
+        name = escape(chosen)
+        options[companies.index(chosen)] = f'<option value="{name}" selected>{name}</option>'
+    return Markup("".join(options))  # noqa: S704 (every name escaped in _company_options)
+
+
+@functools.lru_cache(maxsize=64)
+def _company_options(companies: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f'<option value="{escape(name)}">{escape(name)}</option>' for name in companies)
