@@ -87,7 +87,10 @@ async def test_the_main_contact_adds_changes_and_removes_a_shared_user(
     shared_id = int(created.headers["location"].split("=")[1])
     after = main_text((await client.get(created.headers["location"])).text)
     assert "An invitation is on its way to luc@accountants.example" in after
-    assert "Luc Janssens luc@accountants.example DL20000501 Invited, no password yet" in after
+    assert (
+        "Name Luc Janssens E-mail address luc@accountants.example "
+        "Sees client numbers DL20000501 Login Invited, no password yet"
+    ) in after  # each value with its column's name, for a card on a phone
     assert await granted_codes(shared_id) == ["DL20000501"]
     invitation = (
         await OutboxEmail.select().where(OutboxEmail.recipient == "luc@accountants.example").first()

@@ -501,3 +501,102 @@ async def test_no_page_scrolls_sideways_and_nothing_is_cut(portal: Portal, artif
     print(f"\n{visited} pages × {len(WIDTHS)} widths in {time.monotonic() - started:.1f} s")
     assert visited > 150
     assert problems == [], "\n".join(problems)
+
+
+# On a phone each card names its values: every data cell of a table that says something
+# carries a visible span.label equal to its column's header. A column whose header is
+# only for screen readers (the actions, a tick box) holds controls with their own names.
+# The documents list, whose type needs no name, is checked in _phone_and_laptop_list.
+CARD_LABELS = """() => {
+  const text = (e) => e.textContent.replace(/\\s+/g, " ").trim();
+  const shown = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden";
+  const said = (e, drop) => {
+    const copy = e.cloneNode(true);
+    copy.querySelectorAll(drop).forEach((part) => part.remove());
+    return text(copy);
+  };
+  const found = {tables: 0, cells: 0, columns: [], unnamed: [], problems: []};
+  for (const table of document.querySelectorAll("main table.list:not(.documents)")) {
+    const heads = [...table.querySelectorAll("thead th")].map((th) => said(th, ".visually-hidden"));
+    if (!heads.length || !shown(table)) continue;
+    found.tables += 1;
+    const named = new Set();
+    for (const row of table.querySelectorAll("tbody tr")) {
+      [...row.cells].forEach((cell, i) => {
+        const head = heads[i] || "";
+        const value = said(cell, ".label");
+        if (!head || !value || !shown(cell)) return;
+        found.cells += 1;
+        const label = cell.querySelector(".label");
+        const name = label && shown(label) ? text(label) : "";
+        if (name === head) named.add(head);
+        else found.problems.push(`"${value}" named "${name}", not "${head}"`);
+      });
+    }
+    found.columns.push(...heads.filter(Boolean));
+    found.unnamed.push(...heads.filter((head) => head && !named.has(head)));
+  }
+  return found;
+}"""
+# Where the header row is seen, no value carries a name: not for the eye, not for a
+# screen reader (display: none).
+LABELS_HIDDEN = """() => [...document.querySelectorAll("main table.list .label")]
+  .filter((e) => getComputedStyle(e).display !== "none").map((e) => e.textContent.trim())"""
+
+
+async def test_each_card_on_a_phone_names_its_values(portal: Portal, artifacts: Path) -> None:
+    """Anna's pages with a table (each with a token, a forwarding address and activity
+    in it), in English and German, at 390 and 320 px: every value names its column;
+    at 1280 px the header row does and the names are gone. The English cards at 390 px
+    in tests/artifacts/cards-*.png."""
+    async with chromium_page(viewport={"width": 1280, "height": 900}) as page:
+        page.set_default_timeout(10_000)
+        layout = Layout(page, portal, artifacts)
+        await layout.log_in(ANNA)
+        # Something in every table: a token, a forwarding address, a document opened.
+        await page.goto(f"{portal.url}/me/tokens")
+        await page.fill("#token-name", "Boekhoudpakket")
+        await page.click("form[action='/me/tokens'] button[type=submit]")
+        await page.wait_for_selector("#new-token")
+        await page.goto(f"{portal.url}/client-numbers/DL20000101/forwarding")
+        await page.fill("#email", "inbox@boekhoudpakket.example")
+        await page.click("form[action$='/forwarding'] button[type=submit]")
+        await page.wait_for_selector("#forwarding-addresses")
+        opened = await page.request.get(
+            f"{portal.url}/api/v1/documents/{portal.document_with_xml}/xml"
+        )
+        assert opened.ok
+        paths = (
+            "/client-numbers",
+            "/shared-users",
+            "/client-numbers/DL20000101/forwarding",
+            "/me/forwarding",
+            "/me/tokens",
+            "/me/activity",
+            f"/documents/{portal.document_with_xml}",
+        )
+        problems: list[str] = []
+        for language in ("en", "de"):
+            await layout.language(language)
+            for path in paths:
+                where = f"{path} [{language}]"
+                await page.set_viewport_size({"width": 1280, "height": 900})
+                response = await page.goto(portal.url + path)
+                assert response is not None and response.ok, where
+                shown = await page.evaluate(LABELS_HIDDEN)
+                if shown:
+                    problems.append(f"{where} at 1280 px, names beside the header: {shown}")
+                for width in (390, 320):
+                    await page.set_viewport_size({"width": width, "height": 900})
+                    found = await page.evaluate(CARD_LABELS)
+                    assert found["tables"] and found["cells"], (where, found)
+                    problems += [f"{where} at {width} px: {p}" for p in found["problems"]]
+                    if found["unnamed"]:
+                        problems.append(f"{where}: no value named under {found['unnamed']}")
+                    if width == 390 and language == "en":
+                        name = path.strip("/").replace("/", "-").replace("DL20000101-", "")
+                        name = "document-view" if path.startswith("/documents/") else name
+                        await page.screenshot(
+                            path=str(artifacts / f"cards-{name}-390.png"), full_page=True
+                        )
+    assert problems == [], "\n".join(problems)
