@@ -3,6 +3,7 @@ may see; anything else answers 404, exactly like a document that does not exist.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from litestar import Request, Response, Router, get, post
@@ -195,14 +196,8 @@ async def export_csv(
     await reading.record_export(
         reader, filters, asked(selection), "csv", client_ip(request), csv_format=chosen
     )
-    return Stream(
-        reading.export_csv(reader, filters, sort, chosen),
-        media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types
-        headers={
-            **NO_STORE,
-            "Content-Disposition": f'attachment; filename="documents-{clock.today()}.csv"',
-        },
-    )
+    # Litestar adds "; charset=utf-8" to text types.
+    return _export(reading.export_csv(reader, filters, sort, chosen), "text/csv", "csv")
 
 
 @get("/export.xlsx", name="documents.export_xlsx", tags=["documents"])
@@ -218,14 +213,8 @@ async def export_xlsx(
     reader = reader_of(user)
     filters, sort = await filters_and_sort(selection, reader)
     await reading.record_export(reader, filters, asked(selection), "xlsx", client_ip(request))
-    return Stream(
-        reading.export_xlsx(reader, filters, sort, current_language.get()),
-        media_type=reading.XLSX_MEDIA_TYPE,
-        headers={
-            **NO_STORE,
-            "Content-Disposition": f'attachment; filename="documents-{clock.today()}.xlsx"',
-        },
-    )
+    workbook = reading.export_xlsx(reader, filters, sort, current_language.get())
+    return _export(workbook, reading.XLSX_MEDIA_TYPE, "xlsx")
 
 
 @get("/export.zip", name="documents.export_zip", tags=["documents"])
@@ -242,12 +231,17 @@ async def export_zip(
     await reading.record_export(reader, filters, asked(selection), "zip", client_ip(request))
     chosen = reading.csv_format(None, current_language.get())
     stream = reading.export_zip(reader, filters, sort, blobs_of(request), clock.utcnow(), chosen)
+    return _export(stream, "application/zip", "zip")
+
+
+def _export(content: AsyncIterator[bytes], media_type: str, extension: str) -> Stream:
+    """An export as a download named after today, never kept by a cache."""
     return Stream(
-        stream,
-        media_type="application/zip",
+        content,
+        media_type=media_type,
         headers={
             **NO_STORE,
-            "Content-Disposition": f'attachment; filename="documents-{clock.today()}.zip"',
+            "Content-Disposition": f'attachment; filename="documents-{clock.today()}.{extension}"',
         },
     )
 
