@@ -11,7 +11,6 @@ from iportal.documents.publishing.einvoice._attachments import (
     Attachment,
     AttachmentWarning,
     embedded_attachments,
-    embedded_files,
 )
 from iportal.documents.publishing.einvoice._model import (
     CREDIT_NOTE_TYPE_CODES,
@@ -43,7 +42,6 @@ __all__ = [
     "StructuredKind",
     "document_type",
     "embedded_attachments",
-    "embedded_files",
     "looks_like_pdf",
     "looks_like_xml",
     "parse_xml",

@@ -17,7 +17,6 @@ from lxml import etree
 
 from iportal.documents.publishing.einvoice._pdf import looks_like_pdf
 from iportal.documents.publishing.einvoice._values import Phrase, text_of
-from iportal.documents.publishing.einvoice._xml import parse_xml
 from iportal.i18n import N_
 
 NS = {
@@ -79,13 +78,6 @@ def embedded_attachments(root: etree._Element) -> list[Attachment]:
         mime_code = (element.get("mimeCode") or "").split(";")[0].strip().lower()[:_MAX_NAME]
         found.append(Attachment(name, mime_code, _decoded(element.text or "")))
     return found
-
-
-def embedded_files(xml: bytes) -> list[tuple[str, str, bytes]]:
-    """(name, declared type, bytes) of each decodable file embedded in a UBL XML already
-    published (it is parsed again: it is still the sender's). Runs in a worker."""
-    found = embedded_attachments(parse_xml(xml))
-    return [(a.name, a.mime_code, a.content) for a in found if a.content is not None]
 
 
 def attachment_warnings(attachments: list[Attachment]) -> tuple[AttachmentWarning, ...]:
