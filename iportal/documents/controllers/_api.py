@@ -23,6 +23,7 @@ from iportal.documents.controllers._files import (
     file_response,
     filters_and_sort,
     reader_of,
+    rendering_of,
     sandbox_of,
 )
 from iportal.documents.controllers._query import LIST_QUERY, ListQuery
@@ -97,7 +98,7 @@ async def pdf(
     issuer's PDF; for a document published as XML only, the PDF made from its XML in
     the reader's language, marked on every page as a rendering of the e-invoice."""
     reader = reader_of(user)
-    rendering = (lambda: sandbox_of(request), current_language.get())
+    rendering = rendering_of(request)
     file = await reading.open_pdf(
         reader, document_id, blobs_of(request), client_ip(request), rendering
     )

@@ -3,7 +3,7 @@ and file responses that no shared cache keeps and no other user gets."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from litestar import Request, Response
@@ -14,6 +14,7 @@ from iportal.documents.reading import DocumentFile, Filters, ListedDocument, Rea
 from iportal.documents.sandbox import Sandbox
 from iportal.documents.schemas import DocumentItem
 from iportal.documents.storage import BlobStore, FolderBlobStore
+from iportal.i18n import current_language
 from iportal.web.context import client_ip, settings_of
 
 FILTER_NAMES = (
@@ -82,6 +83,12 @@ def sandbox_of(request: Request[Any, Any, Any]) -> Sandbox:
     """The web process's sandboxed workers, which the app's lifespan owns."""
     sandbox: Sandbox = request.app.state.sandbox
     return sandbox
+
+
+def rendering_of(request: Request[Any, Any, Any]) -> tuple[Callable[[], Sandbox], str]:
+    """How a PDF is made from a document's XML for this request: the sandbox (reached
+    only if one is made) and the request's language."""
+    return (lambda: sandbox_of(request), current_language.get())
 
 
 def file_response(file: DocumentFile, media_type: str, download: bool) -> Response[bytes]:

@@ -11,7 +11,12 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from iportal.accounts.services import IssuerPrincipal
 from iportal.documents import publishing, reading
-from iportal.documents.controllers._files import blobs_of, file_response, sandbox_of
+from iportal.documents.controllers._files import (
+    blobs_of,
+    file_response,
+    rendering_of,
+    sandbox_of,
+)
 from iportal.documents.publishing import (
     ALREADY_PUBLISHED,
     CONFLICT,
@@ -24,7 +29,6 @@ from iportal.documents.schemas import (
     PublishForm,
 )
 from iportal.errors import Conflict, InvalidInput
-from iportal.i18n import current_language
 from iportal.web.auth import ISSUER
 from iportal.web.context import settings_of
 from iportal.web.inputs import BigSerialId
@@ -111,7 +115,7 @@ async def issuer_pdf(
     own PDF, or for a document published as XML only the PDF made from its XML in the
     request's language (Accept-Language), as a client reading in that language gets
     it. Another issuer's document answers 404, like one that does not exist."""
-    rendering = (lambda: sandbox_of(request), current_language.get())
+    rendering = rendering_of(request)
     file = await reading.issued_pdf(issuer.issuer_id, document_id, blobs_of(request), rendering)
     return file_response(file, "application/pdf", False)
 

@@ -114,7 +114,7 @@ def _companies(names: tuple[str, ...]) -> tuple[str, ...]:
 def company_names(numbers: VisibleClientNumbers) -> dict[str, str] | None:
     """Client code → company name, for a person who sees several companies (an
     accountant); None for one company, whose name would only repeat on every row."""
-    if len(set(numbers.company_names)) < 2:
+    if len(companies_of(numbers)) < 2:
         return None
     return dict(zip(numbers.codes, numbers.company_names, strict=True))
 

@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 TOO_LONG = N_("Reading the file took too long; it was stopped.")
 DAMAGED_IN_ZIP = N_("The file is damaged in the ZIP archive: %(reason)s")
 # What zipfile raises on a damaged member: a bad CRC or header (BadZipFile), a broken
-# compressed stream (zlib, bz2, lzma), a cut-off end, an unknown method, a password.
+# compressed stream (zlib, bz2, lzma), a cut-off end (EOFError, OSError), a compression
+# method it does not know (NotImplementedError, which zipfile raises for it: caught
+# here, not a stub of ours), a password (RuntimeError).
 ZIP_DAMAGE = (
     zipfile.BadZipFile,
     zlib.error,

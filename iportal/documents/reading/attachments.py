@@ -14,8 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from iportal import db
-from iportal.accounts.services import record_audit_event
-from iportal.documents.reading.files import DocumentDetail, visible_document
+from iportal.documents.reading.files import DocumentDetail, record_opening, visible_document
 from iportal.documents.reading.reader import Reader
 from iportal.documents.sandbox import Sandbox, TaskOutOfMemory, TaskTimedOut
 from iportal.documents.storage import BlobStore
@@ -101,12 +100,5 @@ async def open_attachment(
         raise NotFound()
     async with db.transaction():
         await visible_document(reader, document_id)  # access may have ended meanwhile
-        await record_audit_event(
-            "document_opened",
-            actor_id=reader.user_id,
-            client_number_id=document.client_number_id,
-            document_id=document_id,
-            ip=ip,
-            detail={"file": "attachment", "attachment": number, **reader.via},
-        )
+        await record_opening(reader, document, "attachment", ip, attachment=number)
     return files[number - 1]

@@ -124,15 +124,23 @@ async def _authorised(
             raise NotFound(NO_XML)
         if file == "pdf" and reader.token_id is None:
             await mark_read(reader, [document_id])
-        await record_audit_event(
-            "document_opened",
-            actor_id=reader.user_id,
-            client_number_id=document.client_number_id,
-            document_id=document_id,
-            ip=ip,
-            detail={"file": file, **reader.via},
-        )
+        await record_opening(reader, document, file, ip)
     return document
+
+
+async def record_opening(
+    reader: Reader, document: DocumentDetail, file: str, ip: str, **detail: object
+) -> None:
+    """One opening of a document (its PDF, XML, readable page or an embedded file) in
+    the account's audit, as the reader came: by session, or by token with its name."""
+    await record_audit_event(
+        "document_opened",
+        actor_id=reader.user_id,
+        client_number_id=document.client_number_id,
+        document_id=document.id,
+        ip=ip,
+        detail={"file": file, **detail, **reader.via},
+    )
 
 
 async def open_pdf(

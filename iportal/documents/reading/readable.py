@@ -17,12 +17,12 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from iportal import db
-from iportal.accounts.services import record_audit_event
 from iportal.documents.einvoice_view import ShownInvoice, pdf_of_xml, view_of_xml
 from iportal.documents.reading.files import (
     DocumentDetail,
     DocumentFile,
     mark_read,
+    record_opening,
     visible_document,
 )
 from iportal.documents.reading.reader import Reader
@@ -105,14 +105,7 @@ async def rendered_pdf(
 async def _opened(reader: Reader, document: DocumentDetail, ip: str) -> None:
     async with db.transaction():
         await mark_read(reader, [document.id])
-        await record_audit_event(
-            "document_opened",
-            actor_id=reader.user_id,
-            client_number_id=document.client_number_id,
-            document_id=document.id,
-            ip=ip,
-            detail={"file": "view", **reader.via},
-        )
+        await record_opening(reader, document, "view", ip)
 
 
 async def _in_sandbox(
