@@ -48,3 +48,12 @@ def test_every_message_is_translated(language: str, in_source: set[str]) -> None
             assert all(
                 set(PLACEHOLDER.findall(form)) - {"num"} == wanted - {"num"} for form in msgstr
             ), msgid
+
+
+def test_the_template_holds_what_the_source_says(in_source: set[str]) -> None:
+    """A new language starts from `messages.pot`: it lists every message of the source
+    and no other (`make messages` writes it)."""
+    template = read_po((LOCALES / "messages.pot").open("rb"))
+    listed = {m.id if isinstance(m.id, str) else m.id[0] for m in template if m.id}
+    assert sorted(in_source - listed) == [], "missing from messages.pot: run `make messages`"
+    assert sorted(listed - in_source) == [], "gone from the source: run `make messages`"
