@@ -18,6 +18,7 @@ sends at most one message twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -209,7 +210,12 @@ async def queue_emails(emails: Sequence[EmailToQueue]) -> list[int]:
     the caller's transaction; returns their outbox ids."""
     if not emails:
         return []
-    rendered = [render_email(e.template, e.language, e.context) for e in emails]
+    rendered = []
+    for email in emails:
+        rendered.append(render_email(email.template, email.language, email.context))
+        # A worker renders the next round while it sends: let the mail server's and the
+        # database's answers in between the e-mails, rather than after the whole round.
+        await asyncio.sleep(0)
     rows = await db.fetch(
         QUEUE_MANY_SQL,
         [e.recipient for e in emails],
