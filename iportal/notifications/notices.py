@@ -272,9 +272,11 @@ async def notify_due(settings: Settings, now: datetime | None = None) -> int:
             return 0
         document_ids = sorted({e["document_id"] for e in events})
         rows = await _with_waiting(list(await db.fetch(RECIPIENTS_SQL, document_ids)), now)
-        notices = group_notices(rows, base_url)
-        await queue_notices(settings, [n for n in notices if n.frequency == "immediate"])
-        on_digest = [n.user_id for n in notices if n.frequency != "immediate"]
+        # Only those told at once get a notice now: the others' documents wait for
+        # their digest, which reads them again then.
+        told_now = [r for r in rows if r["notification_frequency"] == "immediate"]
+        await queue_notices(settings, group_notices(told_now, base_url))
+        on_digest = sorted({r["user_id"] for r in rows} - {r["user_id"] for r in told_now})
         if on_digest:
             await db.execute(PENDING_SQL, on_digest, now)
         await queue_forwards(document_ids, base_url)
