@@ -3,6 +3,8 @@ over real SMTP, retried when the server is away, given up when the address is re
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from datetime import timedelta
 from typing import Any
 
@@ -50,6 +52,39 @@ async def test_a_queued_email_is_sent_in_the_recipients_language(
         "retry": 0,
         "held": 0,
     }
+
+
+async def test_rendering_many_emails_lets_other_tasks_run_in_between(
+    transaction: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker renders its next round of notices while it sends: the mail server's
+    answers must not wait until the whole round is rendered."""
+    happened: list[str] = []
+    render = services.render_email
+
+    def render_and_note(*args: Any) -> services.RenderedEmail:
+        happened.append("render")
+        return render(*args)
+
+    monkeypatch.setattr(services, "render_email", render_and_note)
+    emails = [
+        services.EmailToQueue("mail_check", f"p{n}@turns.example", "en", {"base_url": "x"})
+        for n in range(20)
+    ]
+    rendering = asyncio.create_task(services.queue_emails(emails))
+
+    async def other_task() -> None:
+        while not rendering.done():
+            happened.append("other")
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_task())
+    assert len(await rendering) == 20
+    await other
+    renders = [i for i, what in enumerate(happened) if what == "render"]
+    assert len(renders) == 20
+    # The other task ran between every two e-mails, not only once all were rendered.
+    assert all(later - earlier > 1 for earlier, later in itertools.pairwise(renders))
 
 
 async def test_html_in_the_context_is_escaped(transaction: Any) -> None:
