@@ -5,7 +5,6 @@ in tests/artifacts/."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +15,8 @@ import pyotp
 import pytest
 
 from tests import factories
-from tests.browser import chromium_page
-from tests.conftest import _create_database, _drop_database, free_port
-from tests.demo.test_demo import Server, demo_env, iportal
+from tests.browser import chromium_page, served_portal
+from tests.demo.test_demo import Server
 
 pytestmark = pytest.mark.browser
 LANGUAGES = {"nl": "nl-BE", "fr": "fr-BE", "en": "en-GB", "de": "de-DE"}
@@ -43,18 +41,9 @@ async def _add_people(dsn: str) -> None:
 @pytest.fixture(scope="module")
 def portal(server_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`iportal serve` on a database of its own, with one person per language."""
-    name = f"iportal_browser_{os.getpid()}"
-    dsn = asyncio.run(_create_database(server_dsn, name))
-    port = free_port()
-    env = demo_env(tmp_path_factory.mktemp("security") / "var", database_url=dsn)
-    server = Server(iportal("serve", "--port", str(port)), env, port)
-    try:
-        server.wait_until_up()  # serve migrates first
-        asyncio.run(_add_people(dsn))
-        yield server
-    finally:
-        server.stop()
-        asyncio.run(_drop_database(server_dsn, name))
+    with served_portal(server_dsn, tmp_path_factory, "security") as served:
+        asyncio.run(_add_people(served.dsn))
+        yield served.server
 
 
 async def _log_in(page: Any, url: str, email: str) -> None:

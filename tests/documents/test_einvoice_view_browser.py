@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -24,9 +22,7 @@ import pytest
 from iportal.documents.einvoice_view import read_invoice, shown
 from iportal.documents.storage import FolderBlobStore
 from tests import factories
-from tests.browser import chromium_page
-from tests.conftest import _create_database, _drop_database, free_port
-from tests.demo.test_demo import Server, demo_env, iportal
+from tests.browser import chromium_page, create_issuer, served_portal
 from tests.documents.einvoice_helpers import fixture
 from tests.documents.einvoice_view_helpers import MadeLine, hostile, ubl
 from tests.documents.test_einvoice_view_attachments import cii_with_attachments, factur_x
@@ -160,21 +156,9 @@ async def _add_xml_only(dsn: str, digest: str) -> int:
 @pytest.fixture(scope="module")
 def portal(server_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A served portal with the two invoices published through the issuer API."""
-    name = f"iportal_einvoice_browser_{os.getpid()}"
-    dsn = asyncio.run(_create_database(server_dsn, name))
-    port = free_port()
-    env = demo_env(tmp_path_factory.mktemp("einvoice-browser") / "var", database_url=dsn)
-    server = Server(iportal("serve", "--port", str(port)), env, port)
-    try:
-        server.wait_until_up()  # serve migrates first
-        created = subprocess.run(
-            iportal("issuer", "create", "DL2", "Demo Lease NV"),
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        key = created.stdout.strip().splitlines()[-1]
+    with served_portal(server_dsn, tmp_path_factory, "einvoice_browser") as served:
+        server, env, dsn = served.server, served.env, served.dsn
+        key = create_issuer(env, "DL2", "Demo Lease NV")
         asyncio.run(_add_anna(dsn))
         documents = {}
         for kind, file_name, content in (
@@ -196,9 +180,6 @@ def portal(server_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         digest = asyncio.run(store.put(hostile(fixture("ubl_invoice_with_pdf.xml"))))
         documents["hostile"] = {"id": asyncio.run(_add_xml_only(dsn, digest))}
         yield {"url": server.url, "documents": documents}
-    finally:
-        server.stop()
-        asyncio.run(_drop_database(server_dsn, name))
 
 
 async def _log_in(page: Any, url: str) -> None:

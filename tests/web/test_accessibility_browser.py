@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -23,9 +21,8 @@ import httpx
 import pytest
 
 from tests import factories
-from tests.browser import chromium_page
-from tests.conftest import _create_database, _drop_database, free_port
-from tests.demo.test_demo import Server, demo_env, iportal
+from tests.browser import chromium_page, create_issuer, served_portal
+from tests.demo.test_demo import Server
 from tests.documents.einvoice_helpers import fixture
 
 pytestmark = pytest.mark.browser
@@ -184,28 +181,11 @@ def _publish(url: str, key: str) -> tuple[dict[str, int], int]:
 
 @pytest.fixture(scope="module")
 def portal(server_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
-    name = f"iportal_a11y_{os.getpid()}"
-    dsn = asyncio.run(_create_database(server_dsn, name))
-    port = free_port()
-    env = demo_env(tmp_path_factory.mktemp("a11y") / "var", database_url=dsn)
-    server = Server(iportal("serve", "--port", str(port)), env, port)
-    try:
-        server.wait_until_up()  # serve migrates first
-        created = subprocess.run(
-            iportal("issuer", "create", "DL2", "Test Lease NV"),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        key = created.stdout.strip().splitlines()[-1]
-        shared_user_id = asyncio.run(_people(dsn))
-        documents, ubl_id = _publish(server.url, key)
-        yield Portal(server, dsn, ubl_id, shared_user_id, documents)
-    finally:
-        server.stop()
-        asyncio.run(_drop_database(server_dsn, name))
+    with served_portal(server_dsn, tmp_path_factory, "a11y") as served:
+        key = create_issuer(served.env, "DL2", "Test Lease NV")
+        shared_user_id = asyncio.run(_people(served.dsn))
+        documents, ubl_id = _publish(served.server.url, key)
+        yield Portal(served.server, served.dsn, ubl_id, shared_user_id, documents)
 
 
 def _axe_script() -> str:

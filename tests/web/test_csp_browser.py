@@ -7,7 +7,6 @@ inline script injected into a page is blocked and reported."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,9 +16,8 @@ import asyncpg
 import pytest
 
 from tests import factories
-from tests.browser import chromium_page
-from tests.conftest import _create_database, _drop_database, free_port
-from tests.demo.test_demo import Server, demo_env, iportal
+from tests.browser import chromium_page, served_portal
+from tests.demo.test_demo import Server
 
 pytestmark = pytest.mark.browser
 EMAIL = "csp@example.test"
@@ -79,18 +77,9 @@ async def _add_anna(dsn: str) -> None:
 
 @pytest.fixture(scope="module")
 def portal(server_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    name = f"iportal_csp_{os.getpid()}"
-    dsn = asyncio.run(_create_database(server_dsn, name))
-    port = free_port()
-    env = demo_env(tmp_path_factory.mktemp("csp") / "var", database_url=dsn)
-    server = Server(iportal("serve", "--port", str(port)), env, port)
-    try:
-        server.wait_until_up()  # serve migrates first
-        asyncio.run(_add_anna(dsn))
-        yield server
-    finally:
-        server.stop()
-        asyncio.run(_drop_database(server_dsn, name))
+    with served_portal(server_dsn, tmp_path_factory, "csp") as served:
+        asyncio.run(_add_anna(served.dsn))
+        yield served.server
 
 
 async def _visit(page: Any, url: str) -> None:

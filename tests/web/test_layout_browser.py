@@ -12,7 +12,6 @@ and measured at the three widths by resizing the window."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import subprocess
 import time
@@ -27,9 +26,9 @@ import pyotp
 import pytest
 
 from tests import factories
-from tests.browser import chromium_page
-from tests.conftest import ROOT, _create_database, _drop_database, free_port
-from tests.demo.test_demo import Server, demo_env, iportal
+from tests.browser import chromium_page, served_portal
+from tests.conftest import ROOT
+from tests.demo.test_demo import iportal
 
 pytestmark = pytest.mark.browser
 
@@ -224,13 +223,8 @@ def _run(env: dict[str, str], *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def portal(server_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
-    name = f"iportal_layout_{os.getpid()}"
-    dsn = asyncio.run(_create_database(server_dsn, name))
-    port = free_port()
-    env = demo_env(tmp_path_factory.mktemp("layout") / "var", database_url=dsn)
-    server = Server(iportal("serve", "--port", str(port)), env, port)
-    try:
-        server.wait_until_up()  # serve migrates first
+    with served_portal(server_dsn, tmp_path_factory, "layout") as served:
+        dsn, env = served.dsn, served.env
         ids = asyncio.run(_load(dsn))
         ubl = tmp_path_factory.mktemp("layout-ubl") / "invoice.xml"
         ubl.write_bytes(UBL.read_bytes().replace(b"DL20012345", b"DL20000101"))
@@ -238,10 +232,7 @@ def portal(server_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         issued = _run(env, "activation-codes", "issue", NOT_ACTIVE).strip().splitlines()[-1]
         code = issued.split("\t")[1]
         with_xml = asyncio.run(_fetch(dsn, "SELECT id FROM document WHERE xml_blob_hash <> ''"))
-        yield Portal(server.url, dsn, code, int(with_xml), ids)
-    finally:
-        server.stop()
-        asyncio.run(_drop_database(server_dsn, name))
+        yield Portal(served.server.url, dsn, code, int(with_xml), ids)
 
 
 async def _fetch(dsn: str, sql: str) -> Any:
