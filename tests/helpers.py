@@ -6,6 +6,8 @@ import re
 
 import httpx
 
+from tests import factories
+
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -30,3 +32,17 @@ def main_text(html: str) -> str:
     """The text of <main>, without tags, for comparing what a person reads."""
     body = html.split("<main", 1)[1].split("</main>", 1)[0]
     return " ".join(re.sub(r"<[^>]+>", " ", body.split(">", 1)[1]).split())
+
+
+async def log_in_afresh(client: httpx.AsyncClient, email: str) -> None:
+    """Logged in through the form as `email` (with the factories' password), whoever
+    was logged in before."""
+    client.cookies.clear()
+    assert (await form_login(client, email, factories.PASSWORD)).status_code == 303
+
+
+async def listed_ids(client: httpx.AsyncClient, **params: str) -> set[int]:
+    """The ids of the documents the API lists with these filters."""
+    response = await client.get("/api/v1/documents", params=params)
+    assert response.status_code == 200, response.text
+    return {item["id"] for item in response.json()["items"]}

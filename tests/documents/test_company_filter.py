@@ -13,7 +13,8 @@ import pytest
 
 from iportal import clock
 from tests import factories
-from tests.helpers import form_login
+from tests.helpers import listed_ids as ids
+from tests.helpers import log_in_afresh as login
 
 
 @pytest.fixture
@@ -46,17 +47,6 @@ async def world(transaction: Any) -> dict[str, int]:
     ):
         docs[key] = await factories.document(number, number=f"F-{key}", issue_date=issued)
     return docs
-
-
-async def login(client: httpx.AsyncClient, email: str) -> None:
-    client.cookies.clear()
-    assert (await form_login(client, email, factories.PASSWORD)).status_code == 303
-
-
-async def ids(client: httpx.AsyncClient, **params: str) -> set[int]:
-    response = await client.get("/api/v1/documents", params=params)
-    assert response.status_code == 200, response.text
-    return {item["id"] for item in response.json()["items"]}
 
 
 async def test_the_api_filters_by_company_name_and_leaks_nothing(

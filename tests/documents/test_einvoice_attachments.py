@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
 from pypdf import PdfReader
 
 from iportal import db, i18n
@@ -28,17 +27,6 @@ from tests.helpers import form_login
 
 MISSING = 9_000_000_000
 USAGE_CSV = b"month;km\n2024-03;1204\n"
-
-
-@pytest.fixture
-async def issuer(client: httpx.AsyncClient, transaction: Any) -> dict[str, Any]:
-    """DL2 with client number DL20012345, whose main contact Anna is logged in."""
-    issuer_id, key = await create_issuer("DL2", "Demo Lease Services", "en")
-    number = await factories.client_number(issuer_id, "DL20012345")
-    anna = await factories.user("anna@example.test")
-    await factories.account(anna, number)
-    assert (await form_login(client, "anna@example.test", factories.PASSWORD)).status_code == 303
-    return {"id": issuer_id, "auth": {"Authorization": f"Bearer {key}"}}
 
 
 async def publish(client: httpx.AsyncClient, issuer: dict[str, Any], content: bytes) -> Any:

@@ -14,12 +14,9 @@ import facturx
 import httpx
 import pytest
 
-from iportal.accounts.services import create_issuer
 from iportal.web.context import LANGUAGE_COOKIE
-from tests import factories
 from tests.documents.einvoice_helpers import cii_xml, fixture
 from tests.documents.fixtures.make_fixtures import rendered_pdf
-from tests.helpers import form_login
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
 HOSTILE_NAME = '<script>alert("x")</script>.html'
@@ -69,17 +66,6 @@ def factur_x(xml: bytes) -> bytes:
     )
     assert isinstance(pdf, bytes)
     return pdf
-
-
-@pytest.fixture
-async def issuer(client: httpx.AsyncClient, transaction: Any) -> dict[str, Any]:
-    """DL2 with client number DL20012345, whose main contact Anna is logged in."""
-    issuer_id, key = await create_issuer("DL2", "Demo Lease Services", "en")
-    number = await factories.client_number(issuer_id, "DL20012345")
-    anna = await factories.user("anna@example.test")
-    await factories.account(anna, number)
-    assert (await form_login(client, "anna@example.test", factories.PASSWORD)).status_code == 303
-    return {"id": issuer_id, "auth": {"Authorization": f"Bearer {key}"}}
 
 
 async def publish(client: httpx.AsyncClient, issuer: dict[str, Any], name: str, body: bytes) -> int:

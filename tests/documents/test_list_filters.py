@@ -17,7 +17,8 @@ import pytest
 from iportal import clock
 from iportal.accounts.tables import PortalUser
 from tests import factories
-from tests.helpers import form_login
+from tests.helpers import listed_ids as ids
+from tests.helpers import log_in_afresh as login
 
 
 @pytest.fixture
@@ -51,17 +52,6 @@ async def world(transaction: Any) -> dict[str, Any]:
             vat_amount=Decimal(0),
         )
     return docs
-
-
-async def login(client: httpx.AsyncClient, email: str) -> None:
-    client.cookies.clear()
-    assert (await form_login(client, email, factories.PASSWORD)).status_code == 303
-
-
-async def ids(client: httpx.AsyncClient, **params: str) -> set[int]:
-    response = await client.get("/api/v1/documents", params=params)
-    assert response.status_code == 200, response.text
-    return {item["id"] for item in response.json()["items"]}
 
 
 def listed(page: str) -> set[str]:

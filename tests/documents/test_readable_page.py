@@ -25,7 +25,7 @@ from tests import factories
 from tests.documents.einvoice_helpers import fixture
 from tests.documents.einvoice_view_helpers import line_count, sample_rows, sample_xml
 from tests.documents.test_einvoice_view import flat
-from tests.helpers import form_login
+from tests.helpers import log_in_afresh as login
 
 RENDERING = "Rendering of the e-invoice"
 
@@ -60,11 +60,6 @@ async def world(transaction: Any, settings: Any) -> dict[str, Any]:
         ),
     }
     return {"docs": docs, "store": store, "mine": mine, "day": day}
-
-
-async def login(client: httpx.AsyncClient, email: str) -> None:
-    client.cookies.clear()
-    assert (await form_login(client, email, factories.PASSWORD)).status_code == 303
 
 
 def page_text(response: httpx.Response) -> str:
